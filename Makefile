@@ -1,0 +1,38 @@
+# voc-pipeline — every entry point a user or CI needs.
+# The virtualenv and all downloads live outside the clone (reused across clones and CI runs).
+SHELL := /bin/bash
+VENV ?= $(HOME)/.cache/voc-pipeline/venv
+PY := $(VENV)/bin/python
+VOC := $(VENV)/bin/voc
+STAMP := $(VENV)/.voc-installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: install demo test test-unit test-integration test-reliability stack-up stack-down lint bench bench-quality bench-speed bench-pipeline train
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+stack-up: install
+	$(VOC) stack up
+
+stack-down: install
+	$(VOC) stack down
+
+lint: install
+	$(VENV)/bin/ruff check schemas processors streams tests bench scripts
+
+test: install
+	$(VOC) stack up
+	set -o pipefail; status=0; \
+	  $(PY) -m pytest tests -q || status=$$?; \
+	  $(VOC) stack down; exit $$status
+
+test-unit: install
+	$(PY) -m pytest tests/unit -q
+
+demo: install
+	$(VOC) demo

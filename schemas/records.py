@@ -1,0 +1,180 @@
+"""Records on the wire, exactly as in ARCHITECTURE.md.
+
+Inbound records are strict about what they need and tolerant of extra fields
+(gateways add their own); outbound records are strict both ways, so a
+downstream team can rely on every field. ``schema_version`` lets consumers
+reject what they do not understand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+SCHEMA_VERSION = 1
+
+SentimentLabel = Literal["negative", "neutral", "positive"]
+EmotionLabel = Literal["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
+UrgencyLevel = Literal["low", "medium", "high", "critical"]
+Priority = Literal["P1", "P2", "P3"]
+Channel = Literal["sms", "survey"]
+SurveyKind = Literal["nps", "csat", "ces"]
+OutcomeKind = Literal["contacted", "resolved", "no_answer", "escalated", "closed"]
+
+NonEmptyId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+PII_KINDS = ("phone", "email", "card", "postcode", "iban")
+
+
+class _Inbound(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, str_strip_whitespace=True)
+
+    schema_version: int = SCHEMA_VERSION
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, v: int) -> int:
+        if v != SCHEMA_VERSION:
+            raise ValueError(f"unsupported schema_version {v} (this worker reads {SCHEMA_VERSION})")
+        return v
+
+
+class InboundSMS(_Inbound):
+    """An SMS reply as posted by the gateway's webhook."""
+
+    message_id: NonEmptyId
+    sender: str = Field(alias="from", min_length=1, max_length=64)
+    to: str | None = Field(default=None, max_length=64)
+    body: str = Field(max_length=1_000_000)
+    received_at: datetime
+    brand: NonEmptyId
+    customer_id: NonEmptyId | None = None
+
+
+class SurveyReply(_Inbound):
+    """A survey answer (NPS 0-10, CSAT 1-5, CES 1-7) with an optional comment."""
+
+    response_id: NonEmptyId
+    survey_id: NonEmptyId
+    customer_id: NonEmptyId
+    brand: NonEmptyId
+    submitted_at: datetime
+    kind: SurveyKind
+    score: int
+    comment: str = Field(default="", max_length=1_000_000)
+
+    @field_validator("score")
+    @classmethod
+    def _score_in_range(cls, v: int, info) -> int:  # type: ignore[no-untyped-def]
+        kind = info.data.get("kind")
+        lo, hi = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}.get(kind, (0, 10))
+        if not lo <= v <= hi:
+            raise ValueError(f"{kind} score {v} outside {lo}-{hi}")
+        return v
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SurveyScore(_Out):
+    kind: SurveyKind
+    score: int
+
+
+class Sentiment(_Out):
+    label: SentimentLabel
+    score: float = Field(ge=-1.0, le=1.0, description="signed: -1 most negative, +1 most positive")
+
+
+class Emotion(_Out):
+    label: EmotionLabel
+    scores: dict[EmotionLabel, float]
+
+
+class TopicTag(_Out):
+    name: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: str = Field(description="phrase taken from the (redacted) message")
+
+
+class Urgency(_Out):
+    level: UrgencyLevel
+    score: float = Field(ge=0.0, le=1.0)
+    reasons: list[str]
+
+
+class PiiReport(_Out):
+    redacted: bool
+    kinds: list[str]
+
+
+class ModelInfo(_Out):
+    encoder: str
+    version: str
+
+
+class EnrichedFeedback(_Out):
+    """One per valid inbound message; ``id`` is the search _id and the dedupe key."""
+
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    channel: Channel
+    brand: str
+    customer_id: str | None
+    received_at: datetime
+    enriched_at: datetime
+    text: str = Field(description="PII-redacted text")
+    survey: SurveyScore | None = None
+    language: str
+    language_supported: bool = True
+    opt_out: bool = False
+    sentiment: Sentiment
+    emotion: Emotion
+    topics: list[TopicTag]
+    urgency: Urgency
+    is_rant: bool
+    pii: PiiReport
+    model: ModelInfo
+
+
+class FollowUp(_Out):
+    """A human follow-up for a rant: who, how soon, why, and how to open the call."""
+
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    feedback_id: str
+    customer_id: str | None
+    brand: str
+    priority: Priority
+    created_at: datetime
+    due_by: datetime
+    reasons: list[str]
+    summary: str
+    suggested_reply: str
+    feedback: EnrichedFeedback
+
+
+class FollowUpOutcome(_Inbound):
+    """What the case tool reports back about a follow-up."""
+
+    followup_id: NonEmptyId
+    outcome: OutcomeKind
+    at: datetime
+    agent: str | None = None
+    note: str | None = Field(default=None, max_length=10_000)
+
+
+class DeadLetter(_Out):
+    """Bad input, with why and the original bytes, so nothing is silently lost."""
+
+    schema_version: int = SCHEMA_VERSION
+    source_topic: str
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    reason: str = Field(description="short machine-readable cause, e.g. invalid_json")
+    error: str = Field(description="human-readable detail")
+    original_b64: str
+    failed_at: datetime

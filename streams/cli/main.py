@@ -1,0 +1,31 @@
+"""The ``voc`` command: one click group, one module per concern.
+
+Each subcommand lives in its own module under ``streams/cli/`` and imports
+heavy things (torch, Faust, clients) only when it runs, so ``voc --help``
+and ``voc stack status`` stay instant.
+"""
+
+from __future__ import annotations
+
+import click
+
+from streams.cli import enrich_cmd, pipeline_cmd, stack_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="voc-pipeline")
+def cli() -> None:
+    """voc-pipeline: streaming voice-of-customer enrichment."""
+
+
+stack_cmd.register(cli)
+enrich_cmd.register(cli)
+pipeline_cmd.register(cli)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

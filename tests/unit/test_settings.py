@@ -1,0 +1,20 @@
+"""Settings come from VOC_* environment variables, nested with __."""
+
+from streams.settings import Settings
+
+
+def test_defaults_bind_loopback_and_use_contract_topics() -> None:
+    s = Settings()
+    assert s.web_host == "127.0.0.1"
+    assert s.topic("enriched") == "voc.feedback.enriched"
+    assert s.search_alias == "voc-feedback"
+
+
+def test_env_overrides_nested_fields(monkeypatch) -> None:
+    monkeypatch.setenv("VOC_TOPIC_PREFIX", "staging.")
+    monkeypatch.setenv("VOC_ENRICH__URGENCY__HIGH", "0.7")
+    monkeypatch.setenv("VOC_STACK__KAFKA_PORT", "19092")
+    s = Settings()
+    assert s.topic("deadletter") == "staging.voc.deadletter"
+    assert s.enrich.urgency.high == 0.7
+    assert s.stack.kafka_port == 19092
