@@ -1,0 +1,228 @@
+"""Logging for the worker and the CLI: customer text never reaches the logs.
+
+Why: logs are shipped to places (log aggregators, tickets, chat) with far wider
+access than the enriched topic or the index, so a message body or a phone
+number in a log line is a data leak even when the pipeline itself redacts.
+
+How the guarantee is kept, at every level from DEBUG up:
+
+* ``configure_logging`` installs a log-record factory, so *every* record made in
+  the process (ours, Faust's, aiokafka's, the search clients') is scrubbed when
+  it is created, whatever handlers or formatters Faust installs later;
+* arguments that can carry a body (``bytes``, ``dict``/``list``, pydantic models,
+  strings longer than ``MAX_ARG_CHARS``) are replaced by ``safe_repr``: kind,
+  length, a short digest and the record's identifiers, never the text;
+* the final message and any exception text go through ``scrub_text``: pydantic's
+  ``input_value=...`` echoes, long ``b'...'`` literals, e-mail addresses, phone
+  and card numbers are masked (defence in depth; code must still log bodies only
+  through ``safe_repr``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+#: A plain-string log argument longer than this is treated as possible customer text.
+MAX_ARG_CHARS = 120
+#: Identifier fields that are safe (and useful) to show for a record-like value.
+ID_FIELDS = (
+    "id", "message_id", "response_id", "feedback_id", "followup_id", "survey_id",
+    "source_topic", "partition", "offset", "reason", "channel", "brand", "schema_version",
+)
+
+_EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
+# +44 7700 900123, +1 (415) 555-0100, 0044 7700 ...: an international number
+_PHONE_INTL = re.compile(r"(?<![\w+])(?:\+|00)\d[\d\s().-]{6,}\d")
+# 07700 900123, (020) 7946 0018, 415-555-0100: national formats with separators
+_PHONE_NATIONAL = re.compile(
+    r"(?<![\w])\(?0\d{2,4}\)?[\s.-]?\d{3,4}[\s.-]?\d{3,4}(?![\w])"
+    r"|(?<![\w])\d{3}[.-]\d{3}[.-]\d{4}(?![\w])"
+)
+# 13-19 digits, optionally grouped by spaces or dashes (payment cards)
+_CARD = re.compile(r"(?<![\w])\d(?:[ -]?\d){12,18}(?![\w])")
+# pydantic echoes the offending input: "input_value='my bill is ...', input_type=str"
+_INPUT_VALUE = re.compile(r"input_value=(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,\]\n]*)")
+# long bytes / str literals inside reprs and tracebacks
+_LONG_BYTES = re.compile(r"\bb'(?:[^'\\]|\\.){30,}'|\bb\"(?:[^\"\\]|\\.){30,}\"")
+
+_TEXT_FIELDS = ("body", "comment", "text", "note", "summary", "suggested_reply", "original_b64")
+
+
+class _HasLogSettings(Protocol):
+    log_level: str
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()[:10]  # noqa: S324 - an identifier, not security
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    """Only Luhn-valid runs are cards; epoch-millisecond timestamps stay readable."""
+    digits = re.sub(r"\D", "", match.group(0))
+    return "[CARD]" if _luhn_ok(digits) else match.group(0)
+
+
+def scrub_text(text: str) -> str:
+    """Mask what could be customer text or PII inside an already formatted string."""
+    text = _INPUT_VALUE.sub("input_value=<redacted>", text)
+    text = _LONG_BYTES.sub(lambda m: f"<bytes literal len={len(m.group(0))}>", text)
+    text = _EMAIL.sub("[EMAIL]", text)
+    text = _CARD.sub(_mask_card, text)
+    text = _PHONE_INTL.sub("[PHONE]", text)
+    return _PHONE_NATIONAL.sub("[PHONE]", text)
+
+
+def _ids_of(mapping: Mapping[str, Any]) -> str:
+    parts = []
+    for key in ID_FIELDS:
+        value = mapping.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            parts.append(f"{key}={scrub_text(str(value))[:80]}")
+    for key in _TEXT_FIELDS:
+        value = mapping.get(key)
+        if isinstance(value, str):
+            parts.append(f"{key}=<{len(value)} chars>")
+    return " ".join(parts)
+
+
+def safe_repr(value: Any) -> str:
+    """A log-safe description of ``value``: identifiers and sizes, never message text."""
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        raw = bytes(value)
+        return f"<bytes len={len(raw)} sha1={_digest(raw)}>"
+    if isinstance(value, str):
+        if len(value) <= MAX_ARG_CHARS and "\n" not in value:
+            return scrub_text(value)
+        return f"<text len={len(value)} sha1={_digest(value.encode('utf-8', 'replace'))}>"
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):  # a pydantic record
+        try:
+            data = dump(by_alias=False)
+        except Exception:  # noqa: BLE001 - describing must never fail
+            data = {}
+        ids = _ids_of(data) if isinstance(data, Mapping) else ""
+        return f"<{type(value).__name__} {ids}>".replace(" >", ">")
+    if isinstance(value, Mapping):
+        ids = _ids_of(value)
+        return f"<dict keys={len(value)} {ids}>".replace(" >", ">")
+    if isinstance(value, list | tuple | set | frozenset):
+        return f"<{type(value).__name__} len={len(value)}>"
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {scrub_text(str(value))[:300]}"
+    text = repr(value)
+    if len(text) > MAX_ARG_CHARS:
+        return f"<{type(value).__name__}>"
+    return scrub_text(text)
+
+
+def _safe_arg(value: Any) -> Any:
+    """Keep numbers as numbers (so %d still works); describe everything else safely."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return safe_repr(value)
+
+
+def scrub_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Make one record safe in place: its message, its arguments and its exception text."""
+    if getattr(record, "_voc_scrubbed", False):
+        return record
+    if not isinstance(record.msg, str):
+        record.msg = safe_repr(record.msg)
+    if record.args:
+        if isinstance(record.args, Mapping) and "%(" in str(record.msg):
+            record.args = {
+                k: f"<{len(v)} chars>" if k in _TEXT_FIELDS and isinstance(v, str) else _safe_arg(v)
+                for k, v in record.args.items()
+            }
+        elif isinstance(record.args, Mapping):  # log.info("%s", some_dict)
+            record.args = (safe_repr(record.args),)
+        else:
+            record.args = tuple(_safe_arg(a) for a in record.args)
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a bad format string must not kill logging
+        message = f"{record.msg} (unformattable arguments)"
+    record.msg, record.args = scrub_text(message), ()
+    if record.exc_info and record.exc_info[0] is not None:
+        rendered = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        record.exc_text = scrub_text(rendered)
+        # the formatter re-renders exc_info when exc_text is falsy; keep only the text
+        record.exc_info = None
+    if record.stack_info:
+        record.stack_info = scrub_text(record.stack_info)
+    record._voc_scrubbed = True
+    return record
+
+
+class ScrubFilter(logging.Filter):
+    """A handler filter doing what the record factory does, for handlers set up by others."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scrub_record(record)
+        return True
+
+
+_base_factory: Callable[..., logging.LogRecord] | None = None
+
+
+def _scrubbing_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    assert _base_factory is not None
+    return scrub_record(_base_factory(*args, **kwargs))
+
+
+def install_scrubbing() -> None:
+    """Scrub every record created in this process from now on (idempotent)."""
+    global _base_factory
+    if _base_factory is None:
+        _base_factory = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(_scrubbing_factory)
+
+
+def uninstall_scrubbing() -> None:
+    """Restore the previous record factory (for tests that must leave the process as found)."""
+    global _base_factory
+    if _base_factory is not None:
+        logging.setLogRecordFactory(_base_factory)
+        _base_factory = None
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(settings: _HasLogSettings | None = None, stream: Any = None) -> None:
+    """Set the level from settings, log to stderr, and make every record safe.
+
+    Call it once at process start (the worker and the CLI do); calling it again is
+    harmless. Faust may add its own handlers later: the record factory still
+    scrubs their records, and ``ScrubFilter`` is attached to every root handler.
+    """
+    install_scrubbing()
+    level = getattr(logging, str(getattr(settings, "log_level", "INFO")).upper(), logging.INFO)
+    root = logging.getLogger()
+    root.setLevel(level)
+    if not any(getattr(h, "_voc_handler", False) for h in root.handlers):
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler._voc_handler = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    for handler in root.handlers:
+        if not any(isinstance(f, ScrubFilter) for f in handler.filters):
+            handler.addFilter(ScrubFilter())
