@@ -1,0 +1,29 @@
+"""Search sink: one interface (``SearchBackend``), Elasticsearch and OpenSearch adapters."""
+
+from streams.search.base import (
+    IndexResult,
+    RetryPolicy,
+    SearchBackend,
+    SearchHit,
+    SearchUnavailable,
+    build_query,
+    index_for,
+    parse_since,
+    retry,
+)
+from streams.search.factory import connect_backend, detect_backend, make_backend
+
+__all__ = [
+    "IndexResult",
+    "RetryPolicy",
+    "SearchBackend",
+    "SearchHit",
+    "SearchUnavailable",
+    "build_query",
+    "connect_backend",
+    "detect_backend",
+    "index_for",
+    "make_backend",
+    "parse_since",
+    "retry",
+]

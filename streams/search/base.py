@@ -1,0 +1,435 @@
+"""The search sink's one small interface, shared by the Elasticsearch and OpenSearch adapters.
+
+Why a base class and not two independent clients: the index layout (template, alias over
+monthly indices, ``_id`` = feedback id), the retry policy and the safe query builder must be
+identical on both engines, so they live here; an adapter only says how its client spells a
+call and which of its exceptions are worth retrying.
+
+Layout: documents go to ``<alias>-YYYY.MM`` chosen from the document's own ``received_at``,
+so a replayed message always lands in the same index under the same ``_id`` (idempotent).
+The index template (``schemas/index_template.json``) matches ``<alias>-*`` and attaches the
+alias to every new index, so readers only ever use the alias.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import random
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import schemas
+
+if TYPE_CHECKING:
+    from streams.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TEMPLATE_PATH = Path(schemas.__file__).parent / "index_template.json"
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+SENTIMENTS = ("negative", "neutral", "positive")
+
+
+class SearchUnavailable(Exception):
+    """The cluster could not be reached (or kept failing) within the retry budget."""
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    """Outcome of one document in a bulk request (mapping errors come back here, not raised)."""
+
+    id: str
+    ok: bool
+    status: int
+    error: str | None = None
+    retryable: bool = False
+    index: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One match: the stored document plus highlighted fragments of its text."""
+
+    id: str
+    score: float | None
+    source: dict[str, Any]
+    highlights: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter; ``max_attempts=0`` retries forever."""
+
+    max_attempts: int = 0
+    base_s: float = 0.5
+    max_s: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        """Sleep before retry number ``attempt`` (1-based): uniform in [0, min(max, base*2^n)]."""
+        return random.uniform(0.0, min(self.max_s, self.base_s * (2 ** (attempt - 1))))
+
+    def gives_up_after(self, attempt: int) -> bool:
+        return self.max_attempts > 0 and attempt >= self.max_attempts
+
+
+async def retry(
+    fn: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    is_retryable: Callable[[BaseException], bool],
+    on_retry: Callable[[int, BaseException], None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """Call ``fn`` until it succeeds, retrying only retryable errors with backoff + jitter.
+
+    Non-retryable errors propagate at once; when the policy's attempts are spent the last
+    retryable error propagates. With ``max_attempts=0`` this blocks until the cluster is back,
+    which is what the index agent wants: stop consuming rather than drop.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await fn()
+        except Exception as exc:
+            if not is_retryable(exc) or policy.gives_up_after(attempt):
+                raise
+            if on_retry is not None:
+                on_retry(attempt, exc)
+            delay = policy.delay(attempt)
+            log.warning("search call failed (attempt %d, retry in %.2fs): %s", attempt, delay,
+                        _short(exc))
+            await sleep(delay)
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def load_template(alias: str, replicas: int | None = None) -> dict[str, Any]:
+    """The index template body for ``alias``: patterns ``<alias>-*`` and the alias attached."""
+    raw = json.loads(TEMPLATE_PATH.read_text(encoding="utf-8"))
+    body = {k: copy.deepcopy(v) for k, v in raw.items() if not k.startswith("_")}
+    body["index_patterns"] = [f"{alias}-*"]
+    tmpl = body.setdefault("template", {})
+    tmpl["aliases"] = {alias: {}}
+    if replicas is not None:
+        tmpl.setdefault("settings", {})["number_of_replicas"] = replicas
+    return body
+
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})")
+
+
+def index_for(alias: str, doc: dict[str, Any]) -> str:
+    """The monthly index a document belongs to, from its own ``received_at`` (stable on replay)."""
+    received = doc.get("received_at")
+    m = _MONTH.match(received) if isinstance(received, str) else None
+    if m is None and isinstance(received, datetime):
+        return f"{alias}-{received:%Y.%m}"
+    return f"{alias}-{m.group(1)}.{m.group(2)}" if m else f"{alias}-undated"
+
+
+_RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(value: str | datetime | None, now: datetime | None = None) -> datetime | None:
+    """``24h`` / ``7d`` / ``30m`` relative to now, or an ISO-8601 timestamp (UTC if naive)."""
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    m = _RELATIVE.match(value)
+    if m:
+        delta = timedelta(**{_UNITS[m.group(2).lower()]: int(m.group(1))})
+        return (now or datetime.now(UTC)) - delta
+    try:
+        ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"--since: expected e.g. 24h, 7d or an ISO timestamp, got {value!r}") \
+            from exc
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def build_query(
+    query: str,
+    *,
+    sentiment: str | None = None,
+    topic: str | None = None,
+    rants: bool = False,
+    since: str | datetime | None = None,
+    size: int = 20,
+) -> dict[str, Any]:
+    """A search body that is safe for any user input.
+
+    The text goes only into ``simple_query_string`` (which never raises on bad syntax and has
+    no field/regex/script operators enabled here) and filters are ``term``/``range`` clauses
+    with the values as data, never as query syntax.
+    """
+    q = (query or "").strip()
+    must: list[dict[str, Any]] = []
+    if q and q != "*":
+        must.append({
+            "simple_query_string": {
+                "query": q[:1000],
+                "fields": ["text", "topics.evidence"],
+                "default_operator": "and",
+                "flags": "AND|OR|NOT|PHRASE|PREFIX|PRECEDENCE|WHITESPACE|ESCAPE",
+                "lenient": True,
+            }
+        })
+    filters: list[dict[str, Any]] = []
+    if sentiment:
+        if sentiment not in SENTIMENTS:
+            raise ValueError(f"sentiment must be one of {', '.join(SENTIMENTS)}")
+        filters.append({"term": {"sentiment.label": sentiment}})
+    if topic:
+        filters.append({"term": {"topics.name": topic}})
+    if rants:
+        filters.append({"term": {"is_rant": True}})
+    since_ts = parse_since(since)
+    if since_ts is not None:
+        filters.append({"range": {"received_at": {"gte": since_ts.isoformat()}}})
+    body: dict[str, Any] = {
+        "size": max(0, min(int(size), 1000)),
+        "query": {"bool": {"must": must or [{"match_all": {}}], "filter": filters}},
+        "highlight": {
+            "fields": {"text": {"number_of_fragments": 3, "fragment_size": 160}},
+            "pre_tags": ["[["],
+            "post_tags": ["]]"],
+        },
+        "sort": (["_score", {"received_at": "desc"}] if must else [{"received_at": "desc"}]),
+    }
+    return body
+
+
+def hits_from(response: dict[str, Any]) -> list[SearchHit]:
+    out: list[SearchHit] = []
+    for h in response.get("hits", {}).get("hits", []):
+        hl = h.get("highlight", {}) or {}
+        out.append(SearchHit(id=h["_id"], score=h.get("_score"), source=h.get("_source", {}),
+                             highlights=list(hl.get("text", []))))
+    return out
+
+
+class SearchBackend(ABC):
+    """Index and query enriched feedback on one engine; shared behaviour lives here."""
+
+    name: str = "search"
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        alias: str = "voc-feedback",
+        replicas: int | None = None,
+        policy: RetryPolicy | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.client = client
+        self.alias = alias
+        self.replicas = replicas
+        self.policy = policy or RetryPolicy()
+        self.metrics = metrics
+
+    # --- what an adapter provides -------------------------------------------------------
+
+    @abstractmethod
+    def is_retryable(self, exc: BaseException) -> bool:
+        """Connection errors, timeouts, 429 and 5xx: worth another try."""
+
+    @abstractmethod
+    async def _put_template(self, name: str, body: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    async def _index_exists(self, index: str) -> bool: ...
+
+    @abstractmethod
+    async def _create_index(self, index: str) -> None: ...
+
+    @abstractmethod
+    async def _bulk(self, actions: list[dict[str, Any]]) -> list[tuple[bool, dict[str, Any]]]:
+        """One bulk round through the client's ``async_streaming_bulk`` (raise_on_error=False)."""
+
+    @abstractmethod
+    async def _search(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    @abstractmethod
+    async def _count(self) -> int: ...
+
+    @abstractmethod
+    async def _info(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    async def _cluster_health(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    async def _refresh(self) -> None: ...
+
+    @abstractmethod
+    async def _drop(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # --- shared behaviour ------------------------------------------------------------------
+
+    @property
+    def template_name(self) -> str:
+        return self.alias
+
+    def _on_retry(self, attempt: int, exc: BaseException) -> None:
+        if self.metrics is not None:
+            self.metrics.index_retries.inc()
+            self.metrics.search_up.set(0)
+
+    async def _call(self, fn: Callable[[], Awaitable[T]], policy: RetryPolicy | None = None) -> T:
+        try:
+            result = await retry(fn, policy=policy or self.policy, is_retryable=self.is_retryable,
+                                 on_retry=self._on_retry)
+        except Exception as exc:
+            if self.is_retryable(exc):
+                raise SearchUnavailable(_short(exc)) from exc
+            raise
+        if self.metrics is not None:
+            self.metrics.search_up.set(1)
+        return result
+
+    async def ensure_index(self) -> None:
+        """Install the template (idempotent) and make sure the alias exists right away.
+
+        The current month's index is created so searches and counts work before the first
+        document arrives; later months are created by the engine on first write and join
+        the alias through the template.
+        """
+        body = load_template(self.alias, self.replicas)
+        await self._call(lambda: self._put_template(self.template_name, body))
+        current = f"{self.alias}-{datetime.now(UTC):%Y.%m}"
+        if not await self._call(lambda: self._index_exists(current)):
+            try:
+                await self._call(lambda: self._create_index(current))
+            except Exception as exc:  # created concurrently by another worker: fine
+                if "resource_already_exists" not in str(exc):
+                    raise
+
+    async def bulk_index(
+        self, docs: Sequence[dict[str, Any]], *, policy: RetryPolicy | None = None
+    ) -> list[IndexResult]:
+        """Index ``docs`` with ``_id = doc["id"]``; one IndexResult per doc, in input order.
+
+        Per-document failures that are worth retrying (429, 5xx) are re-sent with backoff;
+        whole-request failures (cluster down) are retried too. Permanent per-document errors
+        (mapping, bad value) come back as ``ok=False, retryable=False`` for the caller to
+        dead-letter. With the default policy (attempts=0) this blocks until the cluster is
+        back instead of dropping; with a finite policy, leftovers come back ``retryable=True``.
+        """
+        policy = policy or self.policy
+        results: dict[int, IndexResult] = {}
+        pending = list(range(len(docs)))
+        attempt = 0
+        while pending:
+            attempt += 1
+            actions = [{"_op_type": "index", "_index": index_for(self.alias, docs[i]),
+                        "_id": str(docs[i]["id"]), "_source": docs[i]} for i in pending]
+            outcomes = await self._call(lambda a=actions: self._bulk(a), policy)
+            still: list[int] = []
+            for i, (ok, item) in zip(pending, outcomes, strict=True):
+                res = _result(str(docs[i]["id"]), ok, item)
+                results[i] = res
+                if res.retryable:
+                    still.append(i)
+            pending = still
+            if pending:
+                if policy.gives_up_after(attempt):
+                    break
+                self._on_retry(attempt, RuntimeError(f"{len(pending)} docs rejected"))
+                await asyncio.sleep(policy.delay(attempt))
+        if self.metrics is not None:
+            for r in results.values():
+                self.metrics.index_docs.labels(
+                    result="ok" if r.ok else ("retryable" if r.retryable else "error")).inc()
+        return [results[i] for i in range(len(docs))]
+
+    async def search(
+        self,
+        query: str,
+        sentiment: str | None = None,
+        topic: str | None = None,
+        rants: bool = False,
+        since: str | datetime | None = None,
+        size: int = 20,
+    ) -> list[SearchHit]:
+        """Matching feedback, best first, with highlighted fragments (user input is data)."""
+        body = build_query(query, sentiment=sentiment, topic=topic, rants=rants, since=since,
+                           size=size)
+        resp = await self._call(lambda: self._search(body), RetryPolicy(3, 0.2, 2.0))
+        return hits_from(resp)
+
+    async def count(self) -> int:
+        """Documents behind the alias."""
+        return await self._call(self._count, RetryPolicy(3, 0.2, 2.0))
+
+    async def refresh(self) -> None:
+        """Make recent writes searchable now (tests, demo); production uses refresh_interval."""
+        await self._call(self._refresh, RetryPolicy(3, 0.2, 2.0))
+
+    async def ping(self) -> bool:
+        """True when the cluster answers; never raises."""
+        try:
+            await self._info()
+            return True
+        except Exception:
+            return False
+
+    async def health(self) -> dict[str, Any]:
+        """Reachability summary for ``/health``: never raises."""
+        out: dict[str, Any] = {"backend": self.name, "alias": self.alias, "up": False}
+        try:
+            info = await self._info()
+            ver = info.get("version", {})
+            out["version"] = ver.get("number")
+            out["distribution"] = ver.get("distribution", "elasticsearch")
+            out["cluster_status"] = (await self._cluster_health()).get("status")
+            out["up"] = out["cluster_status"] in ("green", "yellow")
+        except Exception as exc:
+            out["error"] = _short(exc)
+        if self.metrics is not None:
+            self.metrics.search_up.set(1 if out["up"] else 0)
+        return out
+
+    async def drop(self) -> None:
+        """Delete this alias's indices and template (tests and demo resets only)."""
+        await self._call(self._drop, RetryPolicy(3, 0.2, 2.0))
+
+    async def __aenter__(self) -> SearchBackend:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def _result(doc_id: str, ok: bool, item: dict[str, Any]) -> IndexResult:
+    """Turn one bulk response item (``{"index": {...}}``) into an IndexResult."""
+    body = next(iter(item.values()), {}) if item else {}
+    status = int(body.get("status", 200 if ok else 0))
+    if ok:
+        return IndexResult(id=doc_id, ok=True, status=status, index=body.get("_index"))
+    err = body.get("error") or body.get("exception") or "unknown error"
+    if isinstance(err, dict):
+        reason = err.get("reason") or ""
+        caused = (err.get("caused_by") or {}).get("reason")
+        err_text = f"{err.get('type', 'error')}: {reason}" + (f" ({caused})" if caused else "")
+    else:
+        err_text = str(err)
+    return IndexResult(id=doc_id, ok=False, status=status, error=err_text[:1000],
+                       retryable=status in RETRYABLE_STATUS, index=body.get("_index"))

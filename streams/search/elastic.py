@@ -1,0 +1,76 @@
+"""Elasticsearch 8/9 adapter (the production default), on the official async client.
+
+The client refuses servers that do not say they are Elasticsearch; CI exercises this adapter
+against OpenSearch through a header-translating test proxy (see the README).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import elastic_transport
+from elasticsearch import ApiError, AsyncElasticsearch, NotFoundError
+from elasticsearch.helpers import async_streaming_bulk
+
+from streams.search.base import RETRYABLE_STATUS, SearchBackend
+
+
+class ElasticBackend(SearchBackend):
+    """SearchBackend over ``elasticsearch.AsyncElasticsearch``."""
+
+    name = "elasticsearch"
+    client: AsyncElasticsearch
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        if isinstance(exc, ApiError):
+            return exc.meta.status in RETRYABLE_STATUS
+        if isinstance(exc, elastic_transport.SerializationError):
+            return False
+        return isinstance(exc, elastic_transport.TransportError | TimeoutError | OSError)
+
+    async def _put_template(self, name: str, body: dict[str, Any]) -> None:
+        await self.client.indices.put_index_template(
+            name=name, index_patterns=body["index_patterns"], template=body["template"],
+            priority=body.get("priority"))
+
+    async def _index_exists(self, index: str) -> bool:
+        return bool(await self.client.indices.exists(index=index))
+
+    async def _create_index(self, index: str) -> None:
+        await self.client.indices.create(index=index)
+
+    async def _bulk(self, actions: list[dict[str, Any]]) -> list[tuple[bool, dict[str, Any]]]:
+        return [(ok, item) async for ok, item in async_streaming_bulk(
+            self.client, actions, chunk_size=max(1, len(actions)), raise_on_error=False,
+            raise_on_exception=True, max_retries=0)]
+
+    async def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        resp = await self.client.search(index=self.alias, **body)
+        return dict(resp.body)
+
+    async def _count(self) -> int:
+        resp = await self.client.count(index=self.alias)
+        return int(resp["count"])
+
+    async def _info(self) -> dict[str, Any]:
+        return dict((await self.client.info()).body)
+
+    async def _cluster_health(self) -> dict[str, Any]:
+        return dict((await self.client.cluster.health()).body)
+
+    async def _refresh(self) -> None:
+        await self.client.indices.refresh(index=self.alias)
+
+    async def _drop(self) -> None:
+        try:
+            found = await self.client.indices.get(index=f"{self.alias}-*")
+            for name in found.body:
+                await self.client.indices.delete(index=name)
+        except NotFoundError:
+            pass
+        with contextlib.suppress(NotFoundError):
+            await self.client.indices.delete_index_template(name=self.template_name)
+
+    async def close(self) -> None:
+        await self.client.close()

@@ -1,0 +1,131 @@
+"""Search sink pieces that need no server: query building, index routing, retry, results."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from streams.search.base import (
+    IndexResult,
+    RetryPolicy,
+    _result,
+    build_query,
+    index_for,
+    load_template,
+    parse_since,
+    retry,
+)
+
+
+def test_user_text_goes_only_into_simple_query_string() -> None:
+    body = build_query('text:(a OR {"query": 1} \\"', sentiment="negative", topic="billing",
+                       rants=True)
+    must = body["query"]["bool"]["must"]
+    assert list(must[0]) == ["simple_query_string"]
+    assert must[0]["simple_query_string"]["query"].startswith("text:(a OR")
+    assert "query_string" not in str({k: v for k, v in body.items() if k != "query"})
+    filters = body["query"]["bool"]["filter"]
+    assert {"term": {"sentiment.label": "negative"}} in filters
+    assert {"term": {"topics.name": "billing"}} in filters
+    assert {"term": {"is_rant": True}} in filters
+
+
+def test_empty_or_star_query_is_match_all_newest_first() -> None:
+    for q in ("", "  ", "*"):
+        body = build_query(q)
+        assert body["query"]["bool"]["must"] == [{"match_all": {}}]
+        assert body["sort"] == [{"received_at": "desc"}]
+
+
+def test_unknown_sentiment_is_refused() -> None:
+    with pytest.raises(ValueError):
+        build_query("x", sentiment="angry")
+
+
+def test_since_accepts_relative_and_iso() -> None:
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    assert parse_since("24h", now) == now - timedelta(hours=24)
+    assert parse_since("7d", now) == now - timedelta(days=7)
+    assert parse_since("2026-11-01T00:00:00Z") == datetime(2026, 11, 1, tzinfo=UTC)
+    assert parse_since("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        parse_since("yesterday-ish")
+
+
+def test_index_is_chosen_from_the_documents_own_month() -> None:
+    assert index_for("a", {"received_at": "2026-01-31T23:59:59Z"}) == "a-2026.01"
+    assert index_for("a", {"received_at": datetime(2025, 7, 1)}) == "a-2025.07"
+    assert index_for("a", {"received_at": "garbage"}) == "a-undated"
+
+
+def test_template_is_bound_to_the_alias() -> None:
+    t = load_template("voc-test-x", replicas=0)
+    assert t["index_patterns"] == ["voc-test-x-*"]
+    assert t["template"]["aliases"] == {"voc-test-x": {}}
+    assert t["template"]["settings"]["number_of_replicas"] == 0
+    props = t["template"]["mappings"]["properties"]
+    for kw in ("channel", "brand", "language"):
+        assert props[kw]["type"] == "keyword"
+    assert props["sentiment"]["properties"]["label"]["type"] == "keyword"
+    assert props["topics"]["properties"]["name"]["type"] == "keyword"
+    assert props["urgency"]["properties"]["level"]["type"] == "keyword"
+    assert props["text"]["analyzer"] == "english"
+
+
+def test_bulk_items_become_results() -> None:
+    ok = _result("a", True, {"index": {"_index": "i", "status": 201}})
+    assert ok == IndexResult(id="a", ok=True, status=201, index="i")
+    bad = _result("b", False, {"index": {"status": 400, "error": {
+        "type": "document_parsing_exception", "reason": "failed to parse field [received_at]"}}})
+    assert not bad.ok and not bad.retryable and "received_at" in (bad.error or "")
+    busy = _result("c", False, {"index": {"status": 429, "error": {"type": "es_rejected"}}})
+    assert busy.retryable
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+def test_retry_retries_retryable_then_succeeds() -> None:
+    calls: list[int] = []
+
+    async def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 4:
+            raise ConnectionError("down")
+        return "ok"
+
+    seen: list[int] = []
+    out = asyncio.run(retry(flaky, policy=RetryPolicy(max_attempts=0), sleep=_no_sleep,
+                            is_retryable=lambda e: isinstance(e, ConnectionError),
+                            on_retry=lambda n, e: seen.append(n)))
+    assert out == "ok" and len(calls) == 4 and seen == [1, 2, 3]
+
+
+def test_retry_gives_up_after_max_attempts_and_never_retries_permanent_errors() -> None:
+    calls: list[int] = []
+
+    async def down() -> None:
+        calls.append(1)
+        raise ConnectionError("down")
+
+    with pytest.raises(ConnectionError):
+        asyncio.run(retry(down, policy=RetryPolicy(max_attempts=3), sleep=_no_sleep,
+                          is_retryable=lambda e: True))
+    assert len(calls) == 3
+
+    async def bad() -> None:
+        calls.append(2)
+        raise ValueError("mapping")
+
+    with pytest.raises(ValueError):
+        asyncio.run(retry(bad, policy=RetryPolicy(max_attempts=0), sleep=_no_sleep,
+                          is_retryable=lambda e: isinstance(e, ConnectionError)))
+    assert calls.count(2) == 1
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    p = RetryPolicy(base_s=1.0, max_s=8.0)
+    for attempt in range(1, 12):
+        d = p.delay(attempt)
+        assert 0.0 <= d <= min(8.0, 2 ** (attempt - 1))
