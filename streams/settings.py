@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     search_verify_certs: bool = True
     search_ca_certs: Path | None = None
     search_alias: str = "voc-feedback"
+    search_replicas: int | None = None  # None = the engine's default (1); 0 on a single node
+    search_timeout_s: float = 10.0
+    search_retry_attempts: int = 0  # 0 = retry forever: the index agent blocks, never drops
+    search_retry_base_s: float = 0.5
+    search_retry_max_s: float = 30.0
 
     # Worker
     app_id: str = "voc-pipeline"
