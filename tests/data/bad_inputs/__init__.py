@@ -1,0 +1,1 @@
+"""Bad-input corpus: see corpus.py."""
