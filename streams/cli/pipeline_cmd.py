@@ -1,9 +1,274 @@
-"""Placeholder: filled in by its owner (see module name)."""
+"""``voc worker`` (the Faust worker, all agents) and ``voc demo`` (the whole thing, end to end).
+
+Heavy imports (Faust, torch, clients) happen inside the commands so ``voc --help``
+stays instant.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
 import click
+
+DEMO_SAMPLE = Path("deploy/sample/replies.jsonl")
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def http_json(url: str, timeout: float = 2.0) -> tuple[int, Any]:
+    """(status, parsed JSON or text) for a GET; status 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (local URL)
+            body = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        body, status = exc.read(), exc.code
+    except OSError:
+        return 0, None
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, body.decode("utf-8", "replace")
+
+
+def wait_healthy(base_url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None
+                 ) -> dict[str, Any]:
+    """Poll ``/health`` until it says ok (or the worker process dies, or time runs out)."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise click.ClickException(f"worker exited with code {proc.returncode}")
+        status, last = http_json(base_url + "/health")
+        if status == 200:
+            return last
+        time.sleep(1.0)
+    raise click.ClickException(f"worker not healthy after {timeout_s:.0f}s: {last}")
+
+
+def _worker_pidfile(settings: Any) -> Path:
+    return Path(settings.worker_data_dir) / "demo-worker.pid"
+
+
+def _running_pid(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
 
 
 def register(cli: click.Group) -> None:
-    """Attach this module's commands to the voc group."""
+    """Attach ``worker`` and ``demo`` to the voc group."""
+
+    @cli.command()
+    @click.option("--loglevel", default=None, help="override VOC_LOG_LEVEL (debug, info, ...)")
+    def worker(loglevel: str | None) -> None:
+        """Run the Faust worker: enrich, index and follow-up agents, /metrics and /health."""
+        from faust.worker import Worker
+
+        from streams.app import build_worker_app
+        from streams.logging import configure_logging
+        from streams.settings import get_settings
+
+        settings = get_settings()
+        if loglevel:
+            settings = settings.model_copy(update={"log_level": loglevel})
+        configure_logging(settings)
+        app = build_worker_app(settings)
+        click.echo(
+            f"voc worker: kafka {settings.kafka_bootstrap}, search {settings.search_url} "
+            f"(alias {settings.search_alias}), web http://{settings.web_host}:{settings.web_port}",
+            err=True,
+        )
+        Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+
+    @cli.command()
+    @click.option("--file", "sample", type=click.Path(path_type=Path), default=None,
+                  help=f"JSONL to replay (default {DEMO_SAMPLE})")
+    @click.option("--stop", is_flag=True, help="stop the demo worker and the stack, then exit")
+    @click.option("--timeout", default=300.0, show_default=True,
+                  help="seconds to wait for the index to settle")
+    def demo(sample: Path | None, stop: bool, timeout: float) -> None:
+        """Stack up, worker, replay the sample, then show what came out."""
+        from streams.settings import get_settings
+
+        settings = get_settings()
+        pidfile = _worker_pidfile(settings)
+        voc = [sys.executable, "-m", "streams.cli.main"]
+        if stop:
+            pid = _running_pid(pidfile)
+            if pid is not None:
+                os.kill(pid, signal.SIGTERM)
+                click.echo(f"stopped worker (pid {pid})")
+            pidfile.unlink(missing_ok=True)
+            subprocess.run([*voc, "stack", "down"], check=False)
+            return
+        run_demo(settings, sample or _repo_root() / DEMO_SAMPLE, voc, pidfile, timeout)
+
+
+def run_demo(settings: Any, sample: Path, voc: list[str], pidfile: Path, timeout: float) -> None:
+    """The demo's steps, in order; each prints what it did."""
+    base = f"http://{settings.web_host}:{settings.web_port}"
+    step = lambda text: click.secho(f"\n==> {text}", bold=True)  # noqa: E731
+
+    step("starting the local stack (Kafka, OpenSearch, Prometheus, Alertmanager)")
+    subprocess.run([*voc, "stack", "up"], check=True)
+    step("creating topics")
+    subprocess.run([*voc, "topics", "create"], check=True)
+
+    step("starting the worker")
+    if _running_pid(pidfile) is not None or http_json(base + "/health")[0] in (200, 503):
+        click.echo(f"a worker already answers on {base}; reusing it")
+        proc = None
+    else:
+        log_path = Path(settings.worker_data_dir) / "demo-worker.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = log_path.open("ab")
+        proc = subprocess.Popen([*voc, "worker"], stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        pidfile.write_text(str(proc.pid))
+        click.echo(f"worker pid {proc.pid}, log {log_path}")
+    health = wait_healthy(base, 180.0, proc)
+    click.echo(f"healthy: kafka={health['kafka']['ok']} search={health['search']['ok']}")
+
+    step(f"replaying {sample}")
+    subprocess.run([*voc, "replay", str(sample)], check=True)
+
+    step("waiting until the index stops growing")
+    asyncio_run = _asyncio_run
+    count = asyncio_run(_wait_index_settled(settings, timeout))
+    click.echo(f"{count} documents in alias {settings.search_alias}")
+
+    step("what came out")
+    summary = asyncio_run(_summary(settings))
+    click.echo("by sentiment: " + ", ".join(f"{k} {v}" for k, v in summary["sentiment"]))
+    click.echo("by topic:     " + ", ".join(f"{k} {v}" for k, v in summary["topics"]))
+    click.echo(f"rants: {summary['rants']}")
+    for hit in summary["rant_hits"]:
+        src = hit.source
+        click.secho(f"\n  [{src['urgency']['level']}] {src['id']} ({src['brand']})", fg="red")
+        click.echo(f"  customer: {src['text'][:200]}")
+        click.echo(f"  why:      {'; '.join(src['urgency']['reasons'])}")
+        reply = summary["replies"].get(src["id"])
+        if reply:
+            click.echo(f"  reply:    {reply}")
+
+    step('a search: voc search "charged twice" --sentiment negative')
+    subprocess.run([*voc, "search", "charged twice", "--sentiment", "negative"], check=False)
+
+    step("metrics")
+    status, text = http_json(base + "/metrics")
+    if isinstance(text, str):
+        for line in text.splitlines():
+            if line.startswith(("voc_messages_in_total", "voc_enriched_total", "voc_rants_total",
+                                "voc_deadletter_total", "voc_index_docs_total")):
+                click.echo("  " + line)
+    click.echo(f"\nmetrics:    curl {base}/metrics   (Prometheus: http://127.0.0.1:"
+               f"{settings.stack.prometheus_port})")
+    click.echo(f"health:     curl {base}/health")
+    click.echo("search:     voc search QUERY [--sentiment negative] [--topic billing] [--rants]")
+    click.echo("stack and worker are still running; stop them with: voc demo --stop")
+
+
+def _asyncio_run(coro: Any) -> Any:
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+async def _wait_index_settled(settings: Any, timeout: float, quiet_s: float = 6.0) -> int:
+    """Poll the alias count until it has not changed for ``quiet_s`` (and is > 0)."""
+    import asyncio
+
+    from streams.search import make_backend
+
+    backend = make_backend(settings)
+    try:
+        deadline = time.monotonic() + timeout
+        last, stable_since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            try:
+                await backend.refresh()
+                n = await backend.count()
+            except Exception:
+                n = -1
+            if n != last:
+                last, stable_since = n, time.monotonic()
+                if n >= 0:
+                    click.echo(f"  {n} indexed")
+            elif n > 0 and time.monotonic() - stable_since >= quiet_s:
+                return n
+            await asyncio.sleep(1.0)
+        raise click.ClickException(f"index did not settle within {timeout:.0f}s (last {last})")
+    finally:
+        await backend.close()
+
+
+async def _summary(settings: Any) -> dict[str, Any]:
+    """Counts by sentiment and topic (aggregations), the rants and their suggested replies."""
+    from streams.search import make_backend
+
+    backend = make_backend(settings)
+    try:
+        body = {
+            "size": 0,
+            "aggs": {
+                "sentiment": {"terms": {"field": "sentiment.label", "size": 10}},
+                "topics": {"terms": {"field": "topics.name", "size": 20}},
+                "rants": {"filter": {"term": {"is_rant": True}}},
+            },
+        }
+        resp = await backend._search(body)
+        aggs = resp.get("aggregations", {})
+        rant_hits = await backend.search("*", rants=True, size=5)
+        replies = _suggested_replies(settings, {h.id for h in rant_hits})
+        return {
+            "sentiment": [(b["key"], b["doc_count"]) for b in aggs["sentiment"]["buckets"]],
+            "topics": [(b["key"], b["doc_count"]) for b in aggs["topics"]["buckets"]],
+            "rants": aggs["rants"]["doc_count"],
+            "rant_hits": rant_hits,
+            "replies": replies,
+        }
+    finally:
+        await backend.close()
+
+
+def _suggested_replies(settings: Any, feedback_ids: set[str], timeout_s: float = 10.0
+                       ) -> dict[str, str]:
+    """Suggested replies for the given feedback ids, read back from ``voc.followups``."""
+    from kafka import KafkaConsumer
+
+    from streams.replay import producer_config
+
+    cfg = {k: v for k, v in producer_config(settings).items()
+           if k in ("bootstrap_servers", "security_protocol", "sasl_mechanism",
+                    "sasl_plain_username", "sasl_plain_password", "ssl_cafile")}
+    consumer = KafkaConsumer(settings.topic("followups"), auto_offset_reset="earliest",
+                             enable_auto_commit=False, group_id=None,
+                             consumer_timeout_ms=int(timeout_s * 1000), **cfg)
+    out: dict[str, str] = {}
+    try:
+        for msg in consumer:
+            try:
+                fu = json.loads(msg.value)
+            except ValueError:
+                continue
+            if fu.get("feedback_id") in feedback_ids:
+                out[fu["feedback_id"]] = fu.get("suggested_reply", "")
+                if len(out) == len(feedback_ids):
+                    break
+    finally:
+        consumer.close()
+    return out

@@ -1,0 +1,75 @@
+"""Dead-letter records: bad input is parked with its reason, never silently dropped.
+
+The original bytes travel base64-encoded so an operator can fix and replay them;
+everything else in the record (the error text, the key) is kept free of personal
+data, because dead letters end up in dashboards and tickets.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from schemas.records import DeadLetter
+
+MAX_ERROR_CHARS = 500
+
+# A Kafka key on the SMS topic is often the sender's phone number; an e-mail or
+# phone-shaped key is masked so the dead-letter record itself carries no PII.
+_PII_KEY = re.compile(r"@|^\+?[\d\s().-]{6,}$")
+
+
+def safe_key(key: bytes | str | None) -> str | None:
+    """The record key as text, masked when it looks like a phone number or e-mail."""
+    if key is None:
+        return None
+    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+    if _PII_KEY.search(text.strip()):
+        return "[REDACTED]"
+    return text[:200]
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short error text that never echoes the input values (they may hold PII)."""
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors(include_input=False, include_url=False):
+            loc = ".".join(str(p) for p in err.get("loc", ())) or "(record)"
+            parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+        text = "; ".join(parts)
+    else:
+        detail = getattr(exc, "detail", None)
+        text = str(detail) if detail is not None else type(exc).__name__
+    return text[:MAX_ERROR_CHARS]
+
+
+def build_deadletter(
+    *,
+    source_topic: str,
+    partition: int | None,
+    offset: int | None,
+    key: bytes | str | None,
+    reason: str,
+    error: str,
+    original: bytes | None,
+    now: datetime | None = None,
+) -> DeadLetter:
+    """One DeadLetter record for a message that could not be processed."""
+    return DeadLetter(
+        source_topic=source_topic,
+        partition=partition,
+        offset=offset,
+        key=safe_key(key),
+        reason=reason,
+        error=error[:MAX_ERROR_CHARS],
+        original_b64=base64.b64encode(original or b"").decode("ascii"),
+        failed_at=now or datetime.now(UTC),
+    )
+
+
+def deadletter_bytes(record: DeadLetter) -> bytes:
+    """Wire form of a dead letter (JSON, UTF-8)."""
+    return record.model_dump_json().encode("utf-8")

@@ -1,0 +1,62 @@
+"""Dead-letter records carry no PII outside the original bytes; publishing retries."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.records import InboundSMS
+from streams.agents.common import OutRecord, publish_all
+from streams.deadletter import build_deadletter, describe_error, safe_key
+
+
+def test_validation_errors_never_echo_the_input() -> None:
+    with pytest.raises(ValidationError) as info:
+        InboundSMS.model_validate({"message_id": "SM1", "from": "+447700900123",
+                                   "body": "call me on 07700 900123", "brand": "b",
+                                   "received_at": "not a date jane@example.com"})
+    text = describe_error(info.value)
+    assert "received_at" in text
+    assert "jane@example.com" not in text and "07700" not in text
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    (b"+447700900123", "[REDACTED]"), (b"jane@example.com", "[REDACTED]"),
+    (b"R-123", "R-123"), (None, None),
+])
+def test_safe_key(key: bytes | None, expected: str | None) -> None:
+    assert safe_key(key) == expected
+
+
+def test_deadletter_keeps_original_bytes() -> None:
+    raw = b"\xff\xfe not utf-8"
+    dl = build_deadletter(source_topic="t", partition=1, offset=2, key=None, reason="invalid_utf8",
+                          error="x" * 2000, original=raw)
+    assert base64.b64decode(dl.original_b64) == raw
+    assert len(dl.error) <= 500
+
+
+async def test_publish_all_retries_only_failed_records() -> None:
+    attempts: dict[bytes, int] = {}
+
+    async def send(rec: OutRecord) -> Any:
+        attempts[rec.value] = attempts.get(rec.value, 0) + 1
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if rec.value == b"flaky" and attempts[rec.value] < 3:
+            fut.set_exception(ConnectionError("broker gone"))
+        else:
+            fut.set_result(None)
+        return fut
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    retries: list[int] = []
+    records = [OutRecord("enriched", None, b"ok"), OutRecord("enriched", None, b"flaky")]
+    await publish_all(records, send, sleep=no_sleep, on_retry=lambda a, e: retries.append(a))
+    assert attempts == {b"ok": 1, b"flaky": 3}
+    assert retries == [0, 1]
