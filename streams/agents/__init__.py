@@ -108,7 +108,8 @@ def register_all(
     )
     open_followups = app.Table(
         "open-followups", default=None, partitions=settings.topics.partitions,
-        key_serializer="raw", value_serializer="json",
+        # json both ways: keys come back as str (not bytes) when the changelog is replayed
+        schema=faust.Schema(key_serializer="json", value_serializer="json"),
     )
 
     # concurrency=1: several actors on one take() buffer lose acks (faust #606).

@@ -1,0 +1,83 @@
+"""The agents themselves, driven through Faust's ``agent.test_context()`` (no broker).
+
+Outgoing sends are captured by patching ``Topic.send``; the handlers behind the agents
+are covered in detail by the other tests in this folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import faust.topics
+import pytest
+
+from streams.agents import register_all
+from streams.app import create_app
+from streams.settings import Settings
+from tests.stream.conftest import FakeEnricher, parse, sms
+
+
+class NullBackend:
+    def __init__(self) -> None:
+        self.docs: list[dict[str, Any]] = []
+
+    async def ensure_index(self) -> None:
+        return None
+
+    async def bulk_index(self, docs: list[dict[str, Any]]) -> list[Any]:
+        from streams.search import IndexResult
+
+        self.docs.extend(docs)
+        return [IndexResult(id=d["id"], ok=True, status=201) for d in docs]
+
+
+@pytest.fixture
+def wired(tmp_path: Path, metrics, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    settings = Settings(worker_data_dir=tmp_path, topic_prefix="tc.", batch_within_s=0.05,
+                        batch_size=8)
+    app = create_app(settings)
+    backend = NullBackend()
+    out = register_all(app, settings, enricher=FakeEnricher(), backend=backend, metrics=metrics,
+                       parse=parse)
+    sent: list[tuple[str, bytes | None, bytes]] = []
+
+    async def fake_send(self: Any, key: Any = None, value: Any = None, **_: Any) -> Any:
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        sent.append((self.get_topic_name(), key, value))
+        return fut
+
+    monkeypatch.setattr(faust.topics.Topic, "send", fake_send)
+    return {**out, "sent": sent, "backend": backend, "settings": settings}
+
+
+async def wait_for(cond: Any, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_enrich_agent_publishes_enriched_followup_and_deadletter(wired) -> None:  # type: ignore[no-untyped-def]
+    enrich = wired["agents"][0]
+    sent = wired["sent"]
+    async with enrich.test_context() as agent:
+        await agent.put(sms("SM1", "RANT charged twice"), key=b"k1")
+        await agent.put(b"not json", key=b"k2")
+        await wait_for(lambda: len(sent) >= 3)
+    topics = sorted(t for t, _, _ in sent)
+    assert topics == ["tc.voc.deadletter", "tc.voc.feedback.enriched", "tc.voc.followups"]
+    dl = next(json.loads(v) for t, _, v in sent if t == "tc.voc.deadletter")
+    assert dl["reason"] == "invalid_json"
+
+
+async def test_index_agent_indexes_enriched_documents(wired) -> None:  # type: ignore[no-untyped-def]
+    index = wired["agents"][1]
+    doc = {"id": "sms:SM1", "received_at": "2026-11-25T18:00:00Z"}
+    async with index.test_context() as agent:
+        await agent.put(json.dumps(doc).encode(), key=b"C1")
+        await wait_for(lambda: len(wired["backend"].docs) == 1)
+    assert wired["backend"].docs == [doc]
