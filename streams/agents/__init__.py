@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 FOLLOWUP_SCAN_INTERVAL_S = 5.0
+LAG_SAMPLE_INTERVAL_S = 10.0
 
 
 def _parse_inbound() -> Callable[[bytes, str], Any]:
@@ -179,10 +180,35 @@ def register_all(
             breach_sent.add(fid)
             await state_topic.send(key=fid.encode("utf-8"), value=breach_op(fid))
 
+    contract_topics = {settings.topic(n) for n in topics}
+
+    @app.timer(LAG_SAMPLE_INTERVAL_S, name="consumer-lag")
+    async def consumer_lag() -> None:
+        try:
+            consumer = app.consumer
+            assigned = [tp for tp in consumer.assignment() if tp.topic in contract_topics]
+            ends = await consumer.highwaters(*assigned) if assigned else {}
+            committed = {tp: consumer._committed_offset.get(tp) for tp in assigned}
+        except Exception as exc:  # consumer not ready / rebalancing: sample next time
+            log.debug("lag sample skipped: %s", type(exc).__name__)
+            return
+        for topic, lag in lag_by_topic(ends, committed).items():
+            metrics.consumer_lag.labels(topic=topic).set(lag)
+
     return {
         "topics": topics, "state_topic": state_topic, "table": open_followups,
         "agents": (enrich_agent, index_agent, followup_intake, followup_state),
     }
+
+
+def lag_by_topic(ends: Mapping[Any, int | None], committed: Mapping[Any, int | None]
+                 ) -> dict[str, int]:
+    """Records not yet committed per topic: sum over partitions of end - committed offset."""
+    out: dict[str, int] = {}
+    for tp, end in ends.items():
+        done = committed.get(tp) or 0
+        out[tp.topic] = out.get(tp.topic, 0) + max(0, (end or 0) - done)
+    return out
 
 
 def json_reason(value: bytes) -> str:

@@ -60,3 +60,13 @@ async def test_publish_all_retries_only_failed_records() -> None:
     await publish_all(records, send, sleep=no_sleep, on_retry=lambda a, e: retries.append(a))
     assert attempts == {b"ok": 1, b"flaky": 3}
     assert retries == [0, 1]
+
+
+def test_lag_by_topic_sums_partitions() -> None:
+    from faust.types import TP
+
+    from streams.agents import lag_by_topic
+
+    ends = {TP("a", 0): 10, TP("a", 1): 5, TP("b", 0): 7}
+    committed = {TP("a", 0): 4, TP("a", 1): None, TP("b", 0): 9}
+    assert lag_by_topic(ends, committed) == {"a": 11, "b": 0}
