@@ -34,5 +34,14 @@ test: install
 test-unit: install
 	$(PY) -m pytest tests/unit -q
 
+# Fault tests (worker kill -9, search down 60 s, broker restart, group failover, hostile input).
+# Figures are appended to bench/results/reliability.json. The outage tests start their own
+# private Kafka + OpenSearch, so the shared stack is never stopped under other suites.
+test-reliability: install
+	$(VOC) stack up
+	set -o pipefail; status=0; \
+	  $(PY) -m pytest tests/reliability -q -m reliability || status=$$?; \
+	  $(VOC) stack down; exit $$status
+
 demo: install
 	$(VOC) demo

@@ -68,6 +68,9 @@ def cases() -> list[dict[str, Any]]:
                     "why": why, "expand": expand})
 
     good = js(sms())
+    # --- nothing at all
+    add("empty_payload", "sms", b"", "deadletter:empty_message",
+        "a record with an empty value (a tombstone or a broken gateway)")
     # --- not JSON at all
     add("invalid_json_truncated", "sms", good[: len(good) // 2], "deadletter:invalid_json",
         "cut in the middle of an object")

@@ -1,0 +1,105 @@
+"""Worker crashes: kill -9 in the middle of a replay, and one of two workers in a group.
+
+What must hold afterwards (``check_delivery``): every valid message in the index exactly
+once by id, every rant in ``voc.followups`` at least once, every bad payload dead-lettered.
+Kafka redelivers what the dead worker had not committed; the index is idempotent because
+the document ``_id`` is the feedback id.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from tests.reliability.harness import Scenario, check_delivery, record_figures, wait_until
+from tests.reliability.messages import make_messages
+
+#: Messages in the kill -9 test (the issue asks for 10,000; lower it locally to iterate).
+KILL_MESSAGES = int(os.environ.get("VOC_RELIABILITY_MESSAGES", "10000"))
+GROUP_MESSAGES = max(1000, KILL_MESSAGES // 4)
+#: Offered rate, so the replay is still running when the worker dies.
+RATE = float(os.environ.get("VOC_RELIABILITY_RATE", "400"))
+
+
+def _background_produce(sc: Scenario, messages: list, rate: float) -> tuple[threading.Thread,
+                                                                            dict[str, object]]:
+    state: dict[str, object] = {"sent": 0, "error": None}
+
+    def run() -> None:
+        try:
+            sc.produce(messages, rate=rate, on_progress=lambda i: state.__setitem__("sent", i))
+        except Exception as exc:  # surfaced by the test after join()
+            state["error"] = exc
+
+    t = threading.Thread(target=run, name="replay", daemon=True)
+    t.start()
+    return t, state
+
+
+def test_kill9_mid_replay_every_message_indexed_exactly_once(scenario: Scenario) -> None:
+    messages = make_messages(KILL_MESSAGES, scenario.run)
+    valid = sum(1 for m in messages if m.feedback_id)
+    worker = scenario.add_worker().start()
+    worker.wait_healthy()
+
+    replay, state = _background_produce(scenario, messages, RATE)
+    # kill once a fifth of the valid messages are indexed: mid-replay, mid-batch
+    wait_until(lambda: scenario.index_count() >= valid // 5, 240, 0.5,
+               what="a fifth of the messages indexed")
+    indexed_at_kill, sent_at_kill = scenario.index_count(), state["sent"]
+    worker.kill9()
+    killed_at = time.monotonic()
+
+    restarted = scenario.restart_worker(worker)
+    restarted.wait_healthy()
+    healthy_after_s = time.monotonic() - killed_at
+    replay.join(timeout=300)
+    assert state["error"] is None, f"replay failed: {state['error']!r}"
+    assert not replay.is_alive(), "replay did not finish"
+    scenario.wait_for_index(valid, timeout_s=300)
+    recovery_s = time.monotonic() - killed_at
+
+    assert restarted.alive, "restarted worker died"
+    figures = check_delivery(scenario, messages)
+    record_figures("kill9_mid_replay", {
+        **figures, "killed_after_sent": sent_at_kill, "indexed_at_kill": indexed_at_kill,
+        "restart_healthy_s": round(healthy_after_s, 1),
+        "recovery_s": round(recovery_s, 1), "rate_offered": RATE})
+
+
+def test_one_of_two_workers_killed_partitions_move_nothing_lost(scenario: Scenario) -> None:
+    messages = make_messages(GROUP_MESSAGES, scenario.run, seed=11)
+    valid = sum(1 for m in messages if m.feedback_id)
+    one_thread = {"VOC_ENRICH__MODEL__THREADS": "1"}  # two workers share two cores
+    a = scenario.add_worker(one_thread).start()
+    b = scenario.add_worker(one_thread).start()
+    a.wait_healthy()
+    b.wait_healthy()
+
+    replay, state = _background_produce(scenario, messages, RATE / 2)
+    # both members must be working before the kill, or nothing moves
+    wait_until(lambda: min(_messages_in(a), _messages_in(b)) > 0, 240, 0.5,
+               what="both workers consuming")
+    in_b_before = _messages_in(b)
+    a.kill9()
+    killed_at = time.monotonic()
+    replay.join(timeout=300)
+    assert state["error"] is None, f"replay failed: {state['error']!r}"
+    scenario.wait_for_index(valid, timeout_s=300)
+    recovery_s = time.monotonic() - killed_at
+
+    assert b.alive, "the surviving worker died"
+    in_b_after = _messages_in(b)
+    assert in_b_after > in_b_before, "the survivor took over nothing"
+    figures = check_delivery(scenario, messages)
+    record_figures("one_of_two_workers_killed", {
+        **figures, "survivor_messages_in_before_kill": in_b_before,
+        "survivor_messages_in_after": in_b_after, "recovery_s": round(recovery_s, 1),
+        "rate_offered": RATE / 2})
+
+
+def _messages_in(worker) -> float:  # noqa: ANN001 - WorkerProc
+    from tests.reliability.harness import metric_sum
+
+    return metric_sum(worker.metrics(), "voc_messages_in_total")
