@@ -57,6 +57,37 @@ def test_worker_web_server_binds_web_host(tmp_path: Path) -> None:
     assert app.conf.web_host == "127.0.0.1"
 
 
+def test_local_kafka_listens_on_loopback_only() -> None:
+    from streams.stack.kafka import KafkaService
+
+    props = dict(line.split("=", 1) for line in KafkaService(Settings()).server_properties()
+                 .splitlines() if "=" in line and not line.startswith("#"))
+    for key in ("listeners", "advertised.listeners", "controller.quorum.bootstrap.servers"):
+        for listener in props[key].split(","):
+            host = listener.split("//")[-1].rsplit(":", 1)[0]
+            assert _loopback(host), f"{key}: {listener}"
+
+
+def test_local_opensearch_binds_loopback_only() -> None:
+    from streams.stack.opensearch import _SOURCE
+
+    java = _SOURCE.read_text()
+    assert 'settings.put("network.host", "127.0.0.1")' in java
+    assert "0.0.0.0" not in java and "_site_" not in java and "_global_" not in java
+
+
+def test_local_prometheus_and_alertmanager_listen_on_loopback_only() -> None:
+    from streams.stack.prometheus import AlertmanagerService, PrometheusService
+
+    for cls in (PrometheusService, AlertmanagerService):
+        argv = cls(Settings()).argv()
+        listen = [a for a in argv if a.startswith("--web.listen-address=")]
+        assert listen and all(_loopback(a.split("=", 1)[1].rsplit(":", 1)[0]) for a in listen)
+        assert not any("0.0.0.0" in a for a in argv)
+    # Alertmanager's HA gossip would bind every interface: it is switched off
+    assert "--cluster.listen-address=" in AlertmanagerService(Settings()).argv()
+
+
 # ---------------------------------------------------------------- secrets
 
 
