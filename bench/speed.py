@@ -1,0 +1,167 @@
+"""Speed benchmark: full enrichment vs the encoder alone vs a naive per-message baseline.
+
+Measured in one process, on the same messages, one after the other:
+  * ``encoder``: ``EncoderAnalyzer.embed`` (tokenise + frozen MiniLM + pooling);
+  * ``analyzer``: ``EncoderAnalyzer.analyze`` (the above + tuned top layer + heads);
+  * ``enrich``: ``processors.pipeline.Enricher.enrich_batch`` on InboundSMS records
+    (normalise, redact, language, encoder + heads, topics, urgency, reply);
+  * ``naive``: what a straightforward implementation does: one ``transformers``
+    ``pipeline("feature-extraction")`` call per message per task (sentiment, then
+    emotion), mean-pool + normalise, then the same linear heads;
+at batch sizes 1, 32 and 64 (naive: per message by definition). Reports
+messages/second, the ratios the targets are about, and peak RSS. Prints JSON and
+writes bench/results/speed.json.
+
+Usage: ``python bench/speed.py [--messages N]`` (``make bench-speed``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import data  # noqa: E402
+from processors.config import EnrichConfig, ModelConfig  # noqa: E402
+from processors.encoder import EncoderAnalyzer, resolve_model_dir  # noqa: E402
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def throughput(fn: Callable[[Sequence], object], items: Sequence, batch: int,
+               repeats: int = 1) -> float:
+    """Messages/second of ``fn`` over ``items`` in chunks of ``batch`` (best of repeats)."""
+    fn(items[: max(batch, 2)])  # warm-up: first-call allocations, lazy imports
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for s in range(0, len(items), batch):
+            fn(items[s : s + batch])
+        best = max(best, len(items) / (time.perf_counter() - t0))
+    return round(best, 1)
+
+
+def sms_records(texts: Sequence[str]) -> list:
+    """InboundSMS records around the benchmark texts."""
+    from schemas.records import InboundSMS
+
+    now = datetime.now(UTC)
+    return [
+        InboundSMS.model_validate({
+            "message_id": f"bench-{i}", "from": "+447700900000", "body": t,
+            "received_at": now, "brand": "bench", "customer_id": f"c{i % 50}",
+        })
+        for i, t in enumerate(texts)
+    ]
+
+
+def naive_fn(analyzer: EncoderAnalyzer) -> Callable[[Sequence[str]], object]:
+    """One transformers pipeline call per message per task, then the same heads."""
+    from transformers import pipeline
+
+    path = resolve_model_dir(None)
+    fe = pipeline("feature-extraction", model=path, tokenizer=path, framework="pt",
+                  device=-1)
+    heads = analyzer.heads
+
+    def features(text: str) -> np.ndarray:
+        tokens = np.asarray(fe(text, truncation=True, max_length=128)[0])
+        v = tokens.mean(axis=0)
+        return (v / np.linalg.norm(v))[None, :]
+
+    def run(texts: Sequence[str]) -> object:
+        out = []
+        for t in texts:
+            s = heads.sentiment.probs(features(t))  # sentiment call
+            e = heads.emotion.probs(features(t))  # emotion call
+            out.append((s, e))
+        return out
+
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="speed benchmark")
+    ap.add_argument("--messages", type=int, default=512, help="messages per batched run")
+    ap.add_argument("--naive-messages", type=int, default=64)
+    ap.add_argument("--batch1-messages", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "speed.json")
+    args = ap.parse_args()
+
+    # Short, SMS-like messages: TweetEval validation tweets (not a test split).
+    texts = data.tweeteval("val").texts[: args.messages]
+    cfg = ModelConfig(threads=args.threads)
+    analyzer = EncoderAnalyzer(cfg)
+    rss_after_load = peak_rss_mb()
+    enricher = None
+    enrich_error = None
+    try:
+        from processors.pipeline import Enricher
+
+        enricher = Enricher(EnrichConfig(model=cfg))
+        records = sms_records(texts)
+    except Exception as exc:  # noqa: BLE001 - reported in the JSON, benchmark goes on
+        enrich_error = f"{type(exc).__name__}: {exc}"
+
+    res: dict = {"encoder": {}, "analyzer": {}, "enrich": {}}
+    for batch in (1, 32, 64):
+        n = args.batch1_messages if batch == 1 else len(texts)
+        res["encoder"][str(batch)] = throughput(analyzer.embed, texts[:n], batch)
+        res["analyzer"][str(batch)] = throughput(analyzer.analyze, texts[:n], batch)
+        if enricher is not None:
+            res["enrich"][str(batch)] = throughput(enricher.enrich_batch, records[:n], batch)
+    naive = throughput(naive_fn(analyzer), texts[: args.naive_messages], 1)
+    res["naive_per_message"] = naive
+
+    b32 = "32"
+    ratios: dict = {
+        "analyzer_vs_encoder_b32": round(res["analyzer"][b32] / res["encoder"][b32], 3),
+        "analyzer_vs_naive_b32": round(res["analyzer"][b32] / naive, 2),
+    }
+    if res["enrich"]:
+        ratios["enrich_vs_encoder_b32"] = round(res["enrich"][b32] / res["encoder"][b32], 3)
+        ratios["enrich_vs_naive_b32"] = round(res["enrich"][b32] / naive, 2)
+    result = {
+        "unit": "messages/second",
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "torch_threads": torch.get_num_threads(),
+                    "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
+        "model": {"encoder": analyzer.name, "heads": analyzer.version,
+                  "tuned_layers": analyzer.heads.tuned_layers},
+        "messages": {"batched": len(texts), "batch_1": args.batch1_messages,
+                     "naive": args.naive_messages, "source": "tweeteval val tweets"},
+        "throughput": res,
+        "ratios": ratios,
+        "targets": {
+            "enrich_ge_80pct_of_encoder_b32": (ratios.get("enrich_vs_encoder_b32", 0) >= 0.8),
+            "enrich_ge_5x_naive_b32": (ratios.get("enrich_vs_naive_b32", 0) >= 5),
+        },
+        "enrich_unavailable": enrich_error,
+        "peak_rss_mb": {"after_model_load": rss_after_load, "end": peak_rss_mb()},
+        "note": "CPU shared with other processes; compare numbers within one run only",
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,408 @@
+"""Train the sentiment + emotion heads (and the fine-tuned top encoder layer) reproducibly.
+
+Why this shape: on a 2-core CPU a full fine-tune of MiniLM is too slow, and
+heads on frozen sentence embeddings miss the quality targets. So the bottom
+layers stay frozen, their hidden states are computed once and cached (fp16),
+and only the top ``--tune-layers`` transformer layer(s) plus two small heads are
+trained, multi-task, so one forward serves both heads. Only those layers and
+heads are shipped (``processors/models/heads.safetensors``, fp16).
+
+Stages (all from ``../shared/data``; nothing from any test split is read):
+  cache  run the frozen encoder once over the training + validation texts
+  train  fine-tune top layer(s) + heads, select the epoch on validation splits,
+         fit per-class bias offsets on the validation splits, write the weights
+         and ``processors/models/TRAINING_REPORT.md``
+
+Usage: ``nice python scripts/train_heads.py all`` (or ``make train``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import data  # noqa: E402
+from bench.metrics import argmax, emotion_scores, sentiment_scores  # noqa: E402
+from processors.encoder import load_base, mean_pool, run_layers  # noqa: E402
+from processors.heads import Heads, LinearHead  # noqa: E402
+from processors.types import EMOTION_LABELS, SENTIMENT_LABELS  # noqa: E402
+
+CACHE = Path(os.environ.get("VOC_TRAIN_CACHE", Path.home() / ".cache/voc-pipeline/heads-cache"))
+SEED = 13
+
+
+def seed_all(seed: int = SEED) -> None:
+    """Same seed for python, numpy and torch so a rerun gives the same weights."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# Stratification-free random subsets keep the CPU cost of caching (one frozen
+# forward per text) within budget on 2 shared cores; sizes are recorded in the report.
+SUBSET = {"semeval": 20000, "tweeteval_val": None, "goemo_train": 20000, "goemo_dev": 3000}
+
+
+def subsample(split: data.Split, n: int | None, seed: int = SEED) -> data.Split:
+    """Deterministic random subset (all rows when ``n`` is None or larger than the split)."""
+    if n is None or n >= len(split.texts):
+        return split
+    idx = sorted(random.Random(seed).sample(range(len(split.texts)), n))
+    golds = [split.gold_sets[i] for i in idx] if split.gold_sets else None
+    return data.Split(split.name, [split.texts[i] for i in idx],
+                      [split.labels[i] for i in idx], golds)
+
+
+def training_sets() -> dict[str, data.Split]:
+    """Every text the training stage may read: train splits plus validation splits."""
+    full = {
+        "semeval": data.semeval2017(),
+        "tweeteval_val": data.tweeteval("val"),
+        "goemo_train": data.goemotions("train"),
+        "goemo_dev": data.goemotions("dev"),
+    }
+    return {k: subsample(v, SUBSET[k]) for k, v in full.items()}
+
+
+def stage_cache(cut_layer: int, max_length: int, batch: int, only: list[str] | None) -> None:
+    """Cache hidden states after layer ``cut_layer`` (fp16, ragged) and final embeddings."""
+    tok, model = load_base(None)
+    torch.set_num_threads(1)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for name, split in training_sets().items():
+        if only and name not in only:
+            continue
+        out = CACHE / f"{name}.L{cut_layer}.npz"
+        if out.exists():
+            print(f"cache: {name} exists", flush=True)
+            continue
+        t0 = time.time()
+        texts = split.texts
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        states: list[np.ndarray | None] = [None] * len(texts)
+        emb = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+        with torch.inference_mode():
+            for s in range(0, len(order), batch):
+                idx = order[s : s + batch]
+                enc = tok([texts[i] for i in idx], padding=True, truncation=True,
+                          max_length=max_length, return_tensors="pt")
+                hs = model(**enc, output_hidden_states=True).hidden_states
+                mask = enc["attention_mask"]
+                last = hs[-1]
+                pooled = (last * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+                pooled = torch.nn.functional.normalize(pooled, dim=-1)
+                cut = hs[cut_layer].to(torch.float16).numpy()
+                lens = mask.sum(1).tolist()
+                for j, i in enumerate(idx):
+                    states[i] = cut[j, : lens[j]]
+                    emb[i] = pooled[j].numpy()
+                if s // batch % 100 == 0:
+                    print(f"cache: {name} {s}/{len(texts)} {time.time() - t0:.0f}s", flush=True)
+        lengths = np.array([len(x) for x in states], dtype=np.int32)  # type: ignore[arg-type]
+        flat = np.concatenate(states)  # type: ignore[arg-type]
+        np.savez(out, states=flat, lengths=lengths, emb=emb)
+        print(f"cache: {name} done {len(texts)} texts {flat.shape[0]} tokens "
+              f"{time.time() - t0:.0f}s", flush=True)
+
+
+MODELS = ROOT / "processors" / "models"
+
+
+class Cached:
+    """One cached set: ragged fp16 hidden states, frozen embeddings and labels."""
+
+    def __init__(self, name: str, split: data.Split, cut_layer: int) -> None:
+        z = np.load(CACHE / f"{name}.L{cut_layer}.npz")
+        self.name = name
+        self.split = split
+        self.states = torch.from_numpy(z["states"])
+        self.lengths = z["lengths"].astype(np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
+        self.emb = z["emb"]
+        assert len(self.lengths) == len(split.texts), name
+
+    def batch(self, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded float32 hidden states (B, L, D) and attention mask (B, L)."""
+        lens = self.lengths[idx]
+        out = torch.zeros((len(idx), int(lens.max()), self.states.shape[1]))
+        mask = torch.zeros((len(idx), int(lens.max())), dtype=torch.long)
+        for j, i in enumerate(idx):
+            a, n = int(self.starts[i]), int(lens[j])
+            out[j, :n] = self.states[a : a + n].float()
+            mask[j, :n] = 1
+        return out, mask
+
+
+class Top(torch.nn.Module):
+    """Tuned copy of the top encoder layer(s) + linear sentiment and emotion heads."""
+
+    def __init__(self, layers: torch.nn.ModuleList, dim: int) -> None:
+        super().__init__()
+        self.layers = layers
+        self.drop = torch.nn.Dropout(0.1)
+        self.sentiment = torch.nn.Linear(dim, len(SENTIMENT_LABELS))
+        self.emotion = torch.nn.Linear(dim, len(EMOTION_LABELS))
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        pooled = self.drop(mean_pool(run_layers(self.layers, hidden, mask), mask))
+        return self.sentiment(pooled), self.emotion(pooled)
+
+
+def class_weights(counts: np.ndarray) -> torch.Tensor:
+    """Square-root inverse-frequency weights: helps rare classes without wrecking precision."""
+    w = (counts.sum() / (len(counts) * np.maximum(counts, 1.0))) ** 0.5
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def emotion_target(gold: tuple[int, ...]) -> np.ndarray:
+    """Multi-label gold as a uniform distribution over its labels (soft cross-entropy)."""
+    t = np.zeros(len(EMOTION_LABELS), dtype=np.float32)
+    t[list(gold)] = 1.0 / len(gold)
+    return t
+
+
+def group_sentiment(name: str) -> list[int]:
+    """GoEmotions sentiment-group label per row of the cached subset, mapped; -1 if none.
+
+    The ekman and group files list the same texts in the same order, so the same
+    deterministic subsample picks the same rows.
+    """
+    split = "train" if name == "goemo_train" else "dev"
+    sub = subsample(data.goemotions(split, "group"), SUBSET[name])
+    assert sub.texts == training_sets()[name].texts
+    out: list[int] = []
+    for gold in sub.gold_sets or []:
+        mapped = {data.GROUP_TO_SENTIMENT[x] for x in gold}
+        val = mapped.pop() if len(mapped) == 1 else None
+        out.append(-1 if val is None else val)
+    return out
+
+
+@torch.no_grad()
+def predict(top: Top, ds: Cached, bs: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Sentiment and emotion logits for every row of a cached set."""
+    top.eval()
+    order = np.argsort(ds.lengths)
+    s_out = np.zeros((len(order), len(SENTIMENT_LABELS)), np.float32)
+    e_out = np.zeros((len(order), len(EMOTION_LABELS)), np.float32)
+    for a in range(0, len(order), bs):
+        idx = order[a : a + bs].tolist()
+        h, m = ds.batch(idx)
+        s, e = top(h, m)
+        s_out[idx] = s.numpy()
+        e_out[idx] = e.numpy()
+    return s_out, e_out
+
+
+def fit_offsets(logits: np.ndarray, score, steps: int = 2) -> np.ndarray:
+    """Coordinate ascent on per-class logit offsets to maximise ``score(pred)`` on validation."""
+    off = np.zeros(logits.shape[1], np.float32)
+    best = score(argmax(logits))
+    for _ in range(steps):
+        for c in range(logits.shape[1]):
+            for v in np.arange(-1.5, 1.51, 0.1):
+                trial = off.copy()
+                trial[c] = v
+                sc = score(argmax(logits + trial))
+                if sc > best + 1e-6:
+                    best, off = sc, trial
+    return off
+
+
+def frozen_baseline(sets: dict[str, Cached]) -> dict[str, float]:
+    """Logistic regression on frozen sentence embeddings: the cheap alternative, for the report."""
+    from sklearn.linear_model import LogisticRegression
+
+    sem, val = sets["semeval"], sets["tweeteval_val"]
+    gtr, gdev = sets["goemo_train"], sets["goemo_dev"]
+    lr_s = LogisticRegression(max_iter=2000, class_weight="balanced", C=1.0)
+    lr_s.fit(sem.emb, sem.split.labels)
+    lr_e = LogisticRegression(max_iter=2000, class_weight="balanced", C=1.0)
+    lr_e.fit(gtr.emb, gtr.split.labels)
+    return {
+        "tweeteval_val_sentiment_f1": sentiment_scores(
+            val.split.labels, lr_s.predict(val.emb).tolist())["macro_f1"],
+        "goemo_dev_emotion_f1": emotion_scores(
+            gdev.split.gold_sets or [], lr_e.predict(gdev.emb).tolist())["macro_f1"],
+    }
+
+
+def stage_train(cut_layer: int, epochs: int, lr: float, head_lr: float, bs: int,
+                goemo_sent_weight: float, threads: int) -> dict:
+    """Fine-tune the layers above ``cut_layer`` + heads; keep the best epoch on validation."""
+    seed_all()
+    torch.set_num_threads(threads)
+    t_start = time.time()
+    splits = training_sets()
+    sets = {k: Cached(k, v, cut_layer) for k, v in splits.items()}
+    print("train: frozen-embedding LR baseline...", flush=True)
+    frozen = frozen_baseline(sets)
+    print(f"train: frozen baseline {frozen}", flush=True)
+
+    _, base = load_base(None)
+    n_layers = base.config.num_hidden_layers
+    k = n_layers - cut_layer
+    top = Top(copy.deepcopy(base.encoder.layer[cut_layer:]), base.config.hidden_size)
+    del base
+
+    # Training rows: (set name, row, sentiment label or -1, sentiment weight, emotion target?)
+    gsent = {"goemo_train": group_sentiment("goemo_train")}
+    rows: list[tuple[str, int]] = []
+    sent_lab: dict[str, np.ndarray] = {
+        "semeval": np.array(splits["semeval"].labels),
+        "goemo_train": np.array(gsent["goemo_train"]),
+    }
+    for name in ("semeval", "goemo_train"):
+        rows += [(name, i) for i in range(len(splits[name].texts))]
+    emo_t = np.stack([emotion_target(g) for g in splits["goemo_train"].gold_sets or []])
+    s_counts = np.bincount(sent_lab["semeval"], minlength=3).astype(float)
+    e_counts = emo_t.sum(0)
+    w_s, w_e = class_weights(s_counts), class_weights(e_counts)
+
+    params = [
+        {"params": top.layers.parameters(), "lr": lr},
+        {"params": list(top.sentiment.parameters()) + list(top.emotion.parameters()),
+         "lr": head_lr},
+    ]
+    opt = torch.optim.AdamW(params, weight_decay=0.01)
+    # Length-bucketed batches per set (little padding), shuffled each epoch.
+    def batches(epoch: int) -> list[tuple[str, list[int]]]:
+        rng = np.random.default_rng(SEED + epoch)
+        out = []
+        for name in ("semeval", "goemo_train"):
+            ln = sets[name].lengths
+            order = np.argsort(ln + rng.random(len(ln)) * 3)
+            out += [(name, order[a : a + bs].tolist()) for a in range(0, len(order), bs)]
+        rng.shuffle(out)  # type: ignore[arg-type]
+        return out
+
+    total = epochs * len(batches(0))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: min(1.0, step / (0.05 * total)) * max(0.0, 1 - step / total))
+    history: list[dict] = []
+    best: tuple[float, dict, int] | None = None
+    step = 0
+    for ep in range(epochs):
+        top.train()
+        t0 = time.time()
+        for bi, (name, idx) in enumerate(batches(ep)):
+            h, m = sets[name].batch(idx)
+            s_logit, e_logit = top(h, m)
+            ys = torch.from_numpy(sent_lab[name][idx])
+            valid = ys >= 0
+            loss = torch.zeros(())
+            if valid.any():
+                ce = torch.nn.functional.cross_entropy(
+                    s_logit[valid], ys[valid], weight=w_s, reduction="mean")
+                loss = loss + ce * (1.0 if name == "semeval" else goemo_sent_weight)
+            if name == "goemo_train":
+                tgt = torch.from_numpy(emo_t[idx])
+                logp = torch.log_softmax(e_logit, -1)
+                loss = loss - (tgt * logp * w_e).sum(-1).mean()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(top.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            if bi % 200 == 0:
+                print(f"train: ep {ep} batch {bi} loss {loss.item():.3f} "
+                      f"{time.time() - t0:.0f}s", flush=True)
+        sv, _ = predict(top, sets["tweeteval_val"])
+        _, ed = predict(top, sets["goemo_dev"])
+        rec = {
+            "epoch": ep + 1,
+            "tweeteval_val_sentiment_f1": sentiment_scores(
+                splits["tweeteval_val"].labels, argmax(sv))["macro_f1"],
+            "goemo_dev_emotion_f1": emotion_scores(
+                splits["goemo_dev"].gold_sets or [], argmax(ed))["macro_f1"],
+            "seconds": round(time.time() - t0),
+        }
+        history.append(rec)
+        print(f"train: {rec}", flush=True)
+        score = rec["tweeteval_val_sentiment_f1"] + rec["goemo_dev_emotion_f1"]
+        if best is None or score > best[0]:
+            best = (score, copy.deepcopy(top.state_dict()), ep + 1)
+    assert best is not None
+    top.load_state_dict(best[1])
+
+    # Per-class offsets, fitted on validation splits only.
+    sv, _ = predict(top, sets["tweeteval_val"])
+    _, ed = predict(top, sets["goemo_dev"])
+    gold_e = splits["goemo_dev"].gold_sets or []
+    off_e = fit_offsets(ed, lambda p: emotion_scores(gold_e, p)["macro_f1"])
+    emo_before = emotion_scores(gold_e, argmax(ed))["macro_f1"]
+    emo_after = emotion_scores(gold_e, argmax(ed + off_e))["macro_f1"]
+    sent_val = sentiment_scores(splits["tweeteval_val"].labels, argmax(sv))["macro_f1"]
+
+    sd = top.state_dict()
+    layer_state = {n[len("layers."):]: v.numpy() for n, v in sd.items() if n.startswith("layers.")}
+    version = time.strftime("heads-%Y%m%d") + f"-s{SEED}-L{k}"
+    heads = Heads(
+        sentiment=LinearHead(SENTIMENT_LABELS, sd["sentiment.weight"].numpy(),
+                             sd["sentiment.bias"].numpy(), np.zeros(3, np.float32)),
+        emotion=LinearHead(EMOTION_LABELS, sd["emotion.weight"].numpy(),
+                           sd["emotion.bias"].numpy(), off_e),
+        tuned_layers=k, layer_state=layer_state,
+        meta={"version": version, "base_encoder": "sentence-transformers/all-MiniLM-L6-v2",
+              "hidden_size": str(top.sentiment.in_features),
+              "num_hidden_layers": str(n_layers), "seed": str(SEED)},
+    )
+    heads.save(MODELS / "heads.safetensors")
+    result = {
+        "version": version, "seed": SEED, "cut_layer": cut_layer, "tuned_layers": k,
+        "epochs": epochs, "best_epoch": best[2], "lr_layers": lr, "lr_heads": head_lr,
+        "batch_size": bs, "goemo_sentiment_weight": goemo_sent_weight,
+        "train_rows": {n: len(splits[n].texts) for n in ("semeval", "goemo_train")},
+        "validation_rows": {n: len(splits[n].texts) for n in ("tweeteval_val", "goemo_dev")},
+        "sentiment_class_weights": [round(float(x), 3) for x in w_s],
+        "emotion_class_weights": [round(float(x), 3) for x in w_e],
+        "history": history, "frozen_lr_baseline_validation": frozen,
+        "validation": {"tweeteval_val_sentiment_f1": sent_val,
+                       "goemo_dev_emotion_f1_before_offsets": emo_before,
+                       "goemo_dev_emotion_f1_after_offsets": emo_after},
+        "emotion_offsets": [round(float(x), 2) for x in off_e],
+        "train_seconds": round(time.time() - t_start),
+        "weights_bytes": (MODELS / "heads.safetensors").stat().st_size,
+    }
+    (MODELS / "training_result.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2), flush=True)
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("stage", choices=["cache", "train", "all"])
+    ap.add_argument("--cut-layer", type=int, default=5)
+    ap.add_argument("--only", nargs="*", help="cache only these sets (to run in parallel)")
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--head-lr", type=float, default=1e-3)
+    ap.add_argument("--train-batch", type=int, default=32)
+    ap.add_argument("--goemo-sentiment-weight", type=float, default=0.5)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    seed_all()
+    if args.stage in ("cache", "all"):
+        stage_cache(args.cut_layer, args.max_length, args.batch, args.only)
+    if args.stage in ("train", "all"):
+        stage_train(args.cut_layer, args.epochs, args.lr, args.head_lr, args.train_batch,
+                    args.goemo_sentiment_weight, args.threads)
+
+
+if __name__ == "__main__":
+    main()
