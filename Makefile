@@ -45,3 +45,14 @@ test-reliability: install
 
 demo: install
 	$(VOC) demo
+
+# Retrain the sentiment/emotion heads + tuned top layer from ../shared/data (seeded; writes
+# processors/models/). Caches frozen hidden states in ~/.cache/voc-pipeline/heads-cache.
+train: install
+	nice -n 10 $(PY) scripts/train_heads.py all
+
+bench-quality: install
+	$(PY) bench/quality.py
+
+bench-speed: install
+	$(PY) bench/speed.py
