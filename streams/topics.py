@@ -1,0 +1,155 @@
+"""Explicit creation of every contract topic (never rely on broker auto-create).
+
+Each topic gets its partition count from ``Settings.topics`` and its own configs
+(retention, cleanup) so the topics look the same on a laptop and in production.
+Functions take a ``Settings`` so tests can create topics under a unique prefix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.settings import Settings
+
+_DAY_MS = 24 * 3600 * 1000
+
+#: logical topic name -> topic configs (everything else is the broker default)
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    "sms_inbound": {"retention.ms": str(7 * _DAY_MS), "cleanup.policy": "delete"},
+    "survey_replies": {"retention.ms": str(7 * _DAY_MS), "cleanup.policy": "delete"},
+    "enriched": {"retention.ms": str(30 * _DAY_MS), "cleanup.policy": "delete"},
+    "followups": {"retention.ms": str(30 * _DAY_MS), "cleanup.policy": "delete"},
+    "followup_outcomes": {"retention.ms": str(30 * _DAY_MS), "cleanup.policy": "delete"},
+    # dead letters are kept longest: someone has to look at them
+    "deadletter": {
+        "retention.ms": str(90 * _DAY_MS),
+        "cleanup.policy": "delete",
+        "max.message.bytes": str(4 * 1024 * 1024),
+    },
+}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic as it should exist on the broker."""
+
+    logical: str
+    name: str
+    partitions: int
+    replication_factor: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic of the contract, with the full (prefixed) name."""
+    t = settings.topics
+    return [
+        TopicSpec(
+            logical=logical,
+            name=settings.topic(logical),
+            partitions=t.partitions,
+            replication_factor=t.replication_factor,
+            configs=dict(configs),
+        )
+        for logical, configs in TOPIC_CONFIGS.items()
+    ]
+
+
+def kafka_client_kwargs(settings: Settings) -> dict[str, Any]:
+    """kafka-python connection arguments (bootstrap + security) from the settings."""
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap.split(","),
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_sasl_mechanism:
+        kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        kwargs["sasl_plain_username"] = settings.kafka_sasl_username
+        if settings.kafka_sasl_password is not None:
+            kwargs["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_ssl_cafile is not None:
+        kwargs["ssl_cafile"] = str(settings.kafka_ssl_cafile)
+    return kwargs
+
+
+def create_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]:
+    """Create missing topics, grow partition counts that are too small.
+
+    Returns ``{topic: "created" | "exists" | "partitions N->M"}``; idempotent.
+    """
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewPartitions, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    admin = KafkaAdminClient(
+        client_id="voc-topics", request_timeout_ms=int(timeout_s * 1000),
+        **kafka_client_kwargs(settings),
+    )
+    try:
+        specs = topic_specs(settings)
+        existing = set(admin.list_topics())
+        outcome: dict[str, str] = {}
+        new = [
+            NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=s.configs)
+            for s in specs
+            if s.name not in existing
+        ]
+        if new:
+            # a concurrent creator may win the race; that is fine
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(new, timeout_ms=int(timeout_s * 1000))
+            outcome.update({t.name: "created" for t in new})
+        old = [s for s in specs if s.name in existing]
+        if old:
+            current = _partition_counts(admin, [s.name for s in old])
+            grow = {
+                s.name: NewPartitions(s.partitions)
+                for s in old
+                if current.get(s.name, s.partitions) < s.partitions
+            }
+            if grow:
+                admin.create_partitions(grow)
+            for s in old:
+                have = current.get(s.name, s.partitions)
+                outcome[s.name] = (
+                    f"partitions {have}->{s.partitions}" if s.name in grow else "exists"
+                )
+        return outcome
+    finally:
+        admin.close()
+
+
+def describe_topics(settings: Settings) -> dict[str, int]:
+    """Partition count of each contract topic that exists on the broker."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(client_id="voc-topics", **kafka_client_kwargs(settings))
+    try:
+        names = [s.name for s in topic_specs(settings)]
+        present = [n for n in names if n in set(admin.list_topics())]
+        return _partition_counts(admin, present)
+    finally:
+        admin.close()
+
+
+def delete_topics(settings: Settings) -> None:
+    """Delete the contract topics under this settings' prefix (test clean-up)."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(client_id="voc-topics", **kafka_client_kwargs(settings))
+    try:
+        names = [s.name for s in topic_specs(settings)]
+        present = [n for n in names if n in set(admin.list_topics())]
+        if present:
+            admin.delete_topics(present)
+    finally:
+        admin.close()
+
+
+def _partition_counts(admin: Any, names: list[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    return {d["topic"]: len(d["partitions"]) for d in admin.describe_topics(names)}
