@@ -130,6 +130,7 @@ class EnrichedFeedback(_Out):
     language: str
     language_supported: bool = True
     opt_out: bool = False
+    truncated: bool = Field(default=False, description="text was cut to the configured maximum")
     sentiment: Sentiment
     emotion: Emotion
     topics: list[TopicTag]

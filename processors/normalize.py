@@ -1,0 +1,115 @@
+"""Turn an inbound SMS or survey reply into one internal ``Feedback``.
+
+Everything downstream (redaction, models, urgency) sees the same shape, so the
+channel-specific rules live here and nowhere else: the stable id, which field
+carries the text, unicode clean-up, truncation and SMS opt-out keywords.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas.records import Channel, InboundSMS, SurveyReply, SurveyScore
+
+# Carrier-style opt-out keywords: only when they are the whole message.
+OPT_OUT_KEYWORDS: frozenset[str] = frozenset(
+    {
+        "stop", "stopall", "stop all", "unsubscribe", "cancel", "end", "quit",
+        "opt out", "optout", "opt-out", "revoke", "stop please", "please stop",
+    }
+)
+
+_KEEP_FORMAT = {"\u200d"}  # zero-width joiner glues emoji sequences together
+_WS = re.compile(r"\s+")
+_LOOSE_ZWJ = re.compile(r"(?:^|(?<=\s))\u200d+|\u200d+(?=\s|$)")
+_OPT_OUT_STRIP = re.compile(r"^[\W_]+|[\W_]+$")
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One customer message, channel-independent, before redaction."""
+
+    id: str
+    channel: Channel
+    brand: str
+    customer_id: str | None
+    received_at: datetime
+    text: str
+    survey: SurveyScore | None = None
+    opt_out: bool = False
+    truncated: bool = False
+
+
+def clean_text(text: str) -> str:
+    """NFKC-normalise, drop control/format characters, collapse whitespace.
+
+    Emoji are kept (they carry sentiment); line breaks and tabs become single
+    spaces; lone surrogates and invisible bidi/format marks are removed so
+    they cannot hide PII from the redactor or break JSON encoders downstream.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    out: list[str] = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat == "Cc":
+            out.append(" " if ch in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85" else "")
+        elif cat == "Cs" or (cat == "Cf" and ch not in _KEEP_FORMAT):
+            continue
+        elif cat in ("Zl", "Zp"):
+            out.append(" ")
+        else:
+            out.append(ch)
+    text = _WS.sub(" ", "".join(out)).strip()
+    # a joiner only means something between two characters (emoji sequences)
+    return _LOOSE_ZWJ.sub("", text).strip()
+
+
+def is_opt_out(text: str) -> bool:
+    """True when the whole message is an opt-out keyword (case/punctuation-insensitive)."""
+    core = _OPT_OUT_STRIP.sub("", text.lower())
+    return _WS.sub(" ", core) in OPT_OUT_KEYWORDS
+
+
+def truncate(text: str, max_chars: int) -> tuple[str, bool]:
+    """Cut at ``max_chars`` (on a word boundary when one is near) and say whether we cut."""
+    if len(text) <= max_chars:
+        return text, False
+    cut = text[:max_chars]
+    space = cut.rfind(" ")
+    if space >= max_chars * 0.8:
+        cut = cut[:space]
+    return cut.rstrip(), True
+
+
+def normalize(item: InboundSMS | SurveyReply, max_text_chars: int = 5000) -> Feedback:
+    """Map an inbound record to ``Feedback``; opt-out is recognised for SMS only."""
+    if isinstance(item, InboundSMS):
+        text = clean_text(item.body)
+        opt_out = is_opt_out(text)
+        text, cut = truncate(text, max_text_chars)
+        return Feedback(
+            id=f"sms:{item.message_id}",
+            channel="sms",
+            brand=item.brand,
+            customer_id=item.customer_id,
+            received_at=item.received_at,
+            text=text,
+            opt_out=opt_out,
+            truncated=cut,
+        )
+    if isinstance(item, SurveyReply):
+        text, cut = truncate(clean_text(item.comment), max_text_chars)
+        return Feedback(
+            id=f"survey:{item.response_id}",
+            channel="survey",
+            brand=item.brand,
+            customer_id=item.customer_id,
+            received_at=item.submitted_at,
+            text=text,
+            survey=SurveyScore(kind=item.kind, score=item.score),
+            truncated=cut,
+        )
+    raise TypeError(f"cannot normalize {type(item).__name__}")

@@ -1,0 +1,123 @@
+"""Suggested opener for a rant: name the feeling and its cause in the customer's words.
+
+Active listening, templated and deterministic: the feeling comes from the
+emotion label, the cause is a short clause lifted from the (redacted) message
+with its pronouns turned round ("you charged me twice" -> "we charged you
+twice"). Nothing is invented: no promises of refunds, no facts the customer did
+not state. Clauses with PII placeholders or swearing are avoided or cleaned.
+"""
+
+from __future__ import annotations
+
+import re
+
+from processors.topics import split_clauses
+from schemas.records import TopicTag
+
+FEELINGS: dict[str, tuple[str, str]] = {
+    # emotion -> (opening, closing)
+    "anger": ("I can hear how frustrating it is", "I'm sorry. Let's put this right."),
+    "disgust": ("I can hear how let down you feel", "I'm sorry. Let's put this right."),
+    "sadness": ("I'm sorry, it sounds really disappointing", "Let's see what we can do."),
+    "fear": ("I understand how worrying it is", "Let's sort this out together."),
+    "surprise": ("I can hear how frustrating it is", "I'm sorry. Let's put this right."),
+    "neutral": ("I can hear how frustrating it is", "I'm sorry. Let's put this right."),
+    "joy": ("I can hear how frustrating it is", "I'm sorry. Let's put this right."),
+}
+NO_CAUSE = "I can hear how frustrated you are, and I'm sorry. Let's put this right."
+
+_PLACEHOLDER = re.compile(r"\[(?:PHONE|EMAIL|CARD|POSTCODE|IBAN)\]")
+_PROFANITY = re.compile(
+    r"(?i)\b(?:f+u+c+k\w*|f\*+\w*|shit\w*|crap(?:py)?|bloody|damn(?:ed)?|bullshit|wtf|"
+    r"hell|arse\w*|ass(?:holes?)?|bastards?|pissed(?: off)?)\b"
+)
+_NEGATIVE_CUES = re.compile(
+    r"(?i)\b(?:not|never|no|can't|cannot|won't|didn't|don't|still|again|twice|wrong|late|"
+    r"broken|charged|waiting|hours|days|rude|cancel\w*|worst|awful|terrible|useless|failed|"
+    r"missing|lost|down|refund|overcharged|nobody|no one)\b"
+)
+_GREETING = re.compile(r"(?i)^(?:hi|hello|hey|dear \w+|to whom it may concern|ok|so|well)\b[,!. ]*")
+
+# Pronoun turn-round, most specific first (customer's view -> agent's view).
+_SWAPS: list[tuple[str, str]] = [
+    (r"\bi am\b", "you are"), (r"\bi'm\b", "you're"), (r"\bim\b", "you're"),
+    (r"\bi was\b", "you were"), (r"\bi've\b", "you've"), (r"\bive\b", "you've"),
+    (r"\bi'd\b", "you'd"), (r"\bi'll\b", "you'll"), (r"\bi\b", "you"),
+    (r"\bme\b", "you"), (r"\bmy\b", "your"), (r"\bmine\b", "yours"), (r"\bmyself\b", "yourself"),
+    (r"\byou are\b", "we are"), (r"\byou're\b", "we're"), (r"\byou were\b", "we were"),
+    (r"\byou've\b", "we've"), (r"\byou'll\b", "we'll"), (r"\byou guys\b", "we"),
+    (r"\byou\b", "we"), (r"\byour\b", "our"), (r"\byours\b", "ours"),
+    (r"\bwe're\b", "you're"), (r"\bwe\b", "you"), (r"\bour\b", "your"), (r"\bus\b", "you"),
+]
+
+
+def _swap_pronouns(phrase: str) -> str:
+    """Turn the customer's first/second person round, in one pass so swaps don't chain."""
+    combined = re.compile("|".join(f"(?P<g{i}>{p})" for i, (p, _) in enumerate(_SWAPS)), re.I)
+
+    def repl(m: re.Match[str]) -> str:
+        for i, (_, new) in enumerate(_SWAPS):
+            if m.group(f"g{i}") is not None:
+                return new
+        return m.group(0)
+
+    return combined.sub(repl, phrase)
+
+
+def _clean(clause: str) -> str:
+    clause = _PLACEHOLDER.sub("", clause)
+    clause = _PROFANITY.sub("", clause)
+    clause = _GREETING.sub("", clause.strip())
+    clause = re.sub(r"[!?]+|\.{2,}", "", clause)
+    clause = re.sub(r"\s+", " ", clause).strip(" ,.;:-–—'\"")
+    # drop prepositions left dangling by a removed placeholder ("call me on")
+    clause = re.sub(r"(?i)\s+(?:on|at|to|from|via|number|is)$", "", clause)
+    letters = [c for c in clause if c.isalpha()]
+    if letters and sum(c.isupper() for c in letters) / len(letters) > 0.6:
+        clause = clause.lower()
+    words = clause.split()
+    if len(words) > 14:
+        clause = " ".join(words[:14])
+    return clause
+
+
+def pick_cause(text: str, topics: list[TopicTag]) -> str:
+    """The clause that best says what went wrong, cleaned for quoting back."""
+    clauses = split_clauses(text)
+    if not clauses:
+        return ""
+    candidates: list[tuple[int, int, str]] = []
+    for i, c in enumerate(clauses):
+        evidence_hit = any(t.evidence and t.evidence.lower() in c.lower() for t in topics[:2])
+        cues = len(_NEGATIVE_CUES.findall(c))
+        has_pii = bool(_PLACEHOLDER.search(c))
+        score = 3 * evidence_hit + cues - 2 * has_pii
+        cleaned = _clean(c)
+        if len(cleaned.split()) >= 2:
+            candidates.append((score, -i, cleaned))
+    if not candidates:
+        return ""
+    return max(candidates)[2]
+
+
+def suggest_reply(text: str, emotion: str, topics: list[TopicTag]) -> str:
+    """One or two sentences an agent can open with; deterministic for the same input."""
+    cause = pick_cause(text, topics)
+    opening, closing = FEELINGS.get(emotion, FEELINGS["anger"])
+    if not cause:
+        return NO_CAUSE
+    cause = _swap_pronouns(cause)
+    cause = cause[0].lower() + cause[1:] if cause[:2] != "I " else cause
+    return f"{opening} that {cause} — {closing}"
+
+
+def summarize(
+    channel: str, emotion: str, topics: list[TopicTag], reasons: list[str], priority: str
+) -> str:
+    """A one-line case title: priority, channel, feeling, topics and the top reasons."""
+    feeling = {"anger": "Angry", "disgust": "Disgusted", "fear": "Worried",
+               "sadness": "Upset", "joy": "Mixed", "surprise": "Surprised"}.get(emotion, "Unhappy")
+    what = ", ".join(t.name for t in topics[:3]) or "general"
+    why = "; ".join(reasons[:3]) or "no specific cue"
+    kind = "SMS" if channel == "sms" else "survey reply"
+    return f"{priority}: {feeling} {kind} about {what} — {why}"

@@ -1,0 +1,240 @@
+"""Multi-label topic tagging from a user-replaceable YAML taxonomy.
+
+Two signals per topic, combined into one confidence in [0, 1]:
+
+* keywords / regular expressions: precise, and their matched span is the
+  ``evidence`` (a phrase taken from the message);
+* embedding similarity between the message and the topic's example phrases:
+  catches paraphrases with no keyword. The example embeddings are computed once
+  when the matcher is built; the message embedding is the one the encoder
+  already produced for the heads, so tagging costs no extra encoder pass. The
+  evidence for an embedding-only match is the clause sharing most words with
+  the topic's examples and description.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from processors.types import TextAnalyzer
+from schemas.records import TopicTag
+
+DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.yaml")
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_WORD = re.compile(r"[a-z0-9']+")
+_CLAUSE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s+(?:but|and then|because|so|although)\s+|,\s+")
+_STOP = frozenset(
+    str.split(
+        "a an the i me my we our you your it is was are be been to of in on for and or but at "
+        "with this that have has had not no do did does so just all any can very"
+    )
+)
+
+
+class TaxonomyError(ValueError):
+    """The taxonomy file is missing, not YAML, or does not match the expected shape."""
+
+
+class MatchingConfig(BaseModel):
+    """How similarity and keyword hits become a confidence (tunable in the YAML)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    similarity_floor: float = Field(0.30, ge=-1.0, le=1.0)
+    similarity_full: float = Field(0.70, ge=-1.0, le=1.0)
+    min_confidence: float = Field(0.45, ge=0.0, le=1.0)
+    keyword_confidence: float = Field(0.75, ge=0.0, le=1.0)
+    max_topics: int = Field(4, ge=1, le=50)
+
+
+class TopicDef(BaseModel):
+    """One topic: what it means, what customers say, and words that give it away."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(min_length=1)
+    examples: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise ValueError(f"pattern {p!r} is not a valid regular expression: {e}") from e
+        return v
+
+    @field_validator("keywords", "examples")
+    @classmethod
+    def _non_blank(cls, v: list[str]) -> list[str]:
+        items = [str(x).strip() for x in v]
+        if any(not x for x in items):
+            raise ValueError("must not contain empty strings")
+        return items
+
+
+class Taxonomy(BaseModel):
+    """The whole YAML file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 1
+    matching: MatchingConfig = Field(default_factory=MatchingConfig)
+    topics: dict[str, TopicDef] = Field(min_length=1)
+
+    @field_validator("topics")
+    @classmethod
+    def _names(cls, v: dict[str, TopicDef]) -> dict[str, TopicDef]:
+        for name, topic in v.items():
+            if not _NAME.match(name):
+                raise ValueError(f"topic name {name!r} must be lower_snake_case")
+            if not (topic.examples or topic.keywords or topic.patterns):
+                raise ValueError(f"topic {name!r} needs examples, keywords or patterns")
+        return v
+
+
+def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
+    """Read and validate a taxonomy file; errors name the file and the bad fields."""
+    path = Path(path) if path else DEFAULT_TAXONOMY
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise TaxonomyError(f"taxonomy {path}: cannot read: {e.strerror or e}") from e
+    except yaml.YAMLError as e:
+        raise TaxonomyError(f"taxonomy {path}: not valid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        raise TaxonomyError(f"taxonomy {path}: expected a mapping with a 'topics' key")
+    try:
+        return Taxonomy.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in e.errors(include_input=False, include_url=False)
+        )
+        raise TaxonomyError(f"taxonomy {path}: {problems}") from e
+
+
+def _keyword_regex(keyword: str) -> str:
+    words = [re.escape(w) for w in keyword.split()]
+    body = r"[\s-]+".join(words)
+    return rf"(?<![\w]){body}(?:s|es|ed|d|ing)?(?![\w])"
+
+
+@dataclass
+class _Compiled:
+    name: str
+    regex: re.Pattern[str] | None
+    examples: np.ndarray | None  # (n_examples, dim)
+    vocab: frozenset[str]
+
+
+def split_clauses(text: str) -> list[str]:
+    """Rough clauses: sentence ends, commas and a few conjunctions."""
+    return [c.strip(" ,.;") for c in _CLAUSE_SPLIT.split(text) if c and c.strip(" ,.;")]
+
+
+class TopicMatcher:
+    """Tags a message with topics; built once per process (embeds the examples once)."""
+
+    def __init__(self, taxonomy: Taxonomy, analyzer: TextAnalyzer | None = None) -> None:
+        self.taxonomy = taxonomy
+        self.matching = taxonomy.matching
+        names = list(taxonomy.topics)
+        all_examples = [ex for t in taxonomy.topics.values() for ex in t.examples]
+        embedded = (
+            np.asarray(analyzer.embed(all_examples), dtype=np.float32)
+            if analyzer is not None and all_examples
+            else None
+        )
+        self._topics: list[_Compiled] = []
+        start = 0
+        for name in names:
+            t = taxonomy.topics[name]
+            # longest first: at one position "no signal" must win over "signal"
+            keywords = sorted(t.keywords, key=len, reverse=True)
+            alternatives = [_keyword_regex(k) for k in keywords] + list(t.patterns)
+            regex = (
+                re.compile("|".join(f"(?:{a})" for a in alternatives), re.I)
+                if alternatives
+                else None
+            )
+            ex = None
+            if embedded is not None and t.examples:
+                ex = embedded[start : start + len(t.examples)]
+            start += len(t.examples)
+            vocab = frozenset(
+                w
+                for phrase in [t.description, *t.examples, *t.keywords]
+                for w in _WORD.findall(phrase.lower())
+                if w not in _STOP and len(w) > 2
+            )
+            self._topics.append(_Compiled(name, regex, ex, vocab))
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self._topics]
+
+    def _similarity_confidence(self, sim: float) -> float:
+        lo, hi = self.matching.similarity_floor, self.matching.similarity_full
+        if hi <= lo:
+            return 1.0 if sim >= hi else 0.0
+        return float(np.clip((sim - lo) / (hi - lo), 0.0, 1.0))
+
+    def _best_clause(self, text: str, vocab: frozenset[str]) -> str:
+        clauses = split_clauses(text) or [text]
+        scored = [
+            (sum(w in vocab for w in _WORD.findall(c.lower())), -i, c)
+            for i, c in enumerate(clauses)
+        ]
+        best = max(scored)
+        return _shorten(best[2])
+
+    def match(self, text: str, embedding: np.ndarray | None = None) -> list[TopicTag]:
+        """Topics for one (redacted) message, most confident first."""
+        if not text.strip():
+            return []
+        tags: list[TopicTag] = []
+        emb = None if embedding is None else np.asarray(embedding, dtype=np.float32).ravel()
+        for t in self._topics:
+            emb_conf = 0.0
+            if emb is not None and t.examples is not None and t.examples.shape[1] == emb.shape[0]:
+                emb_conf = self._similarity_confidence(float(np.max(t.examples @ emb)))
+            hit = t.regex.search(text) if t.regex is not None else None
+            if hit:
+                base = self.matching.keyword_confidence
+                conf = base + (1.0 - base) * emb_conf
+                evidence = _evidence_around(text, hit)
+            else:
+                conf = emb_conf
+                evidence = ""
+            if conf < self.matching.min_confidence:
+                continue
+            if not evidence:
+                evidence = self._best_clause(text, t.vocab)
+            tags.append(TopicTag(name=t.name, confidence=round(conf, 4), evidence=evidence))
+        tags.sort(key=lambda tag: (-tag.confidence, tag.name))
+        return tags[: self.matching.max_topics]
+
+
+def _evidence_around(text: str, hit: re.Match[str]) -> str:
+    """The matched phrase; a lone keyword gets up to two following words of its clause."""
+    phrase = hit.group(0).strip()
+    if " " in phrase:
+        return phrase
+    tail = re.match(r"(?:[ ]+[\w'’£$€%-]+){0,2}", text[hit.end():])
+    return (phrase + (tail.group(0) if tail else "")).strip()
+
+
+def _shorten(clause: str, max_words: int = 12) -> str:
+    words = clause.split()
+    return " ".join(words[:max_words]) + ("…" if len(words) > max_words else "")

@@ -1,0 +1,208 @@
+"""Explainable urgency: every point of the score comes with a human-readable reason.
+
+Each cue contributes a probability-like amount and the contributions are
+combined as a noisy-OR (``1 - prod(1 - c)``), so the score stays in [0, 1],
+grows with every extra cue and no single weak cue dominates. Some cues also set
+a floor on the level (a safety risk is always critical; a regulator or
+lawyer is at least high), because no amount of politeness makes them less
+urgent. Levels and the rant decision come from ``UrgencyConfig`` thresholds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from processors.config import UrgencyConfig
+from schemas.records import Priority, SurveyScore, Urgency, UrgencyLevel
+
+LEVELS: tuple[UrgencyLevel, ...] = ("low", "medium", "high", "critical")
+PRIORITY_BY_LEVEL: dict[str, Priority] = {"critical": "P1", "high": "P2", "medium": "P3"}
+
+
+def _rx(*phrases: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w])(?:" + "|".join(phrases) + r")(?![\w])", re.I)
+
+
+CHURN = _rx(
+    r"cancel(?:l?ing|l?ed|lation)?", r"switch(?:ing)? (?:to|provider|supplier|network)",
+    r"leav(?:e|ing) you", r"i'?m leaving", r"going elsewhere", r"take my business elsewhere",
+    r"close my account", r"terminate", r"end(?:ing)? my contract", r"pac code", r"porting out",
+    r"never (?:use|using|buy|buying) (?:you|from you|this)",
+)
+LEGAL = _rx(
+    r"lawyers?", r"solicitors?", r"attorneys?", r"legal action", r"sue", r"suing",
+    r"ombudsman", r"ofcom", r"ofgem", r"fca", r"ftc", r"fcc", r"trading standards",
+    r"small claims", r"court", r"regulator", r"citizens advice", r"bbb", r"cma",
+)
+SAFETY = _rx(
+    r"gas leak", r"smell(?:s|ing)? (?:of )?gas", r"fire", r"smoke", r"sparks?", r"sparking",
+    r"electrocut\w*", r"injur(?:ed|y|ies)", r"hurt", r"unsafe", r"danger(?:ous)?",
+    r"exploded?", r"burn(?:t|ed|ing)", r"carbon monoxide", r"flood(?:ed|ing)?",
+)
+VULNERABLE = _rx(
+    r"disabled", r"disability", r"elderly", r"pensioner", r"(?:my )?(?:elderly|old|sick) "
+    r"(?:mother|father|mum|dad|parent)", r"can'?t afford", r"cannot afford", r"medical",
+    r"hospital", r"oxygen", r"life support", r"carer", r"vulnerable", r"dementia",
+    r"bereave\w*", r"passed away", r"debt", r"food bank", r"new ?born", r"pregnant",
+)
+STRONG = _rx(
+    r"worst", r"disgust(?:ing|ed)", r"useless", r"pathetic", r"ridiculous", r"joke",
+    r"appalling", r"shambles", r"disgrace(?:ful)?", r"furious", r"outrageous", r"scam",
+    r"rip[ -]?off", r"incompetent", r"unacceptable", r"fuming", r"sick of", r"fed up",
+    r"f+u+c+k\w*", r"f\*+\w*", r"shit\w*", r"crap", r"bloody", r"wtf", r"hate",
+)
+_SHOUT_WORD = re.compile(r"[^\W\d_]+")
+_REPEATED_PUNCT = re.compile(r"[!?]{3,}|(?:[!?]\s*){3,}")
+_REPEAT_WORD = re.compile(r"[^\W\d_]{3,}")
+_STOP = frozenset(
+    str.split("the and you your for this that with have has was are not but all they them again")
+)
+
+
+@dataclass(frozen=True)
+class UrgencyInput:
+    """What urgency looks at for one message (model outputs may be absent)."""
+
+    text: str
+    sentiment: dict[str, float] | None = None
+    emotion: dict[str, float] | None = None
+    survey: SurveyScore | None = None
+    recent_contacts: int = 0
+    language: str = "en"
+    language_supported: bool = True
+    opt_out: bool = False
+
+
+@dataclass
+class _Score:
+    parts: list[tuple[float, str]] = field(default_factory=list)
+    floor: int = 0  # index into LEVELS
+
+    def add(self, weight: float, reason: str) -> None:
+        if weight > 0:
+            self.parts.append((min(weight, 0.99), reason))
+
+    def value(self) -> float:
+        rest = 1.0
+        for w, _ in self.parts:
+            rest *= 1.0 - w
+        return 1.0 - rest
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def level_for(score: float, cfg: UrgencyConfig) -> UrgencyLevel:
+    if score >= cfg.critical:
+        return "critical"
+    if score >= cfg.high:
+        return "high"
+    if score >= cfg.medium:
+        return "medium"
+    return "low"
+
+
+def _survey_cue(s: SurveyScore) -> tuple[float, str]:
+    if s.kind == "nps" and s.score <= 6:
+        return 0.15 + 0.05 * (6 - s.score), f"NPS detractor ({s.score})"
+    if s.kind == "csat" and s.score <= 2:
+        return 0.35 if s.score == 1 else 0.25, f"CSAT {s.score}/5"
+    if s.kind == "ces" and s.score >= 6:
+        return 0.25 if s.score == 7 else 0.18, f"CES {s.score}/7: hard to get help"
+    return 0.0, ""
+
+
+def _first(rx: re.Pattern[str], text: str) -> str | None:
+    m = rx.search(text)
+    return m.group(0).lower() if m else None
+
+
+def score_urgency(inp: UrgencyInput, cfg: UrgencyConfig) -> Urgency:
+    """Score one message; ``reasons`` lists the causes, strongest first."""
+    if inp.opt_out:
+        return Urgency(level="low", score=0.0, reasons=["opt-out request (not a complaint)"])
+    s = _Score()
+    text = inp.text
+    model_weight = 1.0 if inp.language_supported else 0.5
+
+    if inp.sentiment:
+        neg, pos = inp.sentiment.get("negative", 0.0), inp.sentiment.get("positive", 0.0)
+        if neg >= 0.5:
+            label = "very negative" if neg >= 0.85 else "negative"
+            s.add(model_weight * 0.55 * (neg - 0.3) / 0.7, f"{label} sentiment ({neg:.2f})")
+    else:
+        neg = pos = 0.0
+    if inp.emotion:
+        anger = inp.emotion.get("anger", 0.0)
+        disgust = inp.emotion.get("disgust", 0.0)
+        fear = inp.emotion.get("fear", 0.0)
+        sadness = inp.emotion.get("sadness", 0.0)
+        if max(anger, disgust) >= 0.3:
+            why = "angry" if anger >= disgust else "disgusted"
+            s.add(model_weight * 0.3 * max(anger, disgust), why)
+        if fear >= 0.3:
+            s.add(model_weight * 0.2 * fear, "worried")
+        if sadness >= 0.4:
+            s.add(model_weight * 0.1 * sadness, "upset")
+
+    if cue := _first(SAFETY, text):
+        s.add(0.6, f"safety risk ('{cue}')")
+        s.floor = max(s.floor, LEVELS.index("critical"))
+    if cue := _first(LEGAL, text):
+        s.add(0.4, f"mentions legal action or a regulator ('{cue}')")
+        s.floor = max(s.floor, LEVELS.index("high"))
+    if _first(CHURN, text):
+        s.add(0.3, "threatens to cancel or leave")
+    if cue := _first(VULNERABLE, text):
+        s.add(0.25, f"possibly vulnerable customer ('{cue}')")
+        s.floor = max(s.floor, LEVELS.index("medium"))
+    if cue := _first(STRONG, text):
+        s.add(0.2, "strong language")
+    if inp.survey is not None:
+        w, why = _survey_cue(inp.survey)
+        s.add(w, why)
+
+    letters = "".join(_SHOUT_WORD.findall(text))
+    if len(letters) >= 8 and sum(c.isupper() for c in letters) / len(letters) >= 0.7:
+        s.add(0.15, "SHOUTING (mostly capitals)")
+    if _REPEATED_PUNCT.search(text):
+        s.add(0.07, "repeated !!!/???")
+    words = [w.lower() for w in _REPEAT_WORD.findall(text) if w.lower() not in _STOP]
+    if words:
+        top = max(words.count(w) for w in set(words))
+        if top >= 3 and top / len(words) >= 0.15:
+            s.add(0.07, "repeats themselves")
+    if inp.recent_contacts >= 2:
+        s.add(min(0.3, 0.12 * (inp.recent_contacts - 1)),
+              f"{ordinal(inp.recent_contacts)} contact in 7 days")
+
+    score = s.value()
+    if pos >= 0.7 and not s.floor:
+        score *= 0.6  # praise with a cue word ("cancel? never, love you") is not urgent
+    level = level_for(score, cfg)
+    if LEVELS.index(level) < s.floor:
+        level = LEVELS[s.floor]
+        thresholds = {"medium": cfg.medium, "high": cfg.high, "critical": cfg.critical}
+        score = max(score, thresholds[level])
+    reasons = [why for _, why in sorted(s.parts, key=lambda p: -p[0])]
+    if not inp.language_supported:
+        reasons.append(f"language {inp.language}: models out of their depth")
+    return Urgency(level=level, score=round(min(1.0, max(0.0, score)), 4), reasons=reasons)
+
+
+def is_rant(level: UrgencyLevel, cfg: UrgencyConfig) -> bool:
+    return LEVELS.index(level) >= LEVELS.index(cfg.rant_level)
+
+
+def priority_for(level: UrgencyLevel) -> Priority:
+    """critical -> P1, high -> P2, anything lower that still counts as a rant -> P3."""
+    return PRIORITY_BY_LEVEL.get(level, "P3")
+
+
+def due_by(priority: Priority, now: datetime, cfg: UrgencyConfig) -> datetime:
+    hours = cfg.followup_hours.get(priority, {"P1": 4.0, "P2": 24.0, "P3": 72.0}[priority])
+    return now + timedelta(hours=hours)
