@@ -80,6 +80,7 @@ def create_app(settings: Settings) -> faust.App:
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_max_request_size=5_000_000,  # dead letters carry originals up to 2.5 MB
         stream_wait_empty=False,
         web_enabled=True,
         web_bind=settings.web_host,

@@ -16,6 +16,11 @@ from pydantic import ValidationError
 from schemas.records import DeadLetter
 
 MAX_ERROR_CHARS = 500
+# The dead-letter topic accepts 4 MiB records (``streams.topics``) and the worker's producer
+# 5 MB requests; base64 grows 4/3, so originals are capped at 2.5 MB. Inbound records are
+# already limited to ~1 MB by the broker, so in practice nothing is cut; if it is, the
+# error says so rather than the producer failing forever on an oversized record.
+MAX_ORIGINAL_BYTES = 2_500_000
 
 # A Kafka key on the SMS topic is often the sender's phone number; an e-mail or
 # phone-shaped key is masked so the dead-letter record itself carries no PII.
@@ -58,6 +63,11 @@ def build_deadletter(
     now: datetime | None = None,
 ) -> DeadLetter:
     """One DeadLetter record for a message that could not be processed."""
+    original = original or b""
+    if len(original) > MAX_ORIGINAL_BYTES:
+        cut = f"[original truncated to {MAX_ORIGINAL_BYTES} of {len(original)} bytes]"
+        error = f"{error[:300]} {cut}"
+        original = original[:MAX_ORIGINAL_BYTES]
     return DeadLetter(
         source_topic=source_topic,
         partition=partition,
@@ -65,7 +75,7 @@ def build_deadletter(
         key=safe_key(key),
         reason=reason,
         error=error[:MAX_ERROR_CHARS],
-        original_b64=base64.b64encode(original or b"").decode("ascii"),
+        original_b64=base64.b64encode(original).decode("ascii"),
         failed_at=now or datetime.now(UTC),
     )
 

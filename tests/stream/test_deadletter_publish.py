@@ -70,3 +70,13 @@ def test_lag_by_topic_sums_partitions() -> None:
     ends = {TP("a", 0): 10, TP("a", 1): 5, TP("b", 0): 7}
     committed = {TP("a", 0): 4, TP("a", 1): None, TP("b", 0): 9}
     assert lag_by_topic(ends, committed) == {"a": 11, "b": 0}
+
+
+def test_oversized_original_is_truncated_and_said_so() -> None:
+    from streams.deadletter import MAX_ORIGINAL_BYTES
+
+    raw = b"x" * (MAX_ORIGINAL_BYTES + 10)
+    dl = build_deadletter(source_topic="t", partition=0, offset=0, key=None, reason="too_large",
+                          error="too big", original=raw)
+    assert len(base64.b64decode(dl.original_b64)) == MAX_ORIGINAL_BYTES
+    assert "truncated" in dl.error
