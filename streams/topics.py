@@ -152,4 +152,7 @@ def delete_topics(settings: Settings) -> None:
 def _partition_counts(admin: Any, names: list[str]) -> dict[str, int]:
     if not names:
         return {}
-    return {d["topic"]: len(d["partitions"]) for d in admin.describe_topics(names)}
+    # kafka-python 3.x calls the field "name", 2.x called it "topic"
+    return {
+        d.get("name", d.get("topic")): len(d["partitions"]) for d in admin.describe_topics(names)
+    }

@@ -1,0 +1,320 @@
+"""Smoke tests: every server of the local stack answers the clients the pipeline uses.
+
+Real servers only (``voc stack up``): Kafka with kafka-python and aiokafka, OpenSearch
+with opensearch-py and with the elasticsearch client (through the test proxy),
+Prometheus scraping a real target, Alertmanager. Plus the stack's own lifecycle:
+``up`` twice is harmless, ``down`` leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.settings import Settings, StackSettings
+from streams.topics import TOPIC_CONFIGS, create_topics, delete_topics, describe_topics
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (local URL)
+        return json.loads(resp.read())
+
+
+def _wait(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(1)
+    raise AssertionError(f"{what} not true after {timeout_s:.0f}s (last: {last!r})")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def topic(live_stack: Settings, unique_name: str) -> Iterator[str]:
+    """A fresh 2-partition topic, deleted afterwards."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=live_stack.kafka_bootstrap)
+    admin.create_topics([NewTopic(unique_name, 2, 1)])
+    try:
+        yield unique_name
+    finally:
+        admin.delete_topics([unique_name])
+        admin.close()
+
+
+# --- Kafka -----------------------------------------------------------------------------
+
+
+def test_contract_topics_exist_with_configured_partitions(live_stack: Settings) -> None:
+    counts = describe_topics(live_stack)
+    expected = {live_stack.topic(name): live_stack.topics.partitions for name in TOPIC_CONFIGS}
+    assert counts == expected
+
+
+def test_topic_creation_is_explicit_and_idempotent(unique_name: str) -> None:
+    settings = Settings(topic_prefix=f"{unique_name}.")
+    try:
+        first = create_topics(settings)
+        assert set(first.values()) == {"created"}
+        assert len(first) == 6
+        second = create_topics(settings)
+        assert set(second.values()) == {"exists"}
+        assert set(describe_topics(settings).values()) == {settings.topics.partitions}
+        grown = Settings(topic_prefix=f"{unique_name}.", topics={"partitions": 6})
+        assert set(create_topics(grown).values()) == {"partitions 4->6"}
+    finally:
+        delete_topics(settings)
+
+
+def test_kafka_python_produce_consume(live_stack: Settings, topic: str) -> None:
+    from kafka import KafkaConsumer, KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=live_stack.kafka_bootstrap, acks="all")
+    sent = {f"k{i}".encode(): f"message {i}".encode() for i in range(20)}
+    for key, value in sent.items():
+        producer.send(topic, key=key, value=value)
+    producer.flush(timeout=30)
+    producer.close()
+
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=live_stack.kafka_bootstrap,
+        group_id=f"{topic}-g",
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=20000,
+    )
+    got: dict[bytes, bytes] = {}
+    for msg in consumer:
+        got[msg.key] = msg.value
+        if len(got) == len(sent):
+            break
+    consumer.close()
+    assert got == sent
+
+
+def test_aiokafka_produce_consume(live_stack: Settings, topic: str) -> None:
+    import aiokafka
+
+    async def roundtrip() -> list[bytes]:
+        producer = aiokafka.AIOKafkaProducer(bootstrap_servers=live_stack.kafka_bootstrap)
+        await producer.start()
+        try:
+            for i in range(10):
+                await producer.send_and_wait(topic, f"aio {i}".encode(), key=b"same-key")
+        finally:
+            await producer.stop()
+        consumer = aiokafka.AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=live_stack.kafka_bootstrap,
+            group_id=f"{topic}-aio",
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        got: list[bytes] = []
+        try:
+            async def read() -> None:
+                async for msg in consumer:
+                    got.append(msg.value)
+                    if len(got) == 10:
+                        return
+
+            await asyncio.wait_for(read(), timeout=30)
+        finally:
+            await consumer.stop()
+        return got
+
+    # one key -> one partition -> order is kept
+    assert asyncio.run(roundtrip()) == [f"aio {i}".encode() for i in range(10)]
+
+
+# --- OpenSearch --------------------------------------------------------------------------
+
+
+def test_opensearch_health_and_single_node(live_stack: Settings) -> None:
+    health = _get_json(f"{live_stack.search_url}/_cluster/health")
+    assert health["status"] in ("green", "yellow")
+    assert health["number_of_nodes"] == 1
+    info = _get_json(live_stack.search_url)
+    assert info["version"]["distribution"] == "opensearch"
+
+
+def test_opensearch_py_index_and_search(live_stack: Settings, unique_name: str) -> None:
+    from opensearchpy import OpenSearch
+
+    client = OpenSearch(live_stack.search_url)
+    index = f"smoke-os-{unique_name}"
+    try:
+        client.index(index=index, id="sms:1", body={"text": "I was charged twice for one order"})
+        client.index(index=index, id="sms:2", body={"text": "Lovely staff, quick delivery"})
+        client.index(index=index, id="sms:1", body={"text": "I was charged twice for one order"})
+        client.indices.refresh(index=index)
+        hits = client.search(index=index, body={"query": {"match": {"text": "charged"}}})
+        assert [h["_id"] for h in hits["hits"]["hits"]] == ["sms:1"]
+        assert client.count(index=index)["count"] == 2  # same _id twice -> one document
+    finally:
+        client.indices.delete(index=index, ignore_unavailable=True)
+
+
+def test_elasticsearch_client_through_proxy(
+    live_stack: Settings, es_proxy_url: str, unique_name: str
+) -> None:
+    from elasticsearch import AsyncElasticsearch, Elasticsearch, helpers
+
+    index = f"smoke-es-{unique_name}"
+    es = Elasticsearch(es_proxy_url)
+    try:
+        assert es.info()["version"]["number"]
+        ok, errors = helpers.bulk(
+            es,
+            [{"_index": index, "_id": f"sms:{i}", "text": f"waited {i} hours"} for i in range(5)],
+            refresh=True,
+        )
+        assert (ok, errors) == (5, [])
+        res = es.search(index=index, query={"match": {"text": "waited"}})
+        assert res["hits"]["total"]["value"] == 5
+
+        async def async_count() -> int:
+            client = AsyncElasticsearch(es_proxy_url)
+            try:
+                return (await client.count(index=index))["count"]
+            finally:
+                await client.close()
+
+        assert asyncio.run(async_count()) == 5
+    finally:
+        es.indices.delete(index=index, ignore_unavailable=True)
+        es.close()
+
+
+# --- Prometheus and Alertmanager --------------------------------------------------------
+
+
+def test_prometheus_scrapes_a_real_target(live_stack: Settings, unique_name: str) -> None:
+    """A prometheus_client exporter registered via file_sd is scraped and queryable."""
+    from prometheus_client import CollectorRegistry, Counter, start_http_server
+
+    registry = CollectorRegistry()
+    counter = Counter("voc_smoke_probe", "Smoke-test probe.", ["run"], registry=registry)
+    counter.labels(run=unique_name).inc(7)
+    port = _free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    targets = Path(live_stack.stack.state_dir) / "prometheus" / "targets" / f"{unique_name}.json"
+    targets.write_text(json.dumps([{"targets": [f"127.0.0.1:{port}"]}]))
+    prom = f"http://127.0.0.1:{live_stack.stack.prometheus_port}"
+    try:
+        query = urllib.request.quote(f'voc_smoke_probe_total{{run="{unique_name}"}}')
+
+        def scraped() -> float | None:
+            result = _get_json(f"{prom}/api/v1/query?query={query}")["data"]["result"]
+            return float(result[0]["value"][1]) if result else None
+
+        assert _wait(scraped, 90, "probe metric scraped") == 7.0
+    finally:
+        targets.unlink(missing_ok=True)
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def test_prometheus_config_scrapes_worker_and_self(live_stack: Settings) -> None:
+    prom = f"http://127.0.0.1:{live_stack.stack.prometheus_port}"
+    targets = _get_json(f"{prom}/api/v1/targets")["data"]["activeTargets"]
+    by_job = {t["labels"]["job"]: t for t in targets}
+    assert by_job["voc-worker"]["scrapeUrl"] == (
+        f"http://{live_stack.web_host}:{live_stack.web_port}/metrics"
+    )
+
+    def self_up() -> bool:
+        res = _get_json(f"{prom}/api/v1/query?query=up%7Bjob%3D%22prometheus%22%7D")
+        return bool(res["data"]["result"]) and res["data"]["result"][0]["value"][1] == "1"
+
+    assert _wait(self_up, 30, "prometheus self-scrape up")
+    managers = _get_json(f"{prom}/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
+    assert [m["url"] for m in managers] == [
+        f"http://127.0.0.1:{live_stack.stack.alertmanager_port}/api/v2/alerts"
+    ]
+
+
+def test_alertmanager_answers(live_stack: Settings) -> None:
+    am = f"http://127.0.0.1:{live_stack.stack.alertmanager_port}"
+    status = _get_json(f"{am}/api/v2/status")
+    assert status["cluster"]["status"] in ("disabled", "ready")
+    assert isinstance(_get_json(f"{am}/api/v2/alerts"), list)
+
+
+# --- lifecycle ----------------------------------------------------------------------------
+
+
+def test_stack_up_twice_is_harmless(live_stack: Settings) -> None:
+    from streams.stack import status
+
+    before = {s.name: s.pid for s in status(live_stack)}
+    voc = [sys.executable, "-m", "streams.cli.main"]
+    proc = subprocess.run([*voc, "stack", "up"], capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("already up") == 4
+    after = {s.name: s.pid for s in status(live_stack)}
+    assert after == before
+    assert subprocess.run([*voc, "stack", "status"], capture_output=True).returncode == 0
+
+
+def test_isolated_stack_lifecycle_leaves_no_process(tmp_path: Path) -> None:
+    """Kafka, Prometheus and Alertmanager on spare ports: up, up again, down, nothing left."""
+    from streams.stack import down, status, up
+    from streams.stack.process import cmdline, port_open
+
+    base = Settings()
+    settings = Settings(
+        topic_prefix="iso.",
+        stack=StackSettings(
+            cache_dir=base.stack.cache_dir,
+            state_dir=tmp_path / "state",
+            kafka_port=_free_port(),
+            kafka_controller_port=_free_port(),
+            prometheus_port=_free_port(),
+            alertmanager_port=_free_port(),
+            kafka_heap="256m",
+        ),
+        kafka_bootstrap="",
+    )
+    settings.kafka_bootstrap = f"127.0.0.1:{settings.stack.kafka_port}"
+    only = ["kafka", "prometheus", "alertmanager"]
+    lines: list[str] = []
+    try:
+        first = up(settings, only, report=lines.append)
+        assert [s.state for s in first] == ["up", "up", "up"]
+        pids = {s.name: s.pid for s in first}
+        assert set(describe_topics(settings).values()) == {settings.topics.partitions}
+        second = up(settings, only, report=lines.append)
+        assert {s.name: s.pid for s in second} == pids
+    finally:
+        down(settings, only, report=lines.append)
+    assert [s.state for s in status(settings, only)] == ["down", "down", "down"]
+    for name, pid in pids.items():
+        assert pid is not None
+        assert str(tmp_path) not in cmdline(pid), f"{name} (pid {pid}) still running"
+    for port in (settings.stack.kafka_port, settings.stack.prometheus_port):
+        assert not port_open("127.0.0.1", port)
+    assert os.path.exists(settings.stack.state_dir / "logs" / "kafka.log")

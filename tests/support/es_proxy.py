@@ -1,0 +1,112 @@
+"""A tiny HTTP proxy that lets the ``elasticsearch`` client talk to OpenSearch in tests.
+
+Elasticsearch's server is not open source, so CI runs OpenSearch. The official
+``elasticsearch`` client (8.x/9.x) refuses a server that does not send
+``X-Elastic-Product: Elasticsearch`` and sends ``compatible-with`` vendor media types
+that OpenSearch rejects. This proxy adds the header and rewrites those media types to
+plain JSON/NDJSON in both directions; bodies pass through unchanged, so every query,
+mapping and bulk request still runs on a real search engine.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+_VENDOR = re.compile(
+    r"application/vnd\.elasticsearch\+(json|x-ndjson)\s*;\s*compatible-with\s*=\s*\d+",
+    re.IGNORECASE,
+)
+_HOP_BY_HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+    "trailers", "transfer-encoding", "upgrade", "content-length", "host",
+}
+
+
+def plain_media_type(value: str) -> str:
+    """``application/vnd.elasticsearch+json; compatible-with=9`` -> ``application/json``."""
+    return _VENDOR.sub(lambda m: f"application/{m.group(1).lower()}", value)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    upstream: tuple[str, int] = ("127.0.0.1", 9200)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        """Quiet: the test output is the place for test results, not access logs."""
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {}
+        for key, value in self.headers.items():
+            if key.lower() in _HOP_BY_HOP:
+                continue
+            if key.lower() in ("content-type", "accept"):
+                value = plain_media_type(value)
+            headers[key] = value
+        if body is not None:
+            headers["Content-Length"] = str(len(body))
+        host, port = self.upstream
+        conn = http.client.HTTPConnection(host, port, timeout=60)
+        try:
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            payload = resp.read()
+        except OSError as exc:
+            self.send_error(502, f"upstream {host}:{port} unreachable: {exc}")
+            return
+        finally:
+            conn.close()
+        self.send_response(resp.status, resp.reason)
+        for key, value in resp.getheaders():
+            if key.lower() in _HOP_BY_HOP:
+                continue
+            if key.lower() == "content-type":
+                value = plain_media_type(value)
+            self.send_header(key, value)
+        self.send_header("X-Elastic-Product", "Elasticsearch")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _forward
+
+
+class EsProxy:
+    """The proxy on 127.0.0.1 (a free port) in a daemon thread; use as a context manager."""
+
+    def __init__(self, upstream_url: str = "http://127.0.0.1:9200") -> None:
+        parts = urlsplit(upstream_url)
+        handler = type(
+            "_BoundHandler",
+            (_Handler,),
+            {"upstream": (parts.hostname or "127.0.0.1", parts.port or 9200)},
+        )
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> EsProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> EsProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
