@@ -15,20 +15,28 @@ from typing import Any
 from streams.settings import Settings
 
 _DAY_MS = 24 * 3600 * 1000
+_MIB = 1024 * 1024
+
+
+def _delete(days: int, max_mib: int = 2) -> dict[str, str]:
+    # 2 MiB: an inbound record may carry a 1 MB body (the broker default is 1 MiB)
+    return {
+        "cleanup.policy": "delete",
+        "retention.ms": str(days * _DAY_MS),
+        "max.message.bytes": str(max_mib * _MIB),
+    }
+
 
 #: logical topic name -> topic configs (everything else is the broker default)
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {
-    "sms_inbound": {"retention.ms": str(7 * _DAY_MS), "cleanup.policy": "delete"},
-    "survey_replies": {"retention.ms": str(7 * _DAY_MS), "cleanup.policy": "delete"},
-    "enriched": {"retention.ms": str(30 * _DAY_MS), "cleanup.policy": "delete"},
-    "followups": {"retention.ms": str(30 * _DAY_MS), "cleanup.policy": "delete"},
-    "followup_outcomes": {"retention.ms": str(30 * _DAY_MS), "cleanup.policy": "delete"},
-    # dead letters are kept longest: someone has to look at them
-    "deadletter": {
-        "retention.ms": str(90 * _DAY_MS),
-        "cleanup.policy": "delete",
-        "max.message.bytes": str(4 * 1024 * 1024),
-    },
+    "sms_inbound": _delete(7),
+    "survey_replies": _delete(7),
+    "enriched": _delete(30),
+    "followups": _delete(30),
+    "followup_outcomes": _delete(30),
+    # dead letters are kept longest (someone has to look at them) and carry the original
+    # bytes base64-encoded: the worker's producer sends requests of up to 5 MB
+    "deadletter": _delete(90, max_mib=6),
 }
 
 
@@ -77,7 +85,8 @@ def kafka_client_kwargs(settings: Settings) -> dict[str, Any]:
 def create_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]:
     """Create missing topics, grow partition counts that are too small.
 
-    Returns ``{topic: "created" | "exists" | "partitions N->M"}``; idempotent.
+    Returns ``{topic: "created" | "exists" | "partitions N->M" | "configs updated"}``;
+    idempotent. Existing topics also get their configs brought in line with the spec.
     """
     from kafka import KafkaAdminClient
     from kafka.admin import NewPartitions, NewTopic
@@ -112,11 +121,15 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]
             }
             if grow:
                 admin.create_partitions(grow)
+            stale = _stale_configs(admin, old)
             for s in old:
                 have = current.get(s.name, s.partitions)
-                outcome[s.name] = (
-                    f"partitions {have}->{s.partitions}" if s.name in grow else "exists"
-                )
+                if s.name in grow:
+                    outcome[s.name] = f"partitions {have}->{s.partitions}"
+                elif s.name in stale:
+                    outcome[s.name] = "configs updated"
+                else:
+                    outcome[s.name] = "exists"
         return outcome
     finally:
         admin.close()
@@ -147,6 +160,30 @@ def delete_topics(settings: Settings) -> None:
             admin.delete_topics(present)
     finally:
         admin.close()
+
+
+def _stale_configs(admin: Any, specs: list[TopicSpec]) -> set[str]:
+    """Set the spec'd configs on existing topics whose values differ; their names."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    described = admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in specs]
+    )
+    if not isinstance(described, dict):  # older kafka-python shapes: leave configs alone
+        return set()
+    by_topic = described.get("topic", {})
+    stale = [
+        s for s in specs
+        if any(
+            by_topic.get(s.name, {}).get(key, {}).get("value") != value
+            for key, value in s.configs.items()
+        )
+    ]
+    if stale:
+        admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, s.name, configs=s.configs) for s in stale]
+        )
+    return {s.name for s in stale}
 
 
 def _partition_counts(admin: Any, names: list[str]) -> dict[str, int]:

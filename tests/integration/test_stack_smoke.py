@@ -83,10 +83,34 @@ def test_topic_creation_is_explicit_and_idempotent(unique_name: str) -> None:
         second = create_topics(settings)
         assert set(second.values()) == {"exists"}
         assert set(describe_topics(settings).values()) == {settings.topics.partitions}
+        _check_configs_and_large_dead_letter(settings)
         grown = Settings(topic_prefix=f"{unique_name}.", topics={"partitions": 6})
         assert set(create_topics(grown).values()) == {"partitions 4->6"}
     finally:
         delete_topics(settings)
+
+
+def _check_configs_and_large_dead_letter(settings: Settings) -> None:
+    """Topic configs are set, repaired when changed, and a 3 MB dead letter fits."""
+    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    dead = settings.topic("deadletter")
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        res = ConfigResource(ConfigResourceType.TOPIC, dead)
+        configs = admin.describe_configs([res])["topic"][dead]
+        assert configs["max.message.bytes"]["value"] == str(6 * 1024 * 1024)
+        assert configs["retention.ms"]["value"] == str(90 * 24 * 3600 * 1000)
+        changed = ConfigResource(ConfigResourceType.TOPIC, dead, {"retention.ms": "3600000"})
+        admin.alter_configs([changed])
+    finally:
+        admin.close()
+    assert create_topics(settings)[dead] == "configs updated"
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, max_request_size=5_000_000)
+    meta = producer.send(dead, b"x" * 3_000_000).get(timeout=30)
+    producer.close()
+    assert meta.topic == dead
 
 
 def test_kafka_python_produce_consume(live_stack: Settings, topic: str) -> None:
