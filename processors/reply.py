@@ -75,6 +75,8 @@ def _clean(clause: str) -> str:
     letters = [c for c in clause if c.isalpha()]
     if letters and sum(c.isupper() for c in letters) / len(letters) > 0.6:
         clause = clause.lower()
+    # shouted words are quoted back calmly; short acronyms (NHS, FCA) stay
+    clause = re.sub(r"\b[A-Z]{4,}\b", lambda m: m.group(0).lower(), clause)
     words = clause.split()
     if len(words) > 14:
         clause = " ".join(words[:14])

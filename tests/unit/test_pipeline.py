@@ -171,3 +171,24 @@ def test_parse_error_never_echoes_the_text() -> None:
         with pytest.raises(InvalidInput) as err:
             parse_inbound(p)
         assert "4111" not in str(err.value) and "07700" not in str(err.value)
+
+
+# ------------------------------------------------------------------ properties
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_FAKE_ENRICHER = Enricher(EnrichConfig(max_text_chars=500), FakeAnalyzer())
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text(max_size=600), min_size=1, max_size=5),
+       st.lists(st.integers(0, 20), min_size=5, max_size=5))
+def test_enrich_never_raises_on_arbitrary_text(texts: list[str], contacts: list[int]) -> None:
+    items = [sms(t, f"P{i}") for i, t in enumerate(texts)]
+    out = _FAKE_ENRICHER.enrich_batch(items, contacts[: len(items)], now=NOW)
+    assert len(out) == len(items)
+    for res in out:
+        res.feedback.model_dump_json().encode("utf-8")
+        assert len(res.feedback.text) <= 500
+        assert (res.followup is not None) == res.feedback.is_rant

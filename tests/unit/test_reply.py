@@ -1,0 +1,62 @@
+"""reply: deterministic active-listening opener in the customer's words; case summary."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from processors.reply import NO_CAUSE, pick_cause, suggest_reply, summarize
+from schemas.records import TopicTag
+
+
+def tag(name: str, evidence: str) -> TopicTag:
+    return TopicTag(name=name, confidence=0.9, evidence=evidence)
+
+
+def test_names_feeling_and_cause_with_pronouns_turned() -> None:
+    reply = suggest_reply("You charged me twice for one order!!! Sort it out.", "anger",
+                          [tag("billing", "charged me twice")])
+    assert reply == ("I can hear how frustrating it is that we charged you twice for one "
+                     "order — I'm sorry. Let's put this right.")
+
+
+def test_feeling_follows_emotion() -> None:
+    text = "I smell burning from the router you sent"
+    assert suggest_reply(text, "fear", []).startswith("I understand how worrying it is that")
+    assert "you smell burning from the router we sent" in suggest_reply(text, "fear", [])
+    assert suggest_reply(text, "sadness", []).startswith("I'm sorry, it sounds really")
+
+
+def test_prefers_topic_evidence_clause() -> None:
+    text = "Hi there. The engineer never turned up, and I took a day off work."
+    assert pick_cause(text, [tag("staff", "engineer")]) == "The engineer never turned up"
+
+
+def test_no_pii_placeholders_or_swearing_echoed() -> None:
+    reply = suggest_reply("call me on [PHONE]. this fucking router is broken AGAIN", "anger", [])
+    assert "[" not in reply and "fucking" not in reply
+    assert "this router is broken again" in reply
+
+
+def test_shouting_is_not_shouted_back() -> None:
+    reply = suggest_reply("YOUR APP HAS BEEN DOWN FOR TWO DAYS", "anger", [])
+    assert "our app has been down for two days" in reply
+
+
+def test_nothing_quotable_gives_generic_opener() -> None:
+    assert suggest_reply("!!!", "anger", []) == NO_CAUSE
+    assert suggest_reply("", "anger", []) == NO_CAUSE
+
+
+def test_summary() -> None:
+    s = summarize("sms", "anger", [tag("billing", "x"), tag("cancellation", "y")],
+                  ["threatens to cancel or leave", "angry"], "P1")
+    assert s == ("P1: Angry SMS about billing, cancellation — threatens to cancel or leave; "
+                 "angry")
+
+
+@given(st.text(max_size=300), st.sampled_from(["anger", "disgust", "fear", "sadness",
+                                                "neutral", "joy", "surprise"]))
+def test_deterministic_and_never_raises(text: str, emotion: str) -> None:
+    a = suggest_reply(text, emotion, [])
+    assert a == suggest_reply(text, emotion, []) and a
