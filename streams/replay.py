@@ -127,23 +127,13 @@ class ReplaySummary:
 
 def producer_config(settings: Settings, bootstrap: str | None = None) -> dict[str, Any]:
     """kafka-python KafkaProducer settings: durable (acks=all), idempotent, lightly batched."""
-    cfg: dict[str, Any] = {
-        "bootstrap_servers": (bootstrap or settings.kafka_bootstrap).split(","),
-        "acks": "all",
-        "linger_ms": 5,
-        "retries": 5,
-        "max_in_flight_requests_per_connection": 5,
-        "enable_idempotence": True,
-        "security_protocol": settings.kafka_security_protocol,
-        "client_id": "voc-replay",
-    }
-    if settings.kafka_security_protocol.startswith("SASL"):
-        cfg["sasl_mechanism"] = settings.kafka_sasl_mechanism or "PLAIN"
-        cfg["sasl_plain_username"] = settings.kafka_sasl_username
-        cfg["sasl_plain_password"] = (settings.kafka_sasl_password.get_secret_value()
-                                      if settings.kafka_sasl_password else None)
-    if settings.kafka_ssl_cafile:
-        cfg["ssl_cafile"] = str(settings.kafka_ssl_cafile)
+    from streams.topics import kafka_client_kwargs
+
+    cfg: dict[str, Any] = kafka_client_kwargs(settings)
+    if bootstrap:
+        cfg["bootstrap_servers"] = bootstrap.split(",")
+    cfg.update(acks="all", linger_ms=5, retries=5, max_in_flight_requests_per_connection=5,
+               enable_idempotence=True, client_id="voc-replay")
     return cfg
 
 
