@@ -42,10 +42,12 @@ test-unit: install
 # Figures are appended to bench/results/reliability.json. The outage tests start their own
 # private Kafka + OpenSearch, so the shared stack is never stopped under other suites.
 test-reliability: install
-	$(VOC) stack up
 	set -o pipefail; status=0; \
-	  $(PY) -m pytest tests/reliability -q -m reliability || status=$$?; \
-	  $(VOC) stack down; exit $$status
+	  if $(VOC) stack status >/dev/null 2>&1; then was_up=1; else was_up=0; fi; \
+	  $(VOC) stack up || status=$$?; \
+	  if [ $$status -eq 0 ]; then $(PY) -m pytest tests/reliability -q -m reliability || status=$$?; fi; \
+	  if [ $$was_up -eq 0 ]; then $(VOC) stack down || true; fi; \
+	  exit $$status
 
 demo: install
 	$(VOC) demo

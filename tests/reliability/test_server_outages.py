@@ -9,6 +9,7 @@ other people) use is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -16,7 +17,9 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psutil
 import pytest
 
 from streams.settings import Settings
@@ -24,8 +27,10 @@ from tests.reliability.harness import (
     Scenario,
     check_delivery,
     free_port,
+    kafka_up,
     metric_sum,
     record_figures,
+    search_up,
     wait_until,
 )
 from tests.reliability.messages import make_messages
@@ -69,16 +74,52 @@ class PrivateStack:
         self.kafka = KafkaService(self.settings)
         self.opensearch = OpenSearchService(self.settings)
 
+    def healthy(self, svc: object) -> bool:
+        """Our own checks (plain clients), independent of the code under test."""
+        return kafka_up(self.settings) if svc is self.kafka else search_up(self.settings)
+
     def up(self) -> None:
         for svc in (self.kafka, self.opensearch):
             svc.prepare()
             svc.start()
         for svc in (self.kafka, self.opensearch):
-            svc.wait_healthy()
+            wait_until(lambda s=svc: self.healthy(s), 240, what=f"private {svc.name} healthy")
+
+    def stop(self, svc: Any) -> None:
+        """Stop by PID file (as ``voc stack down``), then wait until the process is gone, so
+        a restart never races the old process for its port or data-directory lock."""
+        pid = svc.pid()
+        svc.stop()
+        if pid is not None:
+            wait_until(lambda: not _running(pid), 90, 0.2, what=f"{svc.name} pid {pid} gone")
+        port = svc.port
+        wait_until(lambda: not _port_open(port), 60, 0.2, what=f"port {port} released")
+
+    def start(self, svc: Any) -> float:
+        """Start by the stack's own code; seconds until it answers again."""
+        started = time.monotonic()
+        svc.start()
+        wait_until(lambda: self.healthy(svc), 240, what=f"private {svc.name} back")
+        return time.monotonic() - started
 
     def down(self) -> None:
         for svc in (self.opensearch, self.kafka):
-            svc.stop()
+            with contextlib.suppress(Exception):
+                self.stop(svc)
+
+
+def _running(pid: int) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +175,7 @@ def test_search_down_60s_nothing_dropped_backlog_drains(
     wait_until(lambda: sc.index_count() >= valid // 10, 180, 0.5, what="first documents")
 
     # --- the search engine goes away while messages keep arriving
-    private_stack.opensearch.stop()
+    private_stack.stop(private_stack.opensearch)
     down_at = time.monotonic()
     indexed_before = metric_sum(worker.metrics(), "voc_index_docs_total")
     saw_unhealthy = saw_search_down = False
@@ -148,8 +189,7 @@ def test_search_down_60s_nothing_dropped_backlog_drains(
     sent_during_outage = int(state["sent"])
 
     # --- it comes back (same data directory, same PID-file handling as `voc stack up`)
-    private_stack.opensearch.start()
-    private_stack.opensearch.wait_healthy()
+    private_stack.start(private_stack.opensearch)
     back_at = time.monotonic()
     replay.join(timeout=300)
     assert state["error"] is None, f"replay failed: {state['error']!r}"
@@ -186,12 +226,11 @@ def test_kafka_broker_restart_worker_reconnects_no_loss(
 
     # --- restart the broker (SIGTERM by PID file, then start, as `voc stack` does)
     down_at = time.monotonic()
-    private_stack.kafka.stop()
+    private_stack.stop(private_stack.kafka)
     sent_at_stop = int(state["sent"])
     time.sleep(10.0)
     assert worker.alive, "the worker died when the broker went away"
-    private_stack.kafka.start()
-    private_stack.kafka.wait_healthy()
+    private_stack.start(private_stack.kafka)
     broker_back_s = time.monotonic() - down_at
 
     replay.join(timeout=300)

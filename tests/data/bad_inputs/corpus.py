@@ -168,6 +168,9 @@ def cases() -> list[dict[str, Any]]:
     add("body_over_limit", "sms", js(sms(FILL)), "deadletter:invalid_record",
         "1.2 MB body: over the record's limit",
         expand=[{"marker": FILL, "unit": "refund please ", "times": 90_000}])
+    add("payload_over_2mb", "sms", js(sms(FILL)), "deadletter:too_large",
+        "2.5 MB record: refused before parsing",
+        expand=[{"marker": FILL, "unit": "refund please ", "times": 180_000}])
     add("long_token", "sms", js(sms(FILL)), "enriched", "one 200,000-character token",
         expand=[{"marker": FILL, "unit": "A", "times": 200_000}])
     add("long_url_token", "sms", js(sms("see https://x.example/" + FILL)), "enriched",
