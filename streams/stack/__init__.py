@@ -56,6 +56,8 @@ def up(
     for svc in chosen:
         if svc.start():
             started.append(svc)
+        else:
+            svc.reload()  # already ours and running: apply the freshly written config
     for svc in chosen:
         try:
             svc.wait_healthy()

@@ -12,6 +12,8 @@ import os
 import shutil
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from string import Template
 
@@ -122,6 +124,15 @@ class _DebianService(Service):
 
     def healthy(self) -> bool:
         return process.http_ok(f"http://127.0.0.1:{self.port}/-/ready")
+
+    def reload(self) -> None:
+        """POST /-/reload so a second ``up`` picks up new rules or config."""
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/-/reload", method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=10):  # noqa: S310 (local URL)
+                pass
+        except (urllib.error.URLError, OSError) as exc:
+            raise StackError(f"{self.name}: reload failed ({exc}); see {self.log_file}") from exc
 
 
 class PrometheusService(_DebianService):

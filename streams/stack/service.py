@@ -128,6 +128,10 @@ class Service(ABC):
             log_file=self.log_file,
         )
 
+    def reload(self) -> None:
+        """Apply a re-rendered config to the running server (default: nothing to do)."""
+        return None
+
     def stop(self) -> bool:
         """Stop our process (by PID file); True if one was running."""
         pid = self.pid()
