@@ -1,0 +1,59 @@
+"""Write the JSON Schema of every wire record to schemas/jsonschema/ (checked in).
+
+Downstream teams validate against these files; tests/unit/test_schemas.py fails
+when they no longer match schemas/records.py. Run after changing a record:
+
+    python scripts/gen_schemas.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from schemas.records import (  # noqa: E402
+    DeadLetter,
+    EnrichedFeedback,
+    FollowUp,
+    FollowUpOutcome,
+    InboundSMS,
+    SurveyReply,
+)
+
+OUT_DIR = ROOT / "schemas" / "jsonschema"
+# inbound records: what producers may send (validation); outbound: what we emit.
+RECORDS: dict[str, tuple[Any, str]] = {
+    "inbound_sms": (InboundSMS, "validation"),
+    "survey_reply": (SurveyReply, "validation"),
+    "followup_outcome": (FollowUpOutcome, "validation"),
+    "enriched_feedback": (EnrichedFeedback, "serialization"),
+    "followup": (FollowUp, "serialization"),
+    "deadletter": (DeadLetter, "serialization"),
+}
+
+
+def render() -> dict[str, str]:
+    """File name -> file content, deterministic."""
+    out = {}
+    for name, (model, mode) in RECORDS.items():
+        schema = model.model_json_schema(by_alias=True, mode=mode)
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = f"https://voc-pipeline.example/schemas/{name}.json"
+        out[f"{name}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    return out
+
+
+def main() -> None:
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    for fname, text in render().items():
+        (OUT_DIR / fname).write_text(text, encoding="utf-8")
+        print(f"wrote {OUT_DIR / fname}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Schemas: generated JSON Schemas are current, topics agree with settings, the index
+template maps every field of EnrichedFeedback."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from schemas.records import EnrichedFeedback, InboundSMS
+from schemas.topics import TOPICS
+from streams.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _gen_module() -> Any:
+    spec = importlib.util.spec_from_file_location("gen_schemas", ROOT / "scripts/gen_schemas.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_checked_in_json_schemas_are_current() -> None:
+    gen = _gen_module()
+    expected = gen.render()
+    on_disk = {p.name: p.read_text(encoding="utf-8") for p in gen.OUT_DIR.glob("*.json")}
+    stale = sorted(n for n in expected if on_disk.get(n) != expected[n])
+    extra = sorted(set(on_disk) - set(expected))
+    assert not stale and not extra, (
+        f"stale {stale}, unexpected {extra}: run `python scripts/gen_schemas.py`")
+
+
+def test_inbound_schema_uses_wire_names() -> None:
+    schema = json.loads((ROOT / "schemas/jsonschema/inbound_sms.json").read_text())
+    assert "from" in schema["properties"] and "sender" not in schema["properties"]
+    assert set(schema["required"]) >= {"message_id", "from", "body", "received_at", "brand"}
+    assert InboundSMS.model_validate({"message_id": "a", "from": "+1", "body": "x",
+                                      "received_at": "2026-01-01T00:00:00Z", "brand": "b"})
+
+
+def test_topics_match_settings_defaults() -> None:
+    names = Settings().topics
+    for t in TOPICS:
+        assert getattr(names, t.logical) == t.default_name
+        assert issubclass(t.value, BaseModel) and t.key
+    assert len({t.default_name for t in TOPICS}) == 6
+
+
+def _leaf_paths(model: type[BaseModel], prefix: str = "") -> set[str]:
+    out = set()
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        inner = [a for a in getattr(ann, "__args__", (ann,))
+                 if isinstance(a, type) and issubclass(a, BaseModel)]
+        if inner:
+            out |= _leaf_paths(inner[0], f"{prefix}{name}.")
+        else:
+            out.add(prefix + name)
+    return out
+
+
+def _mapped_paths(props: dict[str, Any], prefix: str = "") -> set[str]:
+    out = set()
+    for name, spec in props.items():
+        if "properties" in spec:
+            out |= _mapped_paths(spec["properties"], f"{prefix}{name}.")
+        else:
+            out.add(prefix + name)
+    return out
+
+
+def test_index_template_maps_every_enriched_field() -> None:
+    tmpl = json.loads((ROOT / "schemas/index_template.json").read_text())
+    props = tmpl["template"]["mappings"]["properties"]
+    mapped = _mapped_paths(props)
+    # emotion.scores is a dict keyed by label: the template lists each label
+    wanted = {p for p in _leaf_paths(EnrichedFeedback) if p != "emotion.scores"}
+    assert wanted <= mapped, f"unmapped fields: {sorted(wanted - mapped)}"
+    assert props["text"]["analyzer"] == "english"
+    for kw in ("channel", "brand", "id", "customer_id", "language"):
+        assert props[kw]["type"] == "keyword"
+    for path in ("sentiment", "emotion", "urgency"):
+        assert props[path]["properties"]["label" if path != "urgency" else "level"]["type"] \
+            == "keyword"
+    assert props["topics"]["properties"]["name"]["type"] == "keyword"
+    assert props["is_rant"]["type"] == "boolean"
+    assert props["urgency"]["properties"]["score"]["type"] == "float"
