@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,6 +61,19 @@ def topic_for(kind: Kind, settings: Settings, prefix: str | None = None) -> str:
     """SMS and unknown lines go to the SMS inbound topic, surveys to the survey topic."""
     p = settings.topic_prefix if prefix is None else prefix
     return p + (settings.topics.survey_replies if kind == "survey" else settings.topics.sms_inbound)
+
+
+TIME_FIELD = {"sms": "received_at", "survey": "submitted_at"}
+
+
+def retime(line: bytes, kind: Kind, now: datetime | None = None) -> bytes:
+    """The line with its received_at/submitted_at set to ``now`` (UTC), for demos and latency
+    benchmarks where end-to-end time should start at the send; unknown lines stay as-is."""
+    if kind not in TIME_FIELD:
+        return line
+    obj = json.loads(line)
+    obj[TIME_FIELD[kind]] = (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+    return json.dumps(obj, ensure_ascii=False).encode()
 
 
 def read_lines(path: Path) -> Iterator[bytes]:
@@ -146,11 +160,13 @@ def replay(
     topic_prefix: str | None = None,
     on_sent: Callable[[int], None] | None = None,
     flush_timeout_s: float = 60.0,
+    retime_to_now: bool = False,
 ) -> ReplaySummary:
     """Send each line to its topic through ``producer`` (a kafka-python KafkaProducer).
 
     Failed sends (reported by the producer's futures) are counted, not raised, so one bad
     broker moment is visible in the summary; the producer is flushed before returning.
+    ``retime_to_now`` stamps each valid-looking record with the send time (see ``retime``).
     """
     summary = ReplaySummary()
     limiter = RateLimiter(rate)
@@ -160,6 +176,8 @@ def replay(
         routed = classify(line)
         topic = topic_for(routed.kind, settings, topic_prefix)
         limiter.acquire()
+        if retime_to_now:
+            line = retime(line, routed.kind)
         futures.append((topic, producer.send(topic, value=line, key=routed.key)))
         summary.by_kind[routed.kind] += 1
         if on_sent is not None:

@@ -20,17 +20,22 @@ def register(cli: click.Group) -> None:
                   help="Prefix for topic names (default: VOC_TOPIC_PREFIX).")
     @click.option("--bootstrap", default=None, help="Kafka bootstrap servers (default: settings).")
     @click.option("--limit", type=int, default=None, help="Send at most N lines.")
+    @click.option("--retime", is_flag=True,
+                  help="Set received_at/submitted_at of SMS/survey lines to the send time "
+                  "(re-serialises those lines; for demos and end-to-end latency).")
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
     def replay_cmd(file: Path, rate: float | None, topic_prefix: str | None,
-                   bootstrap: str | None, limit: int | None, as_json: bool, quiet: bool) -> None:
+                   bootstrap: str | None, limit: int | None, retime: bool, as_json: bool,
+                   quiet: bool) -> None:
         """Send each line of FILE (JSONL of inbound SMS / survey records) to Kafka.
 
         Lines with "message_id" go to the SMS inbound topic keyed by sender (or message id);
         lines with "response_id" go to the survey topic keyed by response id. Replay does not
         validate: lines it cannot classify (invalid JSON, unknown shape) are sent as raw bytes
         to the SMS inbound topic so the worker dead-letters them - this is how bad input is
-        tested end to end. Blank lines are skipped. Producer: acks=all, idempotent.
+        tested end to end. Blank lines are skipped; without --retime every line is sent
+        byte for byte. Producer: acks=all, idempotent.
         """
         import itertools
 
@@ -76,7 +81,7 @@ def register(cli: click.Group) -> None:
                         progress.update(task, completed=state["n"], rate=r)
 
                 summary = replay(lines, producer, settings, rate=rate, topic_prefix=topic_prefix,
-                                 on_sent=tick)
+                                 on_sent=tick, retime_to_now=retime)
                 progress.update(task, completed=state["n"])
         finally:
             producer.close(timeout=10)

@@ -116,3 +116,20 @@ def test_replay_routes_every_line_as_is_and_summarises() -> None:
     assert s.sent == 3 and s.failed == 1 and "broker said no" in s.errors[0]
     assert dict(s.by_kind) == {"sms": 2, "survey": 1, "unknown": 1}
     assert s.by_topic["p.voc.sms.inbound"] == 2
+
+
+def test_retime_stamps_valid_records_and_leaves_unknown_alone() -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from streams.replay import retime
+
+    now = datetime(2026, 11, 25, 21, 0, 5, tzinfo=UTC)
+    sms = json.loads(retime(SMS, "sms", now))
+    assert sms["received_at"] == "2026-11-25T21:00:05Z" and sms["body"] == "hi"
+    survey = json.loads(retime(SURVEY, "survey", now))
+    assert survey["submitted_at"] == "2026-11-25T21:00:05Z"
+    assert retime(b"{oops", "unknown", now) == b"{oops"
+    p = RecordingProducer()
+    replay([SMS, b"{oops"], p, Settings(), retime_to_now=True)
+    assert "received_at" in json.loads(p.sent[0][2]) and p.sent[1][2] == b"{oops"
