@@ -240,3 +240,53 @@ async def test_blocking_policy_waits_for_the_cluster(unique_name: str) -> None:
         assert metrics.value("voc_index_retries_total") >= 3
     finally:
         await b.close()
+
+
+def test_cli_search_prints_highlights_and_json(unique_name: str, monkeypatch) -> None:
+    """The CLI runs its own event loop, so this test is synchronous."""
+    import asyncio
+    import json
+
+    from click.testing import CliRunner
+
+    from streams.cli.main import cli
+    from streams.settings import get_settings
+
+    alias = f"voc-feedback-test-{unique_name}"
+
+    async def setup() -> None:
+        b = make_backend(Settings(search_replicas=0), kind="opensearch", alias=alias)
+        try:
+            await b.ensure_index()
+            await b.bulk_index(CORPUS)
+            await b.refresh()
+        finally:
+            await b.close()
+
+    async def teardown() -> None:
+        b = make_backend(Settings(), kind="opensearch", alias=alias)
+        try:
+            await b.drop()
+        finally:
+            await b.close()
+
+    try:
+        asyncio.run(setup())
+        monkeypatch.setenv("VOC_SEARCH_ALIAS", alias)
+        get_settings.cache_clear()
+        runner = CliRunner()
+        res = runner.invoke(cli, ["search", "charged twice", "--since", "30d"])
+        assert res.exit_code == 0, res.output
+        assert "sms:T1" in res.output and "sms:T5" not in res.output
+        assert "RANT" in res.output and "charged" in res.output
+        res = runner.invoke(cli, ["search", "--sentiment", "negative", "--json"])
+        assert res.exit_code == 0, res.output
+        ids = {json.loads(line)["id"] for line in res.output.splitlines() if line.strip()}
+        assert ids == {"sms:T1", "sms:T2", "sms:T5"}
+        res = runner.invoke(cli, ["search", "x", "--since", "last tuesday"])
+        assert res.exit_code == 2 and "--since" in res.output
+        res = runner.invoke(cli, ["search", 'text:(a OR {"q"'])
+        assert res.exit_code == 0 and "no matching feedback" in res.output
+    finally:
+        get_settings.cache_clear()
+        asyncio.run(teardown())

@@ -129,3 +129,10 @@ def test_backoff_grows_and_is_capped() -> None:
     for attempt in range(1, 12):
         d = p.delay(attempt)
         assert 0.0 <= d <= min(8.0, 2 ** (attempt - 1))
+
+
+def test_every_enriched_feedback_field_is_mapped() -> None:
+    from schemas.records import EnrichedFeedback
+
+    props = load_template("a")["template"]["mappings"]["properties"]
+    assert set(EnrichedFeedback.model_fields) <= set(props)
