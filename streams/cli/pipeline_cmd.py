@@ -86,7 +86,10 @@ def register(cli: click.Group) -> None:
         if loglevel:
             settings = settings.model_copy(update={"log_level": loglevel})
         configure_logging(settings)
-        app = build_worker_app(settings)
+        try:
+            app = build_worker_app(settings)
+        except (OSError, ValueError) as exc:  # model/heads/taxonomy missing or invalid
+            raise click.ClickException(f"cannot start the worker: {exc}") from exc
         click.echo(
             f"voc worker: kafka {settings.kafka_bootstrap}, search {settings.search_url} "
             f"(alias {settings.search_alias}), web http://{settings.web_host}:{settings.web_port}",
@@ -144,7 +147,7 @@ def run_demo(settings: Any, sample: Path, voc: list[str], pidfile: Path, timeout
     click.echo(f"healthy: kafka={health['kafka']['ok']} search={health['search']['ok']}")
 
     step(f"replaying {sample}")
-    subprocess.run([*voc, "replay", str(sample)], check=True)
+    subprocess.run([*voc, "replay", "--retime", str(sample)], check=True)
 
     step("waiting until the index stops growing")
     asyncio_run = _asyncio_run
