@@ -88,3 +88,23 @@ def test_live_prometheus_loads_the_rules() -> None:
             break
         time.sleep(1)
     assert names >= EXPECTED
+
+
+def test_dashboard_queries_run_on_live_prometheus() -> None:
+    """Every Grafana panel query parses and runs, and names only metrics we export."""
+    import json
+
+    dash = json.loads((ROOT / "deploy" / "grafana" / "voc-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    assert len(exprs) >= 10
+    exposed = Metrics().render().decode()
+    base = f"http://127.0.0.1:{Settings().stack.prometheus_port}"
+    for expr in exprs:
+        for token in re.findall(r"\bvoc_[a-z_]+", expr):
+            family = re.sub(r"_bucket$", "", token)
+            assert f"# TYPE {family} " in exposed, token
+        try:
+            resp = httpx.get(f"{base}/api/v1/query", params={"query": expr}, timeout=10)
+        except httpx.HTTPError as exc:
+            pytest.fail(f"Prometheus not reachable at {base} ({exc}): run `voc stack up`")
+        assert resp.status_code == 200 and resp.json()["status"] == "success", (expr, resp.text)
