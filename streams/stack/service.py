@@ -120,13 +120,21 @@ class Service(ABC):
 
     def wait_healthy(self, timeout_s: float | None = None) -> None:
         timeout = self.stack.startup_timeout_s if timeout_s is None else timeout_s
-        process.wait_for(
-            self.healthy,
-            timeout,
-            self.name,
-            alive=lambda: self.pid() is not None,
-            log_file=self.log_file,
-        )
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            pid = None
+        misses = 0
+
+        def alive() -> bool:
+            # during startup the recorded PID itself is the truth (its command line may be
+            # briefly unreadable); two misses in a row mean it really exited
+            nonlocal misses
+            ok = pid is not None and Path(f"/proc/{pid}").exists() and not process.is_zombie(pid)
+            misses = 0 if ok else misses + 1
+            return misses < 2
+
+        process.wait_for(self.healthy, timeout, self.name, alive=alive, log_file=self.log_file)
 
     def reload(self) -> None:
         """Apply a re-rendered config to the running server (default: nothing to do)."""

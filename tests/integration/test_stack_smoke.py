@@ -342,3 +342,29 @@ def test_isolated_stack_lifecycle_leaves_no_process(tmp_path: Path) -> None:
     for port in (settings.stack.kafka_port, settings.stack.prometheus_port):
         assert not port_open("127.0.0.1", port)
     assert os.path.exists(settings.stack.state_dir / "logs" / "kafka.log")
+
+
+def test_failed_start_reports_the_log_and_leaves_no_process(tmp_path: Path) -> None:
+    """Kafka whose controller port is taken exits; `up` says so, with its log, and cleans up."""
+    from streams.stack import StackError, up
+    from streams.stack.process import port_open
+
+    base = Settings()
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        settings = Settings(
+            stack=StackSettings(
+                cache_dir=base.stack.cache_dir,
+                state_dir=tmp_path / "state",
+                kafka_port=_free_port(),
+                kafka_controller_port=blocker.getsockname()[1],
+                kafka_heap="256m",
+                startup_timeout_s=120,
+            ),
+        )
+        with pytest.raises(StackError, match="kafka exited during startup") as err:
+            up(settings, ["kafka"], create_topics=False, report=lambda _line: None)
+    assert "logs/kafka.log" in str(err.value)
+    assert not (tmp_path / "state" / "run" / "kafka.pid").exists()
+    assert not port_open("127.0.0.1", settings.stack.kafka_port)
