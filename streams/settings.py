@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     search_retry_attempts: int = 0  # 0 = retry forever: the index agent blocks, never drops
     search_retry_base_s: float = 0.5
     search_retry_max_s: float = 30.0
+    search_es_compat: int | None = None  # pin compatible-with=N (8 for an ES 8 cluster)
 
     # Worker
     app_id: str = "voc-pipeline"

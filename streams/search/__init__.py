@@ -11,7 +11,7 @@ from streams.search.base import (
     parse_since,
     retry,
 )
-from streams.search.factory import connect_backend, detect_backend, make_backend
+from streams.search.factory import connect_backend, detect_backend, detect_server, make_backend
 
 __all__ = [
     "IndexResult",
@@ -22,6 +22,7 @@ __all__ = [
     "build_query",
     "connect_backend",
     "detect_backend",
+    "detect_server",
     "index_for",
     "make_backend",
     "parse_since",

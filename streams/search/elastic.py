@@ -7,6 +7,7 @@ against OpenSearch through a header-translating test proxy (see the README).
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any
 
 import elastic_transport
@@ -14,6 +15,31 @@ from elasticsearch import ApiError, AsyncElasticsearch, NotFoundError
 from elasticsearch.helpers import async_streaming_bulk
 
 from streams.search.base import RETRYABLE_STATUS, SearchBackend
+
+_COMPAT = re.compile(r"compatible-with=\d+")
+
+
+def pin_compat(client: AsyncElasticsearch, major: int) -> None:
+    """Send ``compatible-with=<major>`` on every request of ``client``.
+
+    Why: the 9.x client always asks for ``compatible-with=9``, which Elasticsearch 8 servers
+    reject ("Invalid media-type value"); pinning 8 lets one installed client serve both
+    (the request/response bodies we use are the same in 8 and 9).
+    """
+    transport = client.transport
+    original = transport.perform_request
+    value = f"compatible-with={int(major)}"
+
+    async def perform_request(method: str, target: str, *args: Any, headers: Any = None,
+                              **kwargs: Any) -> Any:
+        if headers and hasattr(headers, "copy"):
+            headers = headers.copy()
+            for name in ("accept", "content-type"):
+                if name in headers:
+                    headers[name] = _COMPAT.sub(value, headers[name])
+        return await original(method, target, *args, headers=headers, **kwargs)
+
+    transport.perform_request = perform_request  # type: ignore[method-assign]
 
 
 class ElasticBackend(SearchBackend):

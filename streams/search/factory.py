@@ -27,8 +27,9 @@ def _auth_headers(settings: Settings) -> tuple[dict[str, str], tuple[str, str] |
     return headers, basic
 
 
-def detect_backend(settings: Settings, timeout_s: float = 5.0) -> Kind:
-    """Ask ``GET /``: OpenSearch reports ``version.distribution == "opensearch"``.
+def detect_server(settings: Settings, timeout_s: float = 5.0) -> tuple[Kind, int | None]:
+    """Ask ``GET /``: (engine, major version). OpenSearch reports
+    ``version.distribution == "opensearch"``; Elasticsearch has no distribution field.
 
     Raises SearchUnavailable when the server does not answer, so callers can retry.
     """
@@ -44,8 +45,18 @@ def detect_backend(settings: Settings, timeout_s: float = 5.0) -> Kind:
     except (httpx.HTTPError, ValueError) as exc:
         raise SearchUnavailable(f"cannot detect search backend at {settings.search_url}: {exc}") \
             from exc
-    distribution = str(info.get("version", {}).get("distribution", "")).lower()
-    return "opensearch" if distribution == "opensearch" else "elasticsearch"
+    version = info.get("version", {}) if isinstance(info, dict) else {}
+    distribution = str(version.get("distribution", "")).lower()
+    try:
+        major: int | None = int(str(version.get("number", "")).split(".")[0])
+    except ValueError:
+        major = None
+    return ("opensearch" if distribution == "opensearch" else "elasticsearch"), major
+
+
+def detect_backend(settings: Settings, timeout_s: float = 5.0) -> Kind:
+    """Which engine answers at ``settings.search_url`` (see ``detect_server``)."""
+    return detect_server(settings, timeout_s)[0]
 
 
 def _policy(settings: Settings) -> RetryPolicy:
@@ -67,8 +78,11 @@ def make_backend(
     """
     url = url or settings.search_url
     kind = kind or (settings.search_backend if settings.search_backend != "auto" else None)
+    compat = settings.search_es_compat
     if kind is None:
-        kind = detect_backend(settings.model_copy(update={"search_url": url}))
+        kind, major = detect_server(settings.model_copy(update={"search_url": url}))
+        if kind == "elasticsearch" and compat is None and major is not None:
+            compat = major
     common: dict[str, Any] = {
         "alias": alias or settings.search_alias,
         "replicas": settings.search_replicas,
@@ -98,7 +112,7 @@ def make_backend(
 
     from elasticsearch import AsyncElasticsearch
 
-    from streams.search.elastic import ElasticBackend
+    from streams.search.elastic import ElasticBackend, pin_compat
 
     es_kwargs: dict[str, Any] = {"request_timeout": settings.search_timeout_s, "max_retries": 0}
     if url.startswith("https"):
@@ -109,7 +123,16 @@ def make_backend(
         es_kwargs["api_key"] = key
     elif basic:
         es_kwargs["basic_auth"] = basic
-    return ElasticBackend(AsyncElasticsearch(hosts=[url], **es_kwargs), **common)
+    client = AsyncElasticsearch(hosts=[url], **es_kwargs)
+    if compat is not None and compat != _es_client_major():
+        pin_compat(client, compat)
+    return ElasticBackend(client, **common)
+
+
+def _es_client_major() -> int:
+    from elasticsearch import __versionstr__
+
+    return int(__versionstr__.split(".")[0])
 
 
 async def connect_backend(

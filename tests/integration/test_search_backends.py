@@ -290,3 +290,20 @@ def test_cli_search_prints_highlights_and_json(unique_name: str, monkeypatch) ->
     finally:
         get_settings.cache_clear()
         asyncio.run(teardown())
+
+
+async def test_elasticsearch_adapter_pinned_to_8_still_works(es_proxy_url: str,
+                                                             unique_name: str) -> None:
+    """VOC_SEARCH_ES_COMPAT=8 (for ES 8 clusters) changes only the media types."""
+    s = Settings(search_replicas=0, search_es_compat=8)
+    b = make_backend(s, kind="elasticsearch", url=es_proxy_url,
+                     alias=f"voc-feedback-test-{unique_name}")
+    try:
+        await b.ensure_index()
+        assert all(r.ok for r in await b.bulk_index(CORPUS[:3]))
+        await b.refresh()
+        assert await b.count() == 3
+        assert [h.id for h in await b.search("staff")] == ["sms:T3"]
+    finally:
+        await b.drop()
+        await b.close()

@@ -136,3 +136,33 @@ def test_every_enriched_feedback_field_is_mapped() -> None:
 
     props = load_template("a")["template"]["mappings"]["properties"]
     assert set(EnrichedFeedback.model_fields) <= set(props)
+
+
+def test_es_compat_pin_rewrites_media_types_for_an_es8_cluster() -> None:
+    """The 9.x client asks for compatible-with=9, which ES 8 rejects; the pin sends 8."""
+    from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+    from elasticsearch import AsyncElasticsearch
+
+    from streams.search.elastic import pin_compat
+
+    client = AsyncElasticsearch("http://127.0.0.1:9")
+    seen: list[dict[str, str]] = []
+
+    async def recorder(method: str, target: str, **kw: object) -> object:
+        seen.append(dict(kw["headers"]))  # type: ignore[arg-type]
+        meta = ApiResponseMeta(status=200, http_version="1.1",
+                               headers=HttpHeaders({"x-elastic-product": "Elasticsearch"}),
+                               duration=0.0, node=NodeConfig("http", "127.0.0.1", 9))
+        return meta, {"items": [], "errors": False, "took": 1}
+
+    client.transport.perform_request = recorder  # type: ignore[method-assign]
+    pin_compat(client, 8)
+
+    async def go() -> None:
+        await client.bulk(operations=[{"index": {"_index": "x", "_id": "1"}}, {"a": 1}])
+        await client.close()
+
+    asyncio.run(go())
+    h = {k.lower(): v for k, v in seen[0].items()}
+    assert h["accept"].endswith("compatible-with=8")
+    assert h["content-type"] == "application/vnd.elasticsearch+x-ndjson; compatible-with=8"
