@@ -27,7 +27,6 @@ from typing import Any
 
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.settings import Settings
@@ -35,8 +34,6 @@ from tests.reliability.messages import Message
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench" / "results" / "reliability.json"
-CONTRACT_TOPICS = ("sms_inbound", "survey_replies", "enriched", "followups",
-                   "followup_outcomes", "deadletter")
 
 
 def free_port() -> int:
@@ -216,18 +213,14 @@ class Scenario:
         return self.settings.topic(logical)
 
     def create_topics(self) -> None:
-        """Contract topics with their partition counts, as ``voc topics create`` would."""
-        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
-        try:
-            admin.create_topics([
-                NewTopic(self.topic(t), self.settings.topics.partitions,
-                         self.settings.topics.replication_factor) for t in CONTRACT_TOPICS])
-        finally:
-            admin.close()
+        """Contract topics with their partition counts and configs (``voc topics create``)."""
+        from streams.topics import create_topics
+
+        create_topics(self.settings)
 
     def worker_env(self, web_port: int, data_dir: Path, extra: dict[str, str] | None = None
                    ) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VOC_")}
+        env = dict(os.environ)  # VOC_ENRICH__* etc. pass through; identity is overridden
         env.update({
             "VOC_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
             "VOC_SEARCH_URL": self.settings.search_url,
@@ -299,6 +292,7 @@ class Scenario:
         cfg["retries"] = 2_147_483_647  # ride out a broker restart: never give up a send
         cfg["delivery_timeout_ms"] = 300_000
         cfg["request_timeout_ms"] = 30_000
+        cfg["max_request_size"] = 3 * 1024 * 1024  # the corpus has 1 MB bodies
         return KafkaProducer(**cfg)
 
     def produce(self, messages: Iterable[Message], *, rate: float | None = None,

@@ -169,8 +169,8 @@ def cases() -> list[dict[str, Any]]:
         "1.2 MB body: over the record's limit",
         expand=[{"marker": FILL, "unit": "refund please ", "times": 90_000}])
     add("payload_over_2mb", "sms", js(sms(FILL)), "deadletter:too_large",
-        "2.5 MB record: refused before parsing",
-        expand=[{"marker": FILL, "unit": "refund please ", "times": 180_000}])
+        "2.2 MB record: refused before parsing",
+        expand=[{"marker": FILL, "unit": "refund please ", "times": 157_000}])
     add("long_token", "sms", js(sms(FILL)), "enriched", "one 200,000-character token",
         expand=[{"marker": FILL, "unit": "A", "times": 200_000}])
     add("long_url_token", "sms", js(sms("see https://x.example/" + FILL)), "enriched",
