@@ -24,6 +24,7 @@ OPT_OUT_KEYWORDS: frozenset[str] = frozenset(
 
 _KEEP_FORMAT = {"\u200d"}  # zero-width joiner glues emoji sequences together
 _WS = re.compile(r"\s+")
+_PLAIN_ASCII = re.compile(r"[\x20-\x7e]*")
 _LOOSE_ZWJ = re.compile(r"(?:^|(?<=\s))\u200d+|\u200d+(?=\s|$)")
 _OPT_OUT_STRIP = re.compile(r"^[\W_]+|[\W_]+$")
 
@@ -50,6 +51,8 @@ def clean_text(text: str) -> str:
     spaces; lone surrogates and invisible bidi/format marks are removed so
     they cannot hide PII from the redactor or break JSON encoders downstream.
     """
+    if _PLAIN_ASCII.fullmatch(text):
+        return _WS.sub(" ", text).strip()  # the common case: nothing to normalise
     text = unicodedata.normalize("NFKC", text)
     out: list[str] = []
     for ch in text:

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from processors.config import EnrichConfig
-from processors.language import detect_language
+from processors.language import detect_language, warm_up
 from processors.normalize import Feedback, clean_text, normalize
 from processors.redact import redact
 from processors.reply import suggest_reply, summarize
@@ -218,6 +218,7 @@ class Enricher:
         )
         self.taxonomy = load_taxonomy(config.taxonomy_path)
         self.topics = TopicMatcher(self.taxonomy, self.analyzer)
+        warm_up()
         self.model_info = ModelInfo(
             encoder=str(self.analyzer.name), version=str(self.analyzer.version)
         )

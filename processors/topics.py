@@ -124,18 +124,31 @@ def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
         raise TaxonomyError(f"taxonomy {path}: {problems}") from e
 
 
-def _keyword_regex(keyword: str) -> str:
-    words = [re.escape(w) for w in keyword.split()]
-    body = r"[\s-]+".join(words)
-    return rf"(?<![\w]){body}(?:s|es|ed|d|ing)?(?![\w])"
+_TOKEN = re.compile(r"[\w']+")
+_SUFFIXES = ("ing", "es", "ed", "s", "d")
+
+
+def _keyword_tokens(keyword: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(keyword.lower()))
+
+
+def _inflections(word: str) -> set[str]:
+    """The word with the plural/-ed/-ing endings a keyword accepts."""
+    return {word, *(word + suf for suf in _SUFFIXES)}
 
 
 @dataclass
 class _Compiled:
     name: str
-    regex: re.Pattern[str] | None
-    examples: np.ndarray | None  # (n_examples, dim)
+    patterns: re.Pattern[str] | None
     vocab: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Hit:
+    start: int
+    end: int
+    phrase: str
 
 
 def split_clauses(text: str) -> list[str]:
@@ -144,41 +157,52 @@ def split_clauses(text: str) -> list[str]:
 
 
 class TopicMatcher:
-    """Tags a message with topics; built once per process (embeds the examples once)."""
+    """Tags a message with topics; built once per process (embeds the examples once).
+
+    Keywords are matched on word tokens through an index (one dict lookup per
+    token, not one regex per keyword), the last word of a keyword accepting
+    plural/-ed/-ing endings; all example similarities are one matrix product.
+    """
 
     def __init__(self, taxonomy: Taxonomy, analyzer: TextAnalyzer | None = None) -> None:
         self.taxonomy = taxonomy
         self.matching = taxonomy.matching
         names = list(taxonomy.topics)
         all_examples = [ex for t in taxonomy.topics.values() for ex in t.examples]
-        embedded = (
+        self._examples: np.ndarray | None = (
             np.asarray(analyzer.embed(all_examples), dtype=np.float32)
             if analyzer is not None and all_examples
             else None
         )
+        # topic index of each example row, for a per-topic max after one product
+        self._example_topic = np.array(
+            [i for i, n in enumerate(names) for _ in taxonomy.topics[n].examples], dtype=np.int64
+        )
+        # first keyword token -> [(keyword tokens, topic index)], longest keyword first
+        self._index: dict[str, list[tuple[tuple[str, ...], int]]] = {}
         self._topics: list[_Compiled] = []
-        start = 0
-        for name in names:
+        for ti, name in enumerate(names):
             t = taxonomy.topics[name]
-            # longest first: at one position "no signal" must win over "signal"
-            keywords = sorted(t.keywords, key=len, reverse=True)
-            alternatives = [_keyword_regex(k) for k in keywords] + list(t.patterns)
-            regex = (
-                re.compile("|".join(f"(?:{a})" for a in alternatives), re.I)
-                if alternatives
-                else None
+            for kw in t.keywords:
+                toks = _keyword_tokens(kw)
+                if not toks:
+                    continue
+                # a one-word keyword is indexed with its endings: one lookup per token
+                firsts = _inflections(toks[0]) if len(toks) == 1 else {toks[0]}
+                for first in firsts:
+                    self._index.setdefault(first, []).append((toks, ti))
+            patterns = (
+                re.compile("|".join(f"(?:{p})" for p in t.patterns), re.I) if t.patterns else None
             )
-            ex = None
-            if embedded is not None and t.examples:
-                ex = embedded[start : start + len(t.examples)]
-            start += len(t.examples)
             vocab = frozenset(
                 w
                 for phrase in [t.description, *t.examples, *t.keywords]
                 for w in _WORD.findall(phrase.lower())
                 if w not in _STOP and len(w) > 2
             )
-            self._topics.append(_Compiled(name, regex, ex, vocab))
+            self._topics.append(_Compiled(name, patterns, vocab))
+        for entries in self._index.values():
+            entries.sort(key=lambda e: -len(e[0]))
 
     @property
     def names(self) -> list[str]:
@@ -188,7 +212,7 @@ class TopicMatcher:
         lo, hi = self.matching.similarity_floor, self.matching.similarity_full
         if hi <= lo:
             return 1.0 if sim >= hi else 0.0
-        return float(np.clip((sim - lo) / (hi - lo), 0.0, 1.0))
+        return min(1.0, max(0.0, (sim - lo) / (hi - lo)))
 
     def _best_clause(self, text: str, vocab: frozenset[str]) -> str:
         clauses = split_clauses(text) or [text]
@@ -199,39 +223,62 @@ class TopicMatcher:
         best = max(scored)
         return _shorten(best[2])
 
+    def _keyword_hits(self, text: str) -> dict[int, _Hit]:
+        """First (leftmost, then longest) keyword hit per topic index."""
+        tokens = [(m.start(), m.end(), m.group(0).lower()) for m in _TOKEN.finditer(text)]
+        words = [t[2] for t in tokens]
+        hits: dict[int, _Hit] = {}
+        for i, word in enumerate(words):
+            for toks, ti in self._index.get(word, ()):
+                if ti in hits:
+                    continue
+                n = len(toks)
+                if n > 1 and not (
+                    i + n <= len(words)
+                    and words[i + 1 : i + n - 1] == list(toks[1:-1])
+                    and words[i + n - 1] in _inflections(toks[-1])
+                ):
+                    continue
+                start, end = tokens[i][0], tokens[i + n - 1][1]
+                hits[ti] = _Hit(start, end, text[start:end])
+        for ti, t in enumerate(self._topics):
+            if ti not in hits and t.patterns is not None:
+                m = t.patterns.search(text)
+                if m and m.group(0).strip():
+                    hits[ti] = _Hit(m.start(), m.end(), m.group(0).strip())
+        return hits
+
     def match(self, text: str, embedding: np.ndarray | None = None) -> list[TopicTag]:
         """Topics for one (redacted) message, most confident first."""
         if not text.strip():
             return []
+        emb_conf = [0.0] * len(self._topics)
+        if embedding is not None and self._examples is not None:
+            emb = np.asarray(embedding, dtype=np.float32).ravel()
+            if self._examples.shape[1] == emb.shape[0]:
+                best = np.full(len(self._topics), -1.0, dtype=np.float32)
+                np.maximum.at(best, self._example_topic, self._examples @ emb)
+                emb_conf = [self._similarity_confidence(float(x)) for x in best]
+        hits = self._keyword_hits(text)
+        base = self.matching.keyword_confidence
         tags: list[TopicTag] = []
-        emb = None if embedding is None else np.asarray(embedding, dtype=np.float32).ravel()
-        for t in self._topics:
-            emb_conf = 0.0
-            if emb is not None and t.examples is not None and t.examples.shape[1] == emb.shape[0]:
-                emb_conf = self._similarity_confidence(float(np.max(t.examples @ emb)))
-            hit = t.regex.search(text) if t.regex is not None else None
-            if hit:
-                base = self.matching.keyword_confidence
-                conf = base + (1.0 - base) * emb_conf
-                evidence = _evidence_around(text, hit)
-            else:
-                conf = emb_conf
-                evidence = ""
+        for ti, t in enumerate(self._topics):
+            hit = hits.get(ti)
+            conf = base + (1.0 - base) * emb_conf[ti] if hit else emb_conf[ti]
             if conf < self.matching.min_confidence:
                 continue
-            if not evidence:
-                evidence = self._best_clause(text, t.vocab)
+            evidence = _evidence_around(text, hit) if hit else self._best_clause(text, t.vocab)
             tags.append(TopicTag(name=t.name, confidence=round(conf, 4), evidence=evidence))
         tags.sort(key=lambda tag: (-tag.confidence, tag.name))
         return tags[: self.matching.max_topics]
 
 
-def _evidence_around(text: str, hit: re.Match[str]) -> str:
+def _evidence_around(text: str, hit: _Hit) -> str:
     """The matched phrase; a lone keyword gets up to two following words of its clause."""
-    phrase = hit.group(0).strip()
+    phrase = hit.phrase.strip()
     if " " in phrase:
         return phrase
-    tail = re.match(r"(?:[ ]+[\w'’£$€%-]+){0,2}", text[hit.end():])
+    tail = re.match(r"(?:[ ]+[\w'’£$€%-]+){0,2}", text[hit.end:])
     return (phrase + (tail.group(0) if tail else "")).strip()
 
 
