@@ -307,3 +307,19 @@ async def test_elasticsearch_adapter_pinned_to_8_still_works(es_proxy_url: str,
     finally:
         await b.drop()
         await b.close()
+
+
+async def test_connect_backend_detects_and_installs(unique_name: str) -> None:
+    from streams.search import connect_backend
+
+    alias = f"voc-feedback-test-{unique_name}"
+    b = await connect_backend(Settings(search_alias=alias, search_replicas=0))
+    try:
+        assert isinstance(b, OpenSearchBackend)
+        assert await b.count() == 0  # alias exists right after start
+    finally:
+        await b.drop()
+        await b.close()
+    down = Settings(search_url="http://127.0.0.1:9", search_alias=alias)
+    with pytest.raises(SearchUnavailable):
+        await connect_backend(down, policy=RetryPolicy(2, 0.01, 0.02))
