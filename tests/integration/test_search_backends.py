@@ -323,3 +323,42 @@ async def test_connect_backend_detects_and_installs(unique_name: str) -> None:
     down = Settings(search_url="http://127.0.0.1:9", search_alias=alias)
     with pytest.raises(SearchUnavailable):
         await connect_backend(down, policy=RetryPolicy(2, 0.01, 0.02))
+
+
+def test_any_user_text_is_a_safe_query(unique_name: str) -> None:
+    """Property: whatever a user types, the real engine answers (no 4xx/5xx), and text
+    that contains none of the corpus words matches nothing (syntax never widens a match)."""
+    import asyncio
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    loop = asyncio.new_event_loop()
+    b = make_backend(Settings(search_replicas=0), kind="opensearch",
+                     alias=f"voc-feedback-test-{unique_name}")
+    syntax = st.sampled_from(list('()"*~^\\/:{}[]+-|&!<>=?@#') + ["AND", "OR", "NOT", "TO",
+                                                                  "_id", "text:", "*:*"])
+    junk = st.lists(st.one_of(syntax, st.text(alphabet="xyzq0", min_size=1, max_size=4)),
+                    max_size=12).map(" ".join)
+
+    @settings(max_examples=150, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(q=st.one_of(junk, st.text(max_size=200)))
+    def check(q: str) -> None:
+        hits = loop.run_until_complete(b.search(q, size=5))
+        assert isinstance(hits, list)
+        only_junk = all(ch in set('()"*~^\\/:{}[]+-|&!<>=?@# xyzq0') for ch in q)
+        positive = any(ch in "xyzq0" for ch in q) and not any(
+            op in q for op in ("-", "!", "NOT", "*"))
+        if only_junk and positive:  # no corpus word, no negation, no prefix: no match
+            assert hits == [], q
+
+    try:
+        loop.run_until_complete(b.ensure_index())
+        loop.run_until_complete(b.bulk_index(CORPUS))
+        loop.run_until_complete(b.refresh())
+        check()
+    finally:
+        loop.run_until_complete(b.drop())
+        loop.run_until_complete(b.close())
+        loop.close()
