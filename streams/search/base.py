@@ -375,6 +375,38 @@ class SearchBackend(ABC):
         resp = await self._call(lambda: self._search(body), RetryPolicy(3, 0.2, 2.0))
         return hits_from(resp)
 
+    async def facets(
+        self,
+        fields: Sequence[str] = ("sentiment.label", "topics.name", "urgency.level", "channel"),
+        query: str = "",
+        sentiment: str | None = None,
+        topic: str | None = None,
+        rants: bool = False,
+        since: str | datetime | None = None,
+        size: int = 20,
+    ) -> dict[str, Any]:
+        """Counts per value of keyword ``fields`` over the matching feedback (same safe query
+        and filters as ``search``): ``{"total": n, "rants": n, field: [(value, count), ...]}``."""
+        body = build_query(query, sentiment=sentiment, topic=topic, rants=rants, since=since,
+                           size=0)
+        body.pop("highlight", None)
+        body.pop("sort", None)
+        body["track_total_hits"] = True
+        body["aggs"] = {f"f{i}": {"terms": {"field": f, "size": size}}
+                        for i, f in enumerate(fields)}
+        body["aggs"]["rants"] = {"filter": {"term": {"is_rant": True}}}
+        resp = await self._call(lambda: self._search(body), RetryPolicy(3, 0.2, 2.0))
+        aggs = resp.get("aggregations", {})
+        total = resp.get("hits", {}).get("total", 0)
+        out: dict[str, Any] = {
+            "total": int(total["value"] if isinstance(total, dict) else total),
+            "rants": int(aggs.get("rants", {}).get("doc_count", 0)),
+        }
+        for i, f in enumerate(fields):
+            out[f] = [(b["key"], int(b["doc_count"]))
+                      for b in aggs.get(f"f{i}", {}).get("buckets", [])]
+        return out
+
     async def count(self) -> int:
         """Documents behind the alias."""
         return await self._call(self._count, RetryPolicy(3, 0.2, 2.0))

@@ -168,6 +168,19 @@ async def test_search_matches_text_with_highlights_and_filters(backend: SearchBa
     assert [h.id for h in await backend.search('"staff at the leeds"')] == ["sms:T3"]
 
 
+async def test_facets_count_keyword_values_with_filters(backend: SearchBackend) -> None:
+    await backend.ensure_index()
+    await backend.bulk_index(CORPUS)
+    await backend.refresh()
+    f = await backend.facets()
+    assert f["total"] == 5 and f["rants"] == 1
+    assert dict(f["sentiment.label"]) == {"negative": 3, "positive": 2}
+    assert dict(f["topics.name"]) == {"billing": 3, "delivery": 1, "staff": 1}
+    assert dict(f["channel"]) == {"sms": 5}
+    g = await backend.facets(("topics.name",), query="charged", since="30d")
+    assert g["total"] == 1 and g["topics.name"] == [("billing", 1)]
+
+
 HOSTILE = [
     "text:(a OR", "*", '{"query": {"match_all": {}}}', '\\"', '"', "((((", "a AND OR NOT",
     "/.*/", "text:*", "_id:sms:T1", "~~~^^^", "\u202e\u0000", "x" * 5000, "<script>",
