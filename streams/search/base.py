@@ -352,7 +352,10 @@ class SearchBackend(ABC):
             if pending:
                 if policy.gives_up_after(attempt):
                     break
-                self._on_retry(attempt, RuntimeError(f"{len(pending)} docs rejected"))
+                if self.metrics is not None:  # the cluster answered: search_up stays 1
+                    self.metrics.index_retries.inc()
+                log.warning("%d documents rejected with a retryable status (attempt %d)",
+                            len(pending), attempt)
                 await asyncio.sleep(policy.delay(attempt))
         if self.metrics is not None:
             for r in results.values():
