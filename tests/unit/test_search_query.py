@@ -166,3 +166,67 @@ def test_es_compat_pin_rewrites_media_types_for_an_es8_cluster() -> None:
     h = {k.lower(): v for k, v in seen[0].items()}
     assert h["accept"].endswith("compatible-with=8")
     assert h["content-type"] == "application/vnd.elasticsearch+x-ndjson; compatible-with=8"
+
+
+class _ScriptedBulk:
+    """Engine stand-in for the bulk loop only: answers each round from a script."""
+
+    def __init__(self, rounds: list[list[tuple[bool, dict]]]) -> None:
+        self.rounds = rounds
+        self.sent: list[list[str]] = []
+
+
+def _scripted_backend(rounds: list[list[tuple[bool, dict]]]):  # type: ignore[no-untyped-def]
+    from prometheus_client import CollectorRegistry
+
+    from streams.metrics import Metrics
+    from streams.search.base import SearchBackend
+
+    script = _ScriptedBulk(rounds)
+
+    class Scripted(SearchBackend):
+        def is_retryable(self, exc: BaseException) -> bool:
+            return isinstance(exc, ConnectionError)
+
+        async def _bulk(self, actions):  # type: ignore[no-untyped-def]
+            script.sent.append([a["_id"] for a in actions])
+            return script.rounds.pop(0)
+
+        async def _put_template(self, name, body): ...  # type: ignore[no-untyped-def]
+        async def _index_exists(self, index): return True  # type: ignore[no-untyped-def]
+        async def _create_index(self, index): ...  # type: ignore[no-untyped-def]
+        async def _search(self, body): return {}  # type: ignore[no-untyped-def]
+        async def _count(self): return 0  # type: ignore[no-untyped-def]
+        async def _info(self): return {}  # type: ignore[no-untyped-def]
+        async def _cluster_health(self): return {}  # type: ignore[no-untyped-def]
+        async def _refresh(self): ...  # type: ignore[no-untyped-def]
+        async def _drop(self): ...  # type: ignore[no-untyped-def]
+        async def close(self): ...  # type: ignore[no-untyped-def]
+
+    m = Metrics(CollectorRegistry())
+    return Scripted(None, alias="a", policy=RetryPolicy(0, 0.001, 0.002), metrics=m), script, m
+
+
+def test_bulk_resends_only_retryable_documents() -> None:
+    ok = (True, {"index": {"status": 201, "_index": "a-2026.11"}})
+    busy = (False, {"index": {"status": 429, "error": {"type": "es_rejected_execution"}}})
+    bad = (False, {"index": {"status": 400, "error": {"type": "mapper_parsing_exception",
+                                                      "reason": "bad"}}})
+    b, script, m = _scripted_backend([[ok, busy, bad], [busy], [ok]])
+    docs = [{"id": i, "received_at": "2026-11-25T00:00:00Z"} for i in ("a", "b", "c")]
+    res = asyncio.run(b.bulk_index(docs))
+    assert script.sent == [["a", "b", "c"], ["b"], ["b"]]
+    assert [r.ok for r in res] == [True, True, False]
+    assert res[2].status == 400 and not res[2].retryable
+    assert m.value("voc_index_retries_total") == 2
+    assert m.value("voc_index_docs_total", {"result": "ok"}) == 2
+    assert m.value("voc_index_docs_total", {"result": "error"}) == 1
+
+
+def test_bulk_with_finite_policy_returns_leftovers_as_retryable() -> None:
+    busy = (False, {"index": {"status": 503, "error": "unavailable"}})
+    b, script, m = _scripted_backend([[busy], [busy]])
+    res = asyncio.run(b.bulk_index([{"id": "x", "received_at": "2026-11-25"}],
+                                   policy=RetryPolicy(2, 0.001, 0.002)))
+    assert len(script.sent) == 2 and res[0].retryable and not res[0].ok
+    assert m.value("voc_index_docs_total", {"result": "retryable"}) == 1
