@@ -36,6 +36,11 @@ _NEGATIVE_CUES = re.compile(
     r"broken|charged|waiting|hours|days|rude|cancel\w*|worst|awful|terrible|useless|failed|"
     r"missing|lost|down|refund|overcharged|nobody|no one)\b"
 )
+# Clauses that insult the company are not quoted back ("why we are so useless").
+_INSULT = re.compile(
+    r"(?i)\b(?:useless|pathetic|joke|jokers|incompetent|idiots?|morons?|clowns?|scam\w*|"
+    r"thieves|thieving|liars?|crooks?|cowboys|disgrace\w*|rubbish|garbage|a shambles)\b"
+)
 _GREETING = re.compile(r"(?i)^(?:hi|hello|hey|dear \w+|to whom it may concern|ok|so|well)\b[,!. ]*")
 
 # Pronoun turn-round, most specific first (customer's view -> agent's view).
@@ -83,33 +88,74 @@ def _clean(clause: str) -> str:
     return clause
 
 
-def pick_cause(text: str, topics: list[TopicTag]) -> str:
-    """The clause that best says what went wrong, cleaned for quoting back."""
+_WH_DO = re.compile(r"(?i)^(why|how come|how|when|where|what)\s+(?:do|does|did)\s+(.+)$")
+_WH_AUX = re.compile(
+    r"(?i)^(why|how come|how|when|where|what)\s+"
+    r"(is|are|was|were|has|have|had|can't|cannot|won't|isn't|aren't|wasn't|hasn't|haven't|"
+    r"can|will|should|would|does|do|did)\s+"
+    r"((?:my|your|our|the|this|that|his|her|their)\s+[\w'-]+|it|we|you|they|i|he|she)\b\s*(.*)$"
+)
+_QUESTION_START = re.compile(
+    r"(?i)^(?:why|how|what|when|where|who|is|are|do|does|did|can|could|will|would|should|"
+    r"has|have|isn't|aren't|don't|doesn't|won't|can't)\b"
+)
+
+
+def _as_reported_question(clause: str) -> str | None:
+    """"why is my internet down" -> "why my internet is down"; yes/no questions -> None."""
+    m = re.match(r"(?i)^how come\s+(.+)$", clause)
+    if m:
+        return f"how come {m.group(1)}"
+    m = re.match(r"(?i)^(what|who)\s+((?:is|was|has|happened|keeps)\b.*)$", clause)
+    if m and not _WH_AUX.match(clause):
+        return f"{m.group(1).lower()} {m.group(2)}"  # the wh-word is the subject: no inversion
+    m = _WH_DO.match(clause)
+    if m:
+        return f"{m.group(1).lower()} {m.group(2)}"
+    m = _WH_AUX.match(clause)
+    if m:
+        rest = f" {m.group(4)}" if m.group(4) else ""
+        return f"{m.group(1).lower()} {m.group(3)} {m.group(2).lower()}{rest}"
+    return None
+
+
+def pick_cause(text: str, topics: list[TopicTag]) -> tuple[str, bool]:
+    """The clause that best says what went wrong, cleaned for quoting back, and whether
+    it is a (reported) question. ("", False) when nothing is quotable."""
     clauses = split_clauses(text)
-    if not clauses:
-        return ""
-    candidates: list[tuple[int, int, str]] = []
+    candidates: list[tuple[int, int, str, bool]] = []
     for i, c in enumerate(clauses):
         evidence_hit = any(t.evidence and t.evidence.lower() in c.lower() for t in topics[:2])
         cues = len(_NEGATIVE_CUES.findall(c))
         has_pii = bool(_PLACEHOLDER.search(c))
         score = 3 * evidence_hit + cues - 2 * has_pii
+        if _INSULT.search(c):
+            continue
         cleaned = _clean(c)
+        question = c.rstrip().endswith("?") or bool(_QUESTION_START.match(cleaned))
+        if question:
+            reported = _as_reported_question(cleaned)
+            if reported is None:
+                continue  # "is anyone there?" says nothing quotable about the cause
+            cleaned, score = reported, score - 1
         if len(cleaned.split()) >= 2:
-            candidates.append((score, -i, cleaned))
+            candidates.append((score, -i, cleaned, question))
     if not candidates:
-        return ""
-    return max(candidates)[2]
+        return "", False
+    best = max(candidates)
+    return best[2], best[3]
 
 
 def suggest_reply(text: str, emotion: str, topics: list[TopicTag]) -> str:
     """One or two sentences an agent can open with; deterministic for the same input."""
-    cause = pick_cause(text, topics)
+    cause, question = pick_cause(text, topics)
     opening, closing = FEELINGS.get(emotion, FEELINGS["anger"])
     if not cause:
         return NO_CAUSE
     cause = _swap_pronouns(cause)
     cause = cause[0].lower() + cause[1:] if cause[:2] != "I " else cause
+    if question:
+        return f"{opening}, and you're asking {cause}. {closing}"
     return f"{opening} that {cause} — {closing}"
 
 

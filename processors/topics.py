@@ -29,7 +29,7 @@ DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.yaml")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _WORD = re.compile(r"[a-z0-9']+")
-_CLAUSE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s+(?:but|and then|because|so|although)\s+|,\s+")
+_CLAUSE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s+(?:but|and then|because|although)\s+|,\s+")
 _STOP = frozenset(
     str.split(
         "a an the i me my we our you your it is was are be been to of in on for and or but at "

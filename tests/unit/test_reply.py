@@ -29,7 +29,7 @@ def test_feeling_follows_emotion() -> None:
 
 def test_prefers_topic_evidence_clause() -> None:
     text = "Hi there. The engineer never turned up, and I took a day off work."
-    assert pick_cause(text, [tag("staff", "engineer")]) == "The engineer never turned up"
+    assert pick_cause(text, [tag("staff", "engineer")]) == ("The engineer never turned up", False)
 
 
 def test_no_pii_placeholders_or_swearing_echoed() -> None:
@@ -60,3 +60,19 @@ def test_summary() -> None:
 def test_deterministic_and_never_raises(text: str, emotion: str) -> None:
     a = suggest_reply(text, emotion, [])
     assert a == suggest_reply(text, emotion, []) and a
+
+
+def test_questions_are_reported_not_echoed() -> None:
+    assert "you're asking why your internet is down again." in suggest_reply(
+        "why is my internet down AGAIN?", "anger", [])
+    assert "you're asking how come we charged you twice." in suggest_reply(
+        "How come you charged me twice?", "anger", [])
+    assert "you're asking why new customers get a better deal than you" in suggest_reply(
+        "Why do new customers get a better deal than me?", "disgust", [])
+    assert suggest_reply("Is anyone going to fix this?", "anger", []) == NO_CAUSE
+
+
+def test_insults_are_not_quoted_back() -> None:
+    reply = suggest_reply("why are you so useless? my router is dead", "anger", [])
+    assert "useless" not in reply and "your router is dead" in reply
+    assert suggest_reply("you are a bunch of clowns", "anger", []) == NO_CAUSE
