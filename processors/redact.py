@@ -50,7 +50,14 @@ _US_ZIP = re.compile(
     r"(\d{5}(?:-\d{4})?)(?![\d])"
 )
 _NUMBER_CONTEXT = re.compile(
-    r"(?i)(?:order|ref|reference|invoice|ticket|case|tracking|parcel|booking|no\.?|#)\s*[:#]?\s*$"
+    r"(?i)(?:order|ref|reference|invoice|ticket|case|tracking|parcel|booking|account|"
+    r"customer|membership|policy|no\.?|#)(?:\s*(?:number|no\.?|num|id|#))?\s*[:#]?\s*$"
+)
+
+
+_PHONE_CONTEXT = re.compile(
+    r"(?i)\b(?:call|ring|text|txt|phone|mobile|mob|number|tel|whatsapp|contact|cell|reach)"
+    r"\b(?:\s+me)?(?:\s+(?:on|at))?[\s:.#-]*$"
 )
 
 
@@ -101,6 +108,8 @@ def _phone_like(match: str, before: str) -> bool:
         return 8 <= n <= 15
     if len(groups) > 5 or max(len(g) for g in groups) < 3:
         return False
+    if _PHONE_CONTEXT.search(before) and not _NUMBER_CONTEXT.search(before):
+        return 7 <= n <= 15  # "call me on 447700900123": the words say it is a phone
     if digits.startswith("0"):
         return 10 <= n <= 11
     plain = len(groups) == 1

@@ -128,3 +128,14 @@ def test_redact_never_raises_and_is_stable(text: str) -> None:
     r = redact(text)
     assert redact(r.text).text == r.text  # placeholders are not re-redacted
     assert r.kinds == sorted(set(r.kinds))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("call 447700900123", "call [PHONE]"), ("text me on 7700900123", "text me on [PHONE]"),
+     ("call me at 5550100", "call me at [PHONE]"), ("tel:+447700900123", "tel:[PHONE]"),
+     ("+44 (0) 7700 900123", "[PHONE]"), ("order number 12345678", "order number 12345678"),
+     ("ticket #4155550100", "ticket #4155550100"), ("phone 2 days ago", "phone 2 days ago")],
+)
+def test_phone_context_words(text: str, expected: str) -> None:
+    assert redact(text).text == expected
