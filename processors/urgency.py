@@ -53,6 +53,7 @@ STRONG = _rx(
     r"rip[ -]?off", r"incompetent", r"unacceptable", r"fuming", r"sick of", r"fed up",
     r"f+u+c+k\w*", r"f\*+\w*", r"shit\w*", r"crap", r"bloody", r"wtf", r"hate",
 )
+_PLACEHOLDER = re.compile(r"\[(?:PHONE|EMAIL|CARD|POSTCODE|IBAN)\]")
 _SHOUT_WORD = re.compile(r"[^\W\d_]+")
 _REPEATED_PUNCT = re.compile(r"[!?]{3,}|(?:[!?]\s*){3,}")
 _REPEAT_WORD = re.compile(r"[^\W\d_]{3,}")
@@ -166,12 +167,13 @@ def score_urgency(inp: UrgencyInput, cfg: UrgencyConfig) -> Urgency:
         w, why = _survey_cue(inp.survey)
         s.add(w, why)
 
-    letters = "".join(_SHOUT_WORD.findall(text))
+    plain = _PLACEHOLDER.sub(" ", text)  # "[PHONE]" is not the customer shouting
+    letters = "".join(_SHOUT_WORD.findall(plain))
     if len(letters) >= 8 and sum(c.isupper() for c in letters) / len(letters) >= 0.7:
         s.add(0.15, "SHOUTING (mostly capitals)")
     if _REPEATED_PUNCT.search(text):
         s.add(0.07, "repeated !!!/???")
-    words = [w.lower() for w in _REPEAT_WORD.findall(text) if w.lower() not in _STOP]
+    words = [w.lower() for w in _REPEAT_WORD.findall(plain) if w.lower() not in _STOP]
     if words:
         top = max(words.count(w) for w in set(words))
         if top >= 3 and top / len(words) >= 0.15:

@@ -132,3 +132,8 @@ def test_score_always_in_range(text: str, neg: float, anger: float, contacts: in
     u = score(text, {"negative": neg, "neutral": 0.0, "positive": 1 - neg},
               {**CALM, "anger": anger}, recent_contacts=contacts)
     assert 0.0 <= u.score <= 1.0 and u.level == level_for(u.score, CFG)
+
+
+def test_placeholders_are_not_shouting() -> None:
+    u = score("call [PHONE] or [EMAIL] or [PHONE] ok")
+    assert "SHOUTING (mostly capitals)" not in u.reasons and "repeats themselves" not in u.reasons
