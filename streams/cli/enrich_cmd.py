@@ -55,6 +55,8 @@ class _ContactCounter:
 
 def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
     for n, line in enumerate(stream, start=1):
+        if n == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]  # a file saved with a UTF-8 byte-order mark (Windows editors)
         yield n, line.rstrip(b"\r\n")
 
 

@@ -77,3 +77,12 @@ def test_classify_readable_and_json() -> None:
     result = CliRunner().invoke(cli, ["classify", "--json", "ok thanks"])
     doc = json.loads(result.output)
     assert doc["is_rant"] is False and doc["language"] == "en" and "followup" not in doc
+
+
+def test_enrich_tolerates_bom_and_crlf(tmp_path: Path) -> None:
+    src = tmp_path / "win.jsonl"
+    src.write_bytes(b"\xef\xbb\xbf" + json.dumps(SMS).encode() + b"\r\n"
+                    + json.dumps(SURVEY).encode() + b"\r\n")
+    result = CliRunner().invoke(cli, ["enrich", "--input", str(src)])
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
