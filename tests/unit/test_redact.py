@@ -111,10 +111,13 @@ CARDS = st.integers(min_value=12, max_value=18).flatmap(
 )
 
 
-@settings(max_examples=300)
-@given(FILLER, st.one_of(PHONES, EMAILS, CARDS), FILLER)
-def test_pii_never_survives(before: str, pii: str, after: str) -> None:
-    out = redact(f"{before} {pii} {after}").text
+SEPARATORS = st.sampled_from([" ", "", "\n", ", ", " (", ") ", ": ", "\t", " - ", "\u00a0"])
+
+
+@settings(max_examples=500)
+@given(FILLER, SEPARATORS, st.one_of(PHONES, EMAILS, CARDS), SEPARATORS, FILLER)
+def test_pii_never_survives(before: str, sep1: str, pii: str, sep2: str, after: str) -> None:
+    out = redact(f"{before}{sep1}{pii}{sep2}{after}").text
     assert pii not in out
     digits = re.sub(r"\D", "", pii)
     if len(digits) >= 7:
