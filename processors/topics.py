@@ -30,6 +30,7 @@ DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.yaml")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _WORD = re.compile(r"[a-z0-9']+")
 _CLAUSE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s+(?:but|and then|because|although)\s+|,\s+")
+_CONJUNCTIONS = frozenset({"and", "but", "or", "so", "because", "then", "although", "if"})
 _STOP = frozenset(
     str.split(
         "a an the i me my we our you your it is was are be been to of in on for and or but at "
@@ -279,7 +280,12 @@ def _evidence_around(text: str, hit: _Hit) -> str:
     if " " in phrase:
         return phrase
     tail = re.match(r"(?:[ ]+[\w'’£$€%-]+){0,2}", text[hit.end:])
-    return (phrase + (tail.group(0) if tail else "")).strip()
+    words = tail.group(0).split() if tail else []
+    for i, w in enumerate(words):
+        if w.lower() in _CONJUNCTIONS:
+            words = words[:i]
+            break
+    return " ".join([phrase, *words])
 
 
 def _shorten(clause: str, max_words: int = 12) -> str:
