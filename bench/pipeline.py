@@ -1,0 +1,330 @@
+"""Pipeline benchmark: Kafka in -> indexed document out, beside enrichment alone.
+
+Needs the local stack (``voc stack up``). One run measures, on this machine:
+
+1. ``enrich_only``: ``Enricher.enrich_batch`` at ``batch_size`` in this process (the
+   baseline: the most the pipeline could do if Kafka, batching and indexing were free);
+2. ``sustained``: a real ``voc worker`` subprocess (own topics, alias, group) gets
+   ``--messages`` records replayed as fast as possible; msgs/s = records / (time from the
+   first send until the worker has indexed the last one, read from its ``/metrics``);
+3. ``latency``: records replayed at half the sustained rate with ``received_at`` = send
+   time (``replay --retime``); p50/p95/p99 of received -> indexed from the worker's
+   ``voc_end_to_end_seconds`` histogram (difference before/after the phase, interpolated
+   inside buckets the way Prometheus' ``histogram_quantile`` does; ``share_under_1s`` is
+   exact at the 1 s bucket).
+
+Prints JSON and writes ``bench/results/pipeline.json``. Targets (issue 4): sustained >= 70%
+of enrich_only; p99 < 1 s at half rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from streams.cli.pipeline_cmd import http_json  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+
+OPENERS = [
+    "I have been charged twice for my bill this month",
+    "My parcel still has not arrived after ten days",
+    "The internet has been down since Monday and I work from home",
+    "Your engineer was brilliant and sorted the fault in minutes",
+    "I waited 50 minutes on hold and then got cut off",
+    "The new app update keeps crashing when I log in",
+    "Thanks for the quick refund, really appreciated",
+    "Why has my price gone up again without any warning",
+    "The staff in the Leeds store were rude and unhelpful",
+    "Delivery driver left my package in the rain",
+    "ok thanks",
+    "Can I change my plan to the cheaper one please",
+    "I want to cancel my contract, this is the third time I have complained",
+    "Signal is terrible at home, calls keep dropping",
+    "Great service as always, keep it up",
+]
+CLOSERS = [
+    "", " Absolutely furious.", " Please sort it out.", " Thanks.", " Not happy at all!!!",
+    " I will be going to the ombudsman.", " Lovely people.", " What is going on?",
+    " This is unacceptable, I want compensation.", " Cheers",
+]
+
+
+def message(i: int, run: str, received_at: datetime | None = None) -> bytes:
+    """One varied inbound record (SMS or survey) with a unique id."""
+    rng = random.Random(i)
+    text = rng.choice(OPENERS) + rng.choice(CLOSERS)
+    at = (received_at or datetime.now(UTC)).isoformat()
+    if i % 4 == 3:
+        return json.dumps({
+            "response_id": f"{run}-R{i}", "survey_id": "S1", "customer_id": f"C{i % 500}",
+            "brand": "acme-mobile", "submitted_at": at, "kind": "nps",
+            "score": rng.randint(0, 10), "comment": text}).encode()
+    return json.dumps({
+        "message_id": f"{run}-SM{i}", "from": f"+4477009{i % 100000:05d}",
+        "to": "+447700900000", "body": text, "received_at": at, "brand": "acme-mobile",
+        "customer_id": f"C{i % 500}"}).encode()
+
+
+def enrich_only(settings: Settings, n: int, batch_size: int) -> dict[str, Any]:
+    """Baseline: enrich_batch throughput at batch_size, same process, after a warm-up."""
+    from processors.pipeline import Enricher, parse_inbound
+
+    enricher = Enricher(settings.enrich)
+    run = "enr"
+    items = []
+    for i in range(n):
+        raw = message(i, run)
+        items.append(parse_inbound(raw, "survey" if i % 4 == 3 else "sms"))
+    enricher.enrich_batch(items[:batch_size])  # warm-up (lazy loads, first-call costs)
+    start = time.perf_counter()
+    for k in range(0, n, batch_size):
+        enricher.enrich_batch(items[k:k + batch_size])
+    elapsed = time.perf_counter() - start
+    return {"messages": n, "batch_size": batch_size, "seconds": round(elapsed, 3),
+            "msgs_per_s": round(n / elapsed, 1)}
+
+
+def delete_internal_topics(settings: Settings) -> None:
+    """Faust's own topics for this run (follow-up re-key topic, table changelog)."""
+    from kafka import KafkaAdminClient
+
+    from streams.topics import kafka_client_kwargs
+
+    admin = KafkaAdminClient(client_id="voc-cleanup", **kafka_client_kwargs(settings))
+    try:
+        mine = [t for t in admin.list_topics()
+                if t.startswith(f"{settings.topic_prefix}{settings.consumer_group}-")
+                or t.startswith(f"{settings.consumer_group}-")]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        head, _, value = line.rpartition(" ")
+        if head.split("{")[0] == name and all(f'{k}="{v}"' in head for k, v in labels.items()):
+            total += float(value)
+    return total
+
+
+def buckets(text: str, name: str) -> dict[float, float]:
+    out: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(name + "_bucket{"):
+            head, _, value = line.rpartition(" ")
+            le = head.split('le="')[1].split('"')[0]
+            out[float("inf") if le == "+Inf" else float(le)] = float(value)
+    return out
+
+
+def quantile(q: float, cum: dict[float, float]) -> float | None:
+    """Prometheus-style histogram_quantile over cumulative bucket counts."""
+    edges = sorted(cum)
+    total = cum[edges[-1]] if edges else 0
+    if total <= 0:
+        return None
+    rank = q * total
+    prev_edge, prev_count = 0.0, 0.0
+    for edge in edges:
+        count = cum[edge]
+        if count >= rank:
+            if edge == float("inf"):
+                return prev_edge
+            width = count - prev_count
+            frac = (rank - prev_count) / width if width else 1.0
+            return prev_edge + (edge - prev_edge) * frac
+        prev_edge, prev_count = edge, count
+    return None
+
+
+class Worker:
+    """A ``voc worker`` subprocess on its own topics/alias/group, stopped on exit."""
+
+    def __init__(self, settings: Settings, env: dict[str, str], log: Path) -> None:
+        self.settings = settings
+        self.url = f"http://127.0.0.1:{settings.web_port}"
+        self.log = log
+        with log.open("wb") as fh:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli.main", "worker"], env={**os.environ, **env},
+                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+
+    def wait_healthy(self, timeout: float = 240.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log.read_text()[-3000:]}")
+            if http_json(self.url + "/health")[0] == 200:
+                return
+            time.sleep(1.0)
+        raise RuntimeError("worker not healthy in time")
+
+    def metrics(self) -> str:
+        status, text = http_json(self.url + "/metrics", timeout=5.0)
+        if status != 200 or not isinstance(text, str):
+            raise RuntimeError(f"/metrics answered {status}")
+        return text
+
+    def indexed(self) -> float:
+        return metric(self.metrics(), "voc_index_docs_total", result="ok")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+
+def produce(settings: Settings, lines: Iterator[bytes], rate: float | None,
+            retime: bool = False) -> dict[str, Any]:
+    from kafka import KafkaProducer
+
+    from streams.replay import producer_config, replay
+
+    producer = KafkaProducer(**producer_config(settings))
+    try:
+        return replay(lines, producer, settings, rate=rate, retime_to_now=retime).as_dict()
+    finally:
+        producer.close()
+
+
+def wait_indexed(worker: Worker, target: float, timeout: float) -> float:
+    """Poll /metrics until ``target`` documents are indexed; return the monotonic time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.indexed() >= target:
+            return time.monotonic()
+        time.sleep(0.05)
+    raise RuntimeError(f"only {worker.indexed()} of {target} indexed after {timeout}s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--messages", type=int, default=3000, help="sustained-phase records")
+    ap.add_argument("--latency-seconds", type=float, default=30.0, help="half-rate phase length")
+    ap.add_argument("--enrich-messages", type=int, default=1024)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json")
+    args = ap.parse_args()
+
+    from streams.search import make_backend
+    from streams.topics import create_topics, delete_topics
+
+    base = Settings()
+    result: dict[str, Any] = {
+        "bench": "pipeline", "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "batch_size": base.batch_size, "batch_within_s": base.batch_within_s,
+    }
+    result["enrich_only"] = enrich_only(base, args.enrich_messages, base.batch_size)
+
+    run = uuid.uuid4().hex[:8]
+    workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"voc-bench-{run}"
+    workdir.mkdir(parents=True)
+    env = {
+        "VOC_TOPIC_PREFIX": f"bench-{run}.", "VOC_SEARCH_ALIAS": f"voc-bench-{run}",
+        "VOC_CONSUMER_GROUP": f"voc-bench-{run}", "VOC_WEB_PORT": str(_free_port()),
+        "VOC_WORKER_DATA_DIR": str(workdir / "worker"), "VOC_SEARCH_REPLICAS": "0",
+        "VOC_LOG_LEVEL": "WARNING",
+    }
+    settings = Settings(topic_prefix=env["VOC_TOPIC_PREFIX"], search_alias=env["VOC_SEARCH_ALIAS"],
+                        consumer_group=env["VOC_CONSUMER_GROUP"], web_port=int(env["VOC_WEB_PORT"]),
+                        search_replicas=0)
+    create_topics(settings)
+    worker = Worker(settings, env, workdir / "worker.log")
+    try:
+        worker.wait_healthy()
+        # warm-up: first batches pay for lazy loads and the first bulk request
+        produce(settings, (message(i, f"{run}w") for i in range(64)), None)
+        wait_indexed(worker, 64, 120)
+        done = worker.indexed()
+
+        n = args.messages
+        t0 = time.monotonic()
+        sent = produce(settings, (message(i, run) for i in range(n)), None)
+        t1 = wait_indexed(worker, done + n, 600)
+        sustained = n / (t1 - t0)
+        result["sustained"] = {"messages": n, "seconds": round(t1 - t0, 3),
+                               "msgs_per_s": round(sustained, 1),
+                               "replay_msgs_per_s": sent["rate_per_s"]}
+        done = worker.indexed()
+
+        rate = sustained / 2
+        m = int(rate * args.latency_seconds)
+        before = buckets(worker.metrics(), "voc_end_to_end_seconds")
+        lines = (message(i, f"{run}l") for i in range(m))
+        produce(settings, lines, rate, retime=True)  # received_at = the moment of the send
+        wait_indexed(worker, done + m, 300)
+        after = buckets(worker.metrics(), "voc_end_to_end_seconds")
+        delta = {le: after[le] - before.get(le, 0.0) for le in after}
+        total = delta.get(float("inf"), 0.0)
+        result["latency"] = {
+            "offered_rate_per_s": round(rate, 1), "messages": m,
+            "p50_s": _r(quantile(0.50, delta)), "p95_s": _r(quantile(0.95, delta)),
+            "p99_s": _r(quantile(0.99, delta)),
+            "share_under_1s": round(delta.get(1.0, 0.0) / total, 4) if total else None,
+            "method": "worker histogram voc_end_to_end_seconds, interpolated within buckets",
+        }
+    finally:
+        worker.stop()
+
+        async def drop() -> None:
+            backend = make_backend(settings)
+            try:
+                await backend.drop()
+            finally:
+                await backend.close()
+
+        try:
+            asyncio.run(drop())
+        finally:
+            delete_topics(settings)
+            delete_internal_topics(settings)
+
+    ratio = result["sustained"]["msgs_per_s"] / result["enrich_only"]["msgs_per_s"]
+    p99 = result["latency"]["p99_s"]
+    result["targets"] = {
+        "sustained_vs_enrich_only": round(ratio, 3), "sustained_ok": ratio >= 0.70,
+        "p99_under_1s_ok": p99 is not None and p99 < 1.0,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)
+
+
+if __name__ == "__main__":
+    main()

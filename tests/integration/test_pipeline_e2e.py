@@ -1,0 +1,330 @@
+"""The whole pipeline against the real local stack (``voc stack up``): Kafka + OpenSearch.
+
+A real ``voc worker`` subprocess (real encoder, real agents) with its own topic prefix,
+alias, consumer group, web port and data dir, so parallel runs never collide. N good and
+M bad records are replayed; the test then checks, with bounded polling:
+
+* exactly N documents in the alias, with exactly the expected ids;
+* every rant in the index has its FollowUp on ``voc.followups`` (and nothing else does);
+* every bad record is on ``voc.deadletter`` with a reason and its original bytes;
+* ``/metrics`` counters match those numbers and ``/health`` says ok;
+* replaying the same file again leaves exactly N documents (``_id`` = feedback id).
+
+If Kafka or OpenSearch is not up the test fails loudly (no skip).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from streams.cli.pipeline_cmd import http_json
+from streams.replay import producer_config, replay
+from streams.settings import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+GOOD_SMS = [
+    "This is the THIRD time you have charged me twice for the same order. I am furious, "
+    "cancel my contract today or I am going to the ombudsman!",
+    "Thanks so much, the engineer was lovely and fixed my broadband in ten minutes",
+    "Parcel still not delivered after two weeks, nobody answers the phone, absolutely useless",
+    "ok thanks",
+    "The app keeps crashing when I try to pay my bill, really annoying",
+    "Been on hold for 90 minutes. Disgraceful service. I want a refund and I'm leaving.",
+    "Great price on the new plan, happy with it",
+    "my internet has been down since monday and i work from home, this is a disaster!!!",
+]
+GOOD_SURVEY = [
+    ("nps", 0, "Worst company I have ever dealt with. Overcharged, lied to, and hung up on."),
+    ("nps", 10, "Brilliant support, quick and friendly"),
+    ("csat", 2, "Delivery was late and the box was damaged"),
+    ("ces", 5, ""),
+]
+BAD_LINES = [
+    b"{this is not json",
+    json.dumps({"message_id": "BAD1", "body": "no sender, no date"}).encode(),
+    json.dumps({"response_id": "BADR1", "survey_id": "S", "customer_id": "C", "brand": "b",
+                "submitted_at": "2026-11-25T18:00:00Z", "kind": "nps", "score": 42,
+                "comment": "score out of range"}).encode(),
+    json.dumps({"message_id": "BAD2", "from": "+447700900111", "body": "hi", "brand": "b",
+                "received_at": "2026-11-25T18:00:00Z", "schema_version": 99}).encode(),
+    b"\xff\xfe\xfa invalid utf-8",
+    json.dumps(["a", "list"]).encode(),
+]
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def delete_internal_topics(settings: Settings) -> None:
+    """Faust's own topics for this run (follow-up re-key topic, table changelog)."""
+    from kafka import KafkaAdminClient
+
+    from streams.topics import kafka_client_kwargs
+
+    admin = KafkaAdminClient(client_id="voc-cleanup", **kafka_client_kwargs(settings))
+    try:
+        mine = [t for t in admin.list_topics()
+                if t.startswith(f"{settings.topic_prefix}{settings.consumer_group}-")
+                or t.startswith(f"{settings.consumer_group}-")]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(cond: Callable[[], Any], timeout: float, what: str, every: float = 1.0) -> Any:
+    """Poll ``cond`` until it returns a truthy value; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = cond()
+        if last:
+            return last
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+def build_input(run: str) -> tuple[list[bytes], set[str]]:
+    """Good and bad lines (good first, bad interleaved) and the expected feedback ids."""
+    lines: list[bytes] = []
+    ids: set[str] = set()
+    for i, body in enumerate(GOOD_SMS):
+        mid = f"{run}-SM{i}"
+        ids.add(f"sms:{mid}")
+        lines.append(json.dumps({
+            "message_id": mid, "from": f"+4477009{i:05d}", "to": "+447700900000", "body": body,
+            "received_at": "2026-11-25T18:00:00Z", "brand": "acme-mobile",
+            "customer_id": f"{run}-C{i % 3}"}).encode())
+    for i, (kind, score, comment) in enumerate(GOOD_SURVEY):
+        rid = f"{run}-R{i}"
+        ids.add(f"survey:{rid}")
+        lines.append(json.dumps({
+            "response_id": rid, "survey_id": "S1", "customer_id": f"{run}-C{i}",
+            "brand": "acme-mobile", "submitted_at": "2026-11-25T18:05:00Z", "kind": kind,
+            "score": score, "comment": comment}).encode())
+    for j, bad in enumerate(BAD_LINES):
+        lines.insert(2 * j + 1, bad)
+    return lines, ids
+
+
+def read_topic(settings: Settings, topic: str, expect: int, timeout: float = 60.0) -> list[Any]:
+    """Every record of ``topic`` (from the beginning), waiting until at least ``expect``."""
+    from kafka import KafkaConsumer
+
+    cfg = producer_config(settings)
+    consumer = KafkaConsumer(topic, bootstrap_servers=cfg["bootstrap_servers"],
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             group_id=None, consumer_timeout_ms=3000)
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            records.extend(consumer)
+            if len(records) >= expect:
+                break
+    finally:
+        consumer.close()
+    return records
+
+
+def metric_sum(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        head, _, value = line.rpartition(" ")
+        if head.split("{")[0] != name:
+            continue
+        if all(f'{k}="{v}"' in head for k, v in labels.items()):
+            total += float(value)
+    return total
+
+
+@pytest.fixture(scope="module")
+def stack() -> Settings:
+    base = Settings()
+    kafka_host, _, kafka_port = base.kafka_bootstrap.split(",")[0].rpartition(":")
+    search = base.search_url.split("//")[-1].split("/")[0]
+    s_host, _, s_port = search.rpartition(":")
+    missing = [name for name, ok in (
+        (f"Kafka {base.kafka_bootstrap}", _port_open(kafka_host, int(kafka_port))),
+        (f"search {base.search_url}", _port_open(s_host, int(s_port or 9200))),
+    ) if not ok]
+    if missing:
+        pytest.fail(f"the local stack is not up ({', '.join(missing)} unreachable): "
+                    "run `voc stack up` first", pytrace=False)
+    return base
+
+
+@pytest.fixture(scope="module")
+def pipeline(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Topics + a worker subprocess with unique names; torn down whatever happens."""
+    from streams.search import make_backend
+    from streams.topics import create_topics, delete_topics
+
+    run = uuid.uuid4().hex[:8]
+    workdir = tmp_path_factory.mktemp(f"e2e-{run}")
+    env_overrides = {
+        "VOC_TOPIC_PREFIX": f"e2e-{run}.",
+        "VOC_SEARCH_ALIAS": f"voc-e2e-{run}",
+        "VOC_CONSUMER_GROUP": f"voc-e2e-{run}",
+        "VOC_WEB_PORT": str(_free_port()),
+        "VOC_WORKER_DATA_DIR": str(workdir / "worker"),
+        "VOC_SEARCH_REPLICAS": "0",
+        "VOC_BATCH_WITHIN_S": "0.1",
+    }
+    settings = Settings(
+        topic_prefix=env_overrides["VOC_TOPIC_PREFIX"],
+        search_alias=env_overrides["VOC_SEARCH_ALIAS"],
+        consumer_group=env_overrides["VOC_CONSUMER_GROUP"],
+        web_port=int(env_overrides["VOC_WEB_PORT"]),
+        search_replicas=0,
+    )
+    create_topics(settings)
+    log_path = workdir / "worker.log"
+    env = {**os.environ, **env_overrides}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "worker"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base_url = f"http://127.0.0.1:{settings.web_port}"
+    try:
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                pytest.fail(f"worker exited ({proc.returncode}):\n"
+                            + log_path.read_text(errors="replace")[-4000:], pytrace=False)
+            return http_json(base_url + "/health")[0] == 200
+
+        wait_until(healthy, 240, "worker /health == 200")
+        yield {"settings": settings, "proc": proc, "base_url": base_url, "run": run,
+               "log": log_path}
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+        async def drop() -> None:
+            backend = make_backend(settings)
+            try:
+                await backend.drop()
+            finally:
+                await backend.close()
+
+        try:
+            asyncio.run(drop())
+        finally:
+            delete_topics(settings)
+            delete_internal_topics(settings)
+
+
+def _replay(settings: Settings, lines: list[bytes]) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(**producer_config(settings))
+    try:
+        summary = replay(lines, producer, settings)
+    finally:
+        producer.close()
+    assert summary.sent == len(lines) and summary.failed == 0, summary.as_dict()
+
+
+async def _index_state(settings: Settings) -> tuple[int, set[str], set[str]]:
+    """(count, all ids, rant ids) behind the alias, after a refresh."""
+    from streams.search import make_backend
+
+    backend = make_backend(settings)
+    try:
+        await backend.refresh()
+        count = await backend.count()
+        hits = await backend.search("*", size=1000)
+        rants = await backend.search("*", rants=True, size=1000)
+        return count, {h.id for h in hits}, {h.id for h in rants}
+    finally:
+        await backend.close()
+
+
+def test_replay_good_and_bad_end_to_end(pipeline: dict[str, Any]) -> None:
+    settings: Settings = pipeline["settings"]
+    lines, expected_ids = build_input(pipeline["run"])
+    n_good, n_bad = len(expected_ids), len(BAD_LINES)
+    _replay(settings, lines)
+
+    count = wait_until(
+        lambda: (c := asyncio.run(_index_state(settings))[0]) == n_good and c, 240,
+        f"{n_good} documents in {settings.search_alias}")
+    count, ids, rant_ids = asyncio.run(_index_state(settings))
+    assert count == n_good
+    assert ids == expected_ids
+    assert rant_ids, "the furious messages in the input should be rants"
+
+    followups = [json.loads(r.value) for r in
+                 read_topic(settings, settings.topic("followups"), len(rant_ids))]
+    assert {f["feedback_id"] for f in followups} == rant_ids
+    assert all(f["id"] == f"followup:{f['feedback_id']}" and f["suggested_reply"]
+               for f in followups)
+
+    dead = [json.loads(r.value) for r in
+            read_topic(settings, settings.topic("deadletter"), n_bad)]
+    assert len(dead) == n_bad
+    assert all(d["reason"] and d["error"] for d in dead)
+    assert sorted(base64.b64decode(d["original_b64"]) for d in dead) == sorted(BAD_LINES)
+
+    def metrics_settled() -> str | None:
+        status, text = http_json(pipeline["base_url"] + "/metrics")
+        if status == 200 and metric_sum(text, "voc_index_docs_total", result="ok") >= n_good:
+            return text
+        return None
+
+    text = wait_until(metrics_settled, 60, "index counters on /metrics")
+    assert metric_sum(text, "voc_messages_in_total") == n_good + n_bad
+    assert metric_sum(text, "voc_enriched_total") == n_good
+    assert metric_sum(text, "voc_deadletter_total") == n_bad
+    assert metric_sum(text, "voc_rants_total") == len(rant_ids)
+    assert metric_sum(text, "voc_index_docs_total", result="ok") == n_good
+    assert metric_sum(text, "voc_end_to_end_seconds_count") == n_good
+
+    status, health = http_json(pipeline["base_url"] + "/health")
+    assert status == 200 and health["kafka"]["ok"] and health["search"]["ok"]
+
+    # Replaying the same file: same ids, so still exactly N documents.
+    _replay(settings, lines)
+
+    def replay_indexed() -> str | None:
+        status, text = http_json(pipeline["base_url"] + "/metrics")
+        if status == 200 and metric_sum(text, "voc_index_docs_total", result="ok") >= 2 * n_good:
+            return text
+        return None
+
+    text = wait_until(replay_indexed, 240, "the replay to be indexed")
+    assert metric_sum(text, "voc_messages_in_total") == 2 * (n_good + n_bad)
+    count, ids, _ = asyncio.run(_index_state(settings))
+    assert count == n_good and ids == expected_ids
