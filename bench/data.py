@@ -123,3 +123,21 @@ def goemotions_sentiment(split: str) -> Split:
             texts.append(text)
             labels.append(mapped.pop())  # type: ignore[arg-type]
     return Split(f"goemotions_group_{split}", texts, labels)
+
+
+def customer_sms() -> Split:
+    """48 customer SMS written for this project (bench/data/customer_sms.tsv); evaluation only.
+
+    ``labels`` are sentiment ids; ``gold_sets`` hold the single emotion id per row.
+    Never used for training or model selection.
+    """
+    path = Path(__file__).resolve().parent / "data" / "customer_sms.tsv"
+    texts: list[str] = []
+    labels: list[int] = []
+    golds: list[tuple[int, ...]] = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            texts.append(row["text"])
+            labels.append(SENTIMENT_LABELS.index(row["sentiment"]))
+            golds.append((EMOTION_LABELS.index(row["emotion"]),))
+    return Split("customer_sms", texts, labels, golds)

@@ -9,6 +9,8 @@ GoEmotions train, and only the validation splits for selection):
     (ours and the prototypes: the larger of the two probabilities/similarities;
     VADER: compound >= 0 is positive); the share each method would have called
     neutral (VADER +-0.05, argmax over 3 for the others) is reported too;
+  * 48 customer SMS written for this project (bench/data/customer_sms.tsv;
+    3-class sentiment, plus emotion accuracy: too few rows per emotion for F1);
   * GoEmotions Ekman test (5,427 Reddit comments, 7 emotions, multi-label gold;
     scoring rule in bench/metrics.py, identical for every method). VADER has
     no emotions, so it has no emotion score.
@@ -140,6 +142,24 @@ def run(limit: int | None) -> dict:
     res["ours_minus_vader_f1"] = round(res["ours"]["macro_f1"] - res["vader"]["macro_f1"], 4)
     out["sets"]["uci_sentences_2class"] = res
 
+    # Customer SMS written for this project: 3-class sentiment, emotion accuracy.
+    cs = cut(data.customer_sms())
+    emb, sp, ep = signals(cs)
+    vc = vader_compound(cs.texts)
+    cs_gold_e = [g[0] for g in cs.gold_sets or []]
+    res = {
+        "ours": sentiment_scores(cs.labels, argmax(sp)),
+        "vader": sentiment_scores(cs.labels, vader_3class(vc)),
+        "prototype": sentiment_scores(cs.labels, argmax(emb @ sent_proto.T)),
+        "emotion_accuracy": {
+            "ours": round(float(np.mean(np.array(argmax(ep)) == cs_gold_e)), 4),
+            "prototype": round(float(np.mean(np.array(argmax(emb @ emo_proto.T)) == cs_gold_e)),
+                               4),
+        },
+    }
+    res["ours_minus_vader_f1"] = round(res["ours"]["macro_f1"] - res["vader"]["macro_f1"], 4)
+    out["sets"]["customer_sms_handwritten"] = res
+
     # GoEmotions Ekman test: 7 emotions.
     ge = cut(data.goemotions("test"))
     emb, _, ep = signals(ge)
@@ -155,10 +175,12 @@ def run(limit: int | None) -> dict:
     out["targets"] = {
         "sentiment_f1_ge_0.65": all(
             s[k]["ours"]["macro_f1"] >= 0.65
-            for k in ("tweeteval_sentiment_test", "uci_sentences_2class")),
-        "sentiment_ge_vader_plus_0.15": all(
-            s[k]["ours_minus_vader_f1"] >= 0.15
-            for k in ("tweeteval_sentiment_test", "uci_sentences_2class")),
+            for k in ("tweeteval_sentiment_test", "customer_sms_handwritten",
+                      "uci_sentences_2class")),
+        "sentiment_ge_vader_plus_0.15": {
+            k: s[k]["ours_minus_vader_f1"] >= 0.15
+            for k in ("tweeteval_sentiment_test", "customer_sms_handwritten",
+                      "uci_sentences_2class")},
         "emotion_f1_ge_0.55": s["goemotions_ekman_test"]["ours"]["macro_f1"] >= 0.55,
     }
     out["seconds"] = round(time.time() - t0, 1)

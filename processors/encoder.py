@@ -8,7 +8,6 @@ like sentence-transformers, so cosine similarities match that library.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,34 +39,19 @@ def load_base(encoder: str | None) -> tuple[PreTrainedTokenizerBase, PreTrainedM
     return tok, model
 
 
-def additive_mask(attention_mask: torch.Tensor) -> torch.Tensor:
-    """(B, L) 0/1 mask -> (B, 1, 1, L) additive mask, as BertLayer expects (eager and SDPA)."""
-    m = attention_mask[:, None, None, :].to(torch.float32)
-    return (1.0 - m) * torch.finfo(torch.float32).min
-
-
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Average of the non-padding token vectors (sentence-transformers' pooling)."""
     m = attention_mask[..., None].to(hidden.dtype)
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
 
-def run_layers(layers: torch.nn.ModuleList, hidden: torch.Tensor,
-               attention_mask: torch.Tensor) -> torch.Tensor:
-    """Apply BERT layers to hidden states; shared by inference and training."""
-    ext = additive_mask(attention_mask)
-    for layer in layers:
-        hidden = layer(hidden, attention_mask=ext)[0]
-    return hidden
-
-
 class EncoderAnalyzer:
-    """``TextAnalyzer``: frozen encoder + fine-tuned top layer(s) + numpy heads.
+    """``TextAnalyzer``: frozen encoder + attention-pooling numpy heads.
 
-    The bottom layers run once per batch; their output feeds both the frozen top
-    layer(s) (-> the general sentence embedding used by topics and search) and
-    the tuned copy (-> sentiment and emotion heads). Batches are sorted by
-    length internally (less padding) and results come back in input order.
+    One forward per chunk yields both the sentence embedding (mean-pooled last
+    layer, L2-normalised; used by topics and search) and the token states the
+    heads read (layer ``heads.feature_layer``). Batches are sorted by length
+    internally (less padding) and results come back in input order.
     """
 
     def __init__(self, config: ModelConfig | None = None, batch_size: int = 64) -> None:
@@ -79,57 +63,47 @@ class EncoderAnalyzer:
         self.tokenizer, self.model = load_base(self.config.encoder)
         self.heads = Heads.load(self.config.heads_path)
         base_name = resolve_model_dir(self.config.encoder)
-        self.name = Path(base_name).name if Path(base_name).is_dir() else base_name
-        if self.config.encoder is None:
-            self.name = "all-MiniLM-L6-v2"
+        self.name = "all-MiniLM-L6-v2" if self.config.encoder is None else base_name
         self.version = self.heads.version
         self._check_compatible()
-        k = self.heads.tuned_layers
-        self.tuned: torch.nn.ModuleList | None = None
-        if k:
-            self.tuned = copy.deepcopy(self.model.encoder.layer[-k:])
-            state = {n: torch.from_numpy(v) for n, v in self.heads.layer_state.items()}
-            self.tuned.load_state_dict(state)
-            self.tuned.eval()
 
     def _check_compatible(self) -> None:
         """Refuse heads trained for another encoder shape (they would give nonsense)."""
         cfg = self.model.config
-        want_dim = int(self.heads.meta.get("hidden_size", cfg.hidden_size))
         want_layers = int(self.heads.meta.get("num_hidden_layers", cfg.num_hidden_layers))
-        if (want_dim, want_layers) != (cfg.hidden_size, cfg.num_hidden_layers) or (
-            self.heads.sentiment.weight.shape[1] != cfg.hidden_size
+        if (self.heads.dim, want_layers) != (cfg.hidden_size, cfg.num_hidden_layers) or not (
+            0 <= self.heads.feature_layer <= cfg.num_hidden_layers
         ):
             raise ValueError(
-                f"heads {self.heads.meta.get('base_encoder', '?')} ({want_layers} layers, "
-                f"dim {want_dim}) do not fit encoder {self.name} ({cfg.num_hidden_layers} "
+                f"heads for {self.heads.meta.get('base_encoder', '?')} ({want_layers} layers, "
+                f"dim {self.heads.dim}) do not fit encoder {self.name} ({cfg.num_hidden_layers} "
                 f"layers, dim {cfg.hidden_size}); train heads for it (scripts/train_heads.py)"
             )
 
     @torch.inference_mode()
-    def _forward(self, texts: Sequence[str], heads: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """Embeddings (n, dim) and, when ``heads``, pooled tuned features (n, dim)."""
+    def _forward(self, texts: Sequence[str], heads: bool
+                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Embeddings (n, dim) and, when ``heads``, sentiment and emotion probabilities."""
         n = len(texts)
-        dim = self.model.config.hidden_size
-        emb = np.zeros((n, dim), dtype=np.float32)
-        feats = np.zeros((n, dim), dtype=np.float32) if heads else None
+        emb = np.zeros((n, self.model.config.hidden_size), dtype=np.float32)
+        sent = np.zeros((n, len(SENTIMENT_LABELS)), np.float32) if heads else None
+        emo = np.zeros((n, len(EMOTION_LABELS)), np.float32) if heads else None
         order = sorted(range(n), key=lambda i: len(texts[i]))
-        k = self.heads.tuned_layers
         for s in range(0, n, self.batch_size):
             idx = order[s : s + self.batch_size]
             enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
                                  max_length=self.config.max_length, return_tensors="pt")
             mask = enc["attention_mask"]
-            out = self.model(**enc, output_hidden_states=heads and k > 0)
+            out = self.model(**enc, output_hidden_states=heads)
             pooled = torch.nn.functional.normalize(mean_pool(out.last_hidden_state, mask), dim=-1)
-            emb[idx] = pooled.numpy()
-            if feats is not None:
-                if k and self.tuned is not None:
-                    top = run_layers(self.tuned, out.hidden_states[-k - 1], mask)
-                else:
-                    top = out.last_hidden_state
-                feats[idx] = mean_pool(top, mask).numpy()
-        return emb, feats
+            e = pooled.numpy()
+            emb[idx] = e
+            if sent is not None and emo is not None:
+                tokens = out.hidden_states[self.heads.feature_layer].numpy()
+                sp, ep = self.heads.predict(tokens, mask.numpy(), e)
+                sent[idx] = sp
+                emo[idx] = ep
+        return emb, sent, emo
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised sentence embeddings, shape (len(texts), dim), input order."""
@@ -141,9 +115,8 @@ class EncoderAnalyzer:
         """Embedding + sentiment + emotion per text, one encoder pass, input order."""
         if not texts:
             return []
-        emb, feats = self._forward(list(texts), heads=True)
-        assert feats is not None
-        sent, emo = self.heads.predict(feats)
+        emb, sent, emo = self._forward(list(texts), heads=True)
+        assert sent is not None and emo is not None
         return [
             TextSignals(
                 embedding=emb[i],

@@ -1,16 +1,20 @@
 """Sentiment and emotion heads: loading the shipped weights and applying them with numpy.
 
-The heads file (``processors/models/heads.safetensors``) holds, in fp16:
-  * ``layer.<name>``: a fine-tuned copy of the encoder's top transformer
-    layer(s); the encoder runs them beside the frozen top layer(s), so the
-    general-purpose embedding stays untouched for topics and search while the
-    heads see task-tuned features (one shared bottom forward for both);
-  * ``sentiment.weight/bias``, ``emotion.weight/bias``: linear heads on the
-    mean-pooled output of the tuned layer(s);
-  * ``sentiment.offset``, ``emotion.offset``: per-class logit offsets fitted on
-    validation splits to balance the classes for macro-F1.
-Metadata (JSON strings) records the labels, the base encoder and the layer count,
-so a mismatched encoder is refused instead of producing silent nonsense.
+Why attention-pooling heads: a linear head on the mean-pooled sentence
+embedding misses short decisive cues ("not", "furious", an emoji) that the mean
+washes out; a learned attention over the encoder's token states finds them, at
+a cost of a few small matrix products (nothing like an extra transformer layer,
+which this 2-core CPU could neither train nor serve cheaply). The encoder
+returns the token states of layer ``feature_layer`` from the same forward pass
+that produces the embedding, so both heads share that one forward.
+
+Per task the head computes, for token states X (L x D) with padding masked:
+  K attention pools softmax(X q_k) . X, the masked mean of X and the final
+  sentence embedding -> LayerNorm -> Linear -> GELU(tanh) -> Linear -> + offset.
+The heads file (``processors/models/heads.safetensors``, fp16) holds those
+tensors; ``offset`` are per-class logit offsets fitted on validation splits.
+Metadata (JSON strings) records labels, the base encoder, its shape and the
+feature layer, so a mismatched encoder is refused instead of giving nonsense.
 """
 
 from __future__ import annotations
@@ -26,38 +30,65 @@ from safetensors.numpy import save_file
 from processors.types import EMOTION_LABELS, SENTIMENT_LABELS
 
 DEFAULT_HEADS = Path(__file__).resolve().parent / "models" / "heads.safetensors"
+_PARAMS = ("query", "ln_weight", "ln_bias", "fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias")
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, stable for large logits."""
-    z = logits - logits.max(axis=-1, keepdims=True)
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax along ``axis``, stable for large logits."""
+    z = logits - logits.max(axis=axis, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def gelu_tanh(x: np.ndarray) -> np.ndarray:
+    """GELU, tanh approximation (the same one the training module uses)."""
+    return 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x**3)))
+
+
+def pooled_features(tokens: np.ndarray, mask: np.ndarray, emb: np.ndarray,
+                    query: np.ndarray) -> np.ndarray:
+    """[K attention pools, masked mean, sentence embedding] per row, shape (B, (K+2)*D)."""
+    m = mask.astype(bool)
+    scores = np.einsum("bld,kd->blk", tokens, query)
+    scores = np.where(m[..., None], scores, -1e9)
+    alpha = softmax(scores, axis=1)
+    pools = np.einsum("blk,bld->bkd", alpha, tokens).reshape(tokens.shape[0], -1)
+    mf = m[..., None].astype(tokens.dtype)
+    mean = (tokens * mf).sum(1) / np.maximum(mf.sum(1), 1.0)
+    return np.concatenate([pools, mean, emb], axis=1)
 
 
 @dataclass
-class LinearHead:
-    """``softmax(x @ W.T + b + offset)`` over ``labels``."""
+class AttnHead:
+    """One task's head; ``probs`` returns (B, n_labels) rows summing to 1."""
 
     labels: tuple[str, ...]
-    weight: np.ndarray  # (n_labels, dim)
-    bias: np.ndarray  # (n_labels,)
-    offset: np.ndarray  # (n_labels,)
+    params: dict[str, np.ndarray]
+    offset: np.ndarray
 
-    def probs(self, features: np.ndarray) -> np.ndarray:
-        """Class probabilities, shape (n, n_labels); rows sum to 1."""
-        logits = features.astype(np.float32) @ self.weight.T + self.bias + self.offset
-        return softmax(logits)
+    def logits(self, tokens: np.ndarray, mask: np.ndarray, emb: np.ndarray) -> np.ndarray:
+        """Raw logits (before softmax), offsets included."""
+        p = self.params
+        x = pooled_features(tokens.astype(np.float32), mask, emb.astype(np.float32),
+                            p["query"])
+        mu = x.mean(-1, keepdims=True)
+        var = ((x - mu) ** 2).mean(-1, keepdims=True)
+        x = (x - mu) / np.sqrt(var + 1e-5) * p["ln_weight"] + p["ln_bias"]
+        h = gelu_tanh(x @ p["fc1_weight"].T + p["fc1_bias"])
+        return h @ p["fc2_weight"].T + p["fc2_bias"] + self.offset
+
+    def probs(self, tokens: np.ndarray, mask: np.ndarray, emb: np.ndarray) -> np.ndarray:
+        """Class probabilities."""
+        return softmax(self.logits(tokens, mask, emb))
 
 
 @dataclass
 class Heads:
     """Everything trained on top of the frozen encoder."""
 
-    sentiment: LinearHead
-    emotion: LinearHead
-    tuned_layers: int = 0
-    layer_state: dict[str, np.ndarray] = field(default_factory=dict)
+    sentiment: AttnHead
+    emotion: AttnHead
+    feature_layer: int
     meta: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -65,8 +96,13 @@ class Heads:
         """Short identifier of the trained weights (recorded in every output)."""
         return self.meta.get("version", "unknown")
 
+    @property
+    def dim(self) -> int:
+        """Token-state width the heads expect."""
+        return int(self.sentiment.params["query"].shape[1])
+
     @classmethod
-    def load(cls, path: Path | None = None) -> Heads:
+    def load(cls, path: Path | str | None = None) -> Heads:
         """Read a heads file written by :meth:`save` (default: the shipped one)."""
         path = Path(path) if path else DEFAULT_HEADS
         if not path.is_file():
@@ -76,37 +112,34 @@ class Heads:
             meta = dict(fh.metadata() or {})
             for key in fh.keys():  # noqa: SIM118 - safe_open is not a mapping
                 tensors[key] = fh.get_tensor(key).astype(np.float32)
-        labels_s = tuple(json.loads(meta.get("sentiment_labels", "[]")) or SENTIMENT_LABELS)
-        labels_e = tuple(json.loads(meta.get("emotion_labels", "[]")) or EMOTION_LABELS)
+        labels_s = tuple(json.loads(meta.get("sentiment_labels", "[]")))
+        labels_e = tuple(json.loads(meta.get("emotion_labels", "[]")))
         if labels_s != SENTIMENT_LABELS or labels_e != EMOTION_LABELS:
             raise ValueError(f"heads file {path} has labels {labels_s}/{labels_e}, "
                              f"expected {SENTIMENT_LABELS}/{EMOTION_LABELS}")
 
-        def head(name: str, labels: tuple[str, ...]) -> LinearHead:
-            w = tensors[f"{name}.weight"]
-            return LinearHead(labels, w, tensors[f"{name}.bias"],
-                              tensors.get(f"{name}.offset", np.zeros(len(labels), np.float32)))
+        def head(name: str, labels: tuple[str, ...]) -> AttnHead:
+            params = {k: tensors[f"{name}.{k}"] for k in _PARAMS}
+            return AttnHead(labels, params, tensors[f"{name}.offset"])
 
-        layer_state = {k[len("layer."):]: v for k, v in tensors.items() if k.startswith("layer.")}
         return cls(head("sentiment", labels_s), head("emotion", labels_e),
-                   int(meta.get("tuned_layers", "0")), layer_state, meta)
+                   int(meta["feature_layer"]), meta)
 
     def save(self, path: Path) -> None:
-        """Write fp16 tensors plus metadata (labels, layer count, base encoder, version)."""
+        """Write fp16 tensors plus metadata (labels, feature layer, base encoder, version)."""
         tensors: dict[str, np.ndarray] = {}
         for name, h in (("sentiment", self.sentiment), ("emotion", self.emotion)):
-            tensors[f"{name}.weight"] = h.weight.astype(np.float16)
-            tensors[f"{name}.bias"] = h.bias.astype(np.float16)
+            for k in _PARAMS:
+                tensors[f"{name}.{k}"] = np.ascontiguousarray(h.params[k].astype(np.float16))
             tensors[f"{name}.offset"] = h.offset.astype(np.float16)
-        for k, v in self.layer_state.items():
-            tensors[f"layer.{k}"] = np.ascontiguousarray(v.astype(np.float16))
         meta = dict(self.meta)
-        meta.update(tuned_layers=str(self.tuned_layers),
+        meta.update(feature_layer=str(self.feature_layer),
                     sentiment_labels=json.dumps(list(self.sentiment.labels)),
                     emotion_labels=json.dumps(list(self.emotion.labels)))
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(path), metadata=meta)
 
-    def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(sentiment probs, emotion probs) for pooled tuned-layer features (n, dim)."""
-        return self.sentiment.probs(features), self.emotion.probs(features)
+    def predict(self, tokens: np.ndarray, mask: np.ndarray,
+                emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(sentiment probs, emotion probs) from token states (B, L, D), mask (B, L), emb (B, D)."""
+        return self.sentiment.probs(tokens, mask, emb), self.emotion.probs(tokens, mask, emb)

@@ -1,0 +1,110 @@
+"""The shared encoder + shipped heads: shapes, normalisation, order, sanity sentences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from transformers import AutoModel
+
+from processors.config import ModelConfig
+from processors.encoder import EncoderAnalyzer, resolve_model_dir
+from processors.types import EMOTION_LABELS, SENTIMENT_LABELS
+
+TEXTS = [
+    "ok",
+    "I love this, thank you so much!",
+    "You charged me twice and nobody answers, I'm furious",
+    "My parcel was supposed to arrive on Monday and it is now Friday, still nothing, "
+    "and every time I call I wait on hold for forty minutes before the line drops.",
+    "What time do you open on Sunday?",
+]
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> EncoderAnalyzer:
+    return EncoderAnalyzer(ModelConfig(), batch_size=2)  # small batches: sorting spans chunks
+
+
+def test_embeddings_are_unit_length_with_model_dim(analyzer: EncoderAnalyzer) -> None:
+    emb = analyzer.embed(TEXTS)
+    assert emb.shape == (len(TEXTS), analyzer.model.config.hidden_size)
+    assert emb.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+
+
+def test_empty_input_gives_empty_output(analyzer: EncoderAnalyzer) -> None:
+    assert analyzer.embed([]).shape == (0, analyzer.model.config.hidden_size)
+    assert analyzer.analyze([]) == []
+
+
+def test_order_is_preserved_under_length_sorting(analyzer: EncoderAnalyzer) -> None:
+    together = analyzer.embed(TEXTS)
+    alone = np.stack([analyzer.embed([t])[0] for t in TEXTS])
+    np.testing.assert_allclose(together, alone, atol=1e-4)
+    reversed_ = analyzer.embed(TEXTS[::-1])[::-1]
+    np.testing.assert_allclose(together, reversed_, atol=1e-4)
+    sig = analyzer.analyze(TEXTS)
+    for s, single in zip(sig, TEXTS, strict=True):
+        one = analyzer.analyze([single])[0]
+        for k in SENTIMENT_LABELS:
+            assert s.sentiment[k] == pytest.approx(one.sentiment[k], abs=1e-4)
+
+
+def test_matches_sentence_transformers_pooling(analyzer: EncoderAnalyzer) -> None:
+    """Mean pooling over real tokens + L2 norm: same vector as an unpadded single pass."""
+    model = AutoModel.from_pretrained(resolve_model_dir(None))
+    enc = analyzer.tokenizer([TEXTS[1]], return_tensors="pt")
+    out = model(**enc).last_hidden_state[0].detach().numpy().mean(axis=0)
+    ref = out / np.linalg.norm(out)
+    np.testing.assert_allclose(analyzer.embed([TEXTS[1]])[0], ref, atol=1e-4)
+
+
+def test_embedding_from_analyze_equals_embed(analyzer: EncoderAnalyzer) -> None:
+    sig = analyzer.analyze(TEXTS)
+    np.testing.assert_allclose(np.stack([s.embedding for s in sig]), analyzer.embed(TEXTS),
+                               atol=1e-5)
+
+
+def test_truncation_to_max_length() -> None:
+    short = EncoderAnalyzer(ModelConfig(max_length=16))
+    long_text = "refund please " * 400
+    emb = short.embed([long_text, "refund please"])
+    assert emb.shape[0] == 2 and np.all(np.isfinite(emb))
+
+
+def test_probabilities_are_valid(analyzer: EncoderAnalyzer) -> None:
+    for s in analyzer.analyze(TEXTS):
+        assert set(s.sentiment) == set(SENTIMENT_LABELS)
+        assert set(s.emotion) == set(EMOTION_LABELS)
+        for dist in (s.sentiment, s.emotion):
+            assert all(0.0 <= p <= 1.0 for p in dist.values())
+            assert sum(dist.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def _top(d: dict[str, float]) -> str:
+    return max(d, key=d.__getitem__)
+
+
+def test_sanity_sentences(analyzer: EncoderAnalyzer) -> None:
+    happy, furious = analyzer.analyze([TEXTS[1], TEXTS[2]])
+    assert _top(happy.sentiment) == "positive"
+    assert _top(happy.emotion) == "joy"
+    assert _top(furious.sentiment) == "negative"
+    assert _top(furious.emotion) == "anger"
+
+
+def test_more_customer_sentences(analyzer: EncoderAnalyzer) -> None:
+    cases = {
+        "Thanks for sorting my refund so quickly, brilliant service": "positive",
+        "Still no internet for the third day, this is ridiculous": "negative",
+        "The engineer never showed up and I took a day off work for it": "negative",
+        "Great, the new app is so much easier to use": "positive",
+    }
+    sig = analyzer.analyze(list(cases))
+    for (text, want), s in zip(cases.items(), sig, strict=True):
+        assert _top(s.sentiment) == want, (text, s.sentiment)
+
+
+def test_unsupported_runtime_is_refused() -> None:
+    with pytest.raises(ValueError, match="runtime"):
+        EncoderAnalyzer(ModelConfig(runtime="onnx"))

@@ -1,0 +1,105 @@
+"""Heads file: round trip, valid probabilities, refusal of mismatched files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from processors.heads import DEFAULT_HEADS, AttnHead, Heads, softmax
+from processors.types import EMOTION_LABELS, SENTIMENT_LABELS
+
+
+def _random_heads(dim: int = 8, k: int = 2, hidden: int = 5, seed: int = 0) -> Heads:
+    rng = np.random.default_rng(seed)
+
+    def head(labels: tuple[str, ...]) -> AttnHead:
+        f = (k + 2) * dim
+        params = {
+            "query": rng.normal(size=(k, dim)), "ln_weight": np.ones(f), "ln_bias": np.zeros(f),
+            "fc1_weight": rng.normal(size=(hidden, f)), "fc1_bias": rng.normal(size=hidden),
+            "fc2_weight": rng.normal(size=(len(labels), hidden)),
+            "fc2_bias": rng.normal(size=len(labels)),
+        }
+        return AttnHead(labels, {n: v.astype(np.float32) for n, v in params.items()},
+                        np.zeros(len(labels), np.float32))
+
+    return Heads(head(SENTIMENT_LABELS), head(EMOTION_LABELS), feature_layer=5,
+                 meta={"version": "test-v1"})
+
+
+def _inputs(n: int = 4, length: int = 6, dim: int = 8, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    tokens = rng.normal(size=(n, length, dim)).astype(np.float32)
+    mask = np.ones((n, length), np.int64)
+    mask[0, 3:] = 0
+    emb = rng.normal(size=(n, dim)).astype(np.float32)
+    return tokens, mask, emb
+
+
+def test_softmax_rows_sum_to_one_even_for_huge_logits() -> None:
+    p = softmax(np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]]))
+    assert np.allclose(p.sum(axis=1), 1.0)
+    assert np.all(np.isfinite(p))
+    assert p[0, 0] == pytest.approx(1.0)
+    assert np.allclose(p[1], 1 / 3)
+
+
+def test_save_load_round_trip_keeps_predictions_within_fp16(tmp_path: Path) -> None:
+    heads = _random_heads()
+    heads.emotion.offset[:] = np.linspace(-1, 1, 7)
+    path = tmp_path / "h.safetensors"
+    heads.save(path)
+    back = Heads.load(path)
+    assert back.version == "test-v1"
+    assert back.feature_layer == 5
+    np.testing.assert_allclose(back.emotion.offset, heads.emotion.offset, atol=2e-3)
+    s0, e0 = heads.predict(*_inputs())
+    s1, e1 = back.predict(*_inputs())
+    np.testing.assert_allclose(s0, s1, atol=2e-2)
+    np.testing.assert_allclose(e0, e1, atol=2e-2)
+
+
+def test_padding_does_not_change_the_prediction() -> None:
+    heads = _random_heads()
+    tokens, mask, emb = _inputs()
+    full = heads.sentiment.probs(tokens, mask, emb)[0]
+    noisy = tokens.copy()
+    noisy[0, 3:] = 100.0  # garbage in padded positions must be ignored
+    np.testing.assert_allclose(heads.sentiment.probs(noisy, mask, emb)[0], full, atol=1e-6)
+    short = heads.sentiment.probs(tokens[:1, :3], mask[:1, :3], emb[:1])[0]
+    np.testing.assert_allclose(short, full, atol=1e-6)
+
+
+def test_offsets_shift_the_decision() -> None:
+    heads = _random_heads()
+    heads.emotion.offset[2] = 1e4
+    _, e = heads.predict(*_inputs())
+    assert np.all(e.argmax(axis=1) == 2)
+
+
+def test_missing_file_says_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="make train"):
+        Heads.load(tmp_path / "nope.safetensors")
+
+
+def test_wrong_labels_are_refused(tmp_path: Path) -> None:
+    heads = _random_heads()
+    heads.sentiment = AttnHead(("bad", "neutral", "good"), heads.sentiment.params,
+                               heads.sentiment.offset)
+    path = tmp_path / "h.safetensors"
+    heads.save(path)
+    with pytest.raises(ValueError, match="labels"):
+        Heads.load(path)
+
+
+def test_shipped_heads_are_small_and_give_probabilities() -> None:
+    assert DEFAULT_HEADS.stat().st_size < 8 * 1024 * 1024
+    heads = Heads.load()
+    tokens, mask, emb = _inputs(n=16, dim=heads.dim)
+    s, e = heads.predict(tokens, mask, emb)
+    assert s.shape == (16, 3) and e.shape == (16, 7)
+    for p in (s, e):
+        assert np.all(p >= 0) and np.all(p <= 1)
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
