@@ -36,6 +36,18 @@ LEGAL = _rx(
     r"ombudsman", r"ofcom", r"ofgem", r"fca", r"ftc", r"fcc", r"trading standards",
     r"small claims", r"court", r"regulator", r"citizens advice", r"bbb", r"cma",
 )
+CANCEL_REQUEST = re.compile(
+    r"(?i)(?:\b(?:i(?:'d| would)? like to|i want to|i wish to|please|can i|could i|could you|"
+    r"how (?:do|can) i|how to)\b[^.!?]{0,30}\b(?:cancel|terminate|close|end)\w*)"
+    r"|\b(?:cancel|terminate|close)\w*\b[^.!?]{0,40}\bplease\b"
+)
+REPEAT_PROBLEM = _rx(
+    r"(?:second|third|fourth|fifth|sixth|\d+(?:st|nd|rd|th))\s+time", r"\d+\s+times",
+    r"(?:two|three|four|five|six|seven|eight|nine|ten|several|many|multiple)\s+times",
+    r"again and again", r"every single (?:time|day|week|month)", r"yet again", r"once again",
+    r"not (?:for )?the first time",
+)
+AGAIN = _rx(r"again")
 SAFETY = _rx(
     r"gas leak", r"smell(?:s|ing)? (?:of )?gas", r"fire", r"smoke", r"sparks?", r"sparking",
     r"electrocut\w*", r"injur(?:ed|y|ies)", r"hurt", r"unsafe", r"danger(?:ous)?",
@@ -132,17 +144,19 @@ def score_urgency(inp: UrgencyInput, cfg: UrgencyConfig) -> Urgency:
 
     if inp.sentiment:
         neg, pos = inp.sentiment.get("negative", 0.0), inp.sentiment.get("positive", 0.0)
-        if neg >= 0.5:
+        if neg >= 0.35:
             label = "very negative" if neg >= 0.85 else "negative"
-            s.add(model_weight * 0.55 * (neg - 0.3) / 0.7, f"{label} sentiment ({neg:.2f})")
+            s.add(model_weight * 0.55 * (neg - 0.25) / 0.75, f"{label} sentiment ({neg:.2f})")
     else:
         neg = pos = 0.0
+    angry = 0.0
     if inp.emotion:
         anger = inp.emotion.get("anger", 0.0)
         disgust = inp.emotion.get("disgust", 0.0)
         fear = inp.emotion.get("fear", 0.0)
         sadness = inp.emotion.get("sadness", 0.0)
-        if max(anger, disgust) >= 0.3:
+        angry = max(anger, disgust)
+        if angry >= 0.3:
             why = "angry" if anger >= disgust else "disgusted"
             s.add(model_weight * 0.3 * max(anger, disgust), why)
         if fear >= 0.3:
@@ -157,10 +171,21 @@ def score_urgency(inp: UrgencyInput, cfg: UrgencyConfig) -> Urgency:
         s.add(0.4, f"mentions legal action or a regulator ('{cue}')")
         s.floor = max(s.floor, LEVELS.index("high"))
     if _first(CHURN, text):
-        s.add(0.3, "threatens to cancel or leave")
+        if CANCEL_REQUEST.search(text):
+            s.add(0.15, "asks to cancel")  # a polite request: a retention lead, not a rant
+        else:
+            s.add(0.45, "threatens to cancel or leave")
+            if neg >= 0.35 or angry >= 0.3:
+                s.floor = max(s.floor, LEVELS.index("high"))  # unhappy and leaving: retention
+    if cue := _first(REPEAT_PROBLEM, text):
+        s.add(0.3, f"repeated problem ('{cue}')")
+    elif _first(AGAIN, text):
+        s.add(0.15, "problem happened again")
     if cue := _first(VULNERABLE, text):
         s.add(0.25, f"possibly vulnerable customer ('{cue}')")
-        s.floor = max(s.floor, LEVELS.index("medium"))
+        # a vulnerable customer with a problem gets a human follow-up
+        floor = "high" if neg >= 0.4 else "medium"
+        s.floor = max(s.floor, LEVELS.index(floor))
     if cue := _first(STRONG, text):
         s.add(0.2, "strong language")
     if inp.survey is not None:

@@ -137,3 +137,23 @@ def test_score_always_in_range(text: str, neg: float, anger: float, contacts: in
 def test_placeholders_are_not_shouting() -> None:
     u = score("call [PHONE] or [EMAIL] or [PHONE] ok")
     assert "SHOUTING (mostly capitals)" not in u.reasons and "repeats themselves" not in u.reasons
+
+
+def test_cancel_request_vs_threat() -> None:
+    polite = score("I want to cancel my contract please, how do I get my PAC code", NEG, ANGRY)
+    assert "asks to cancel" in polite.reasons
+    assert "threatens to cancel or leave" not in polite.reasons
+    threat = score("Sort it out or I'm leaving. Switching to another provider", NEG, CALM)
+    assert "threatens to cancel or leave" in threat.reasons
+    assert threat.level in ("high", "critical")  # unhappy and leaving: a retention case
+
+
+def test_repeated_problem() -> None:
+    assert "repeated problem ('third time')" in score("third time my parcel is late").reasons
+    assert "repeated problem ('5 times')" in score("I've called 5 times").reasons
+    assert "problem happened again" in score("internet down again").reasons
+
+
+def test_vulnerable_and_unhappy_is_high() -> None:
+    u = score("my elderly mother has had no phone line for a week", NEG, CALM)
+    assert u.level in ("high", "critical")
