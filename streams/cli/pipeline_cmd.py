@@ -158,7 +158,7 @@ def run_demo(settings: Any, sample: Path, voc: list[str], pidfile: Path, timeout
     summary = asyncio_run(_summary(settings))
     click.echo("by sentiment: " + ", ".join(f"{k} {v}" for k, v in summary["sentiment"]))
     click.echo("by topic:     " + ", ".join(f"{k} {v}" for k, v in summary["topics"]))
-    click.echo(f"rants: {summary['rants']}")
+    click.echo(f"rants: {summary['rants']} (the most urgent five:)")
     for hit in summary["rant_hits"]:
         src = hit.source
         click.secho(f"\n  [{src['urgency']['level']}] {src['id']} ({src['brand']})", fg="red")
@@ -222,6 +222,7 @@ async def _wait_index_settled(settings: Any, timeout: float, quiet_s: float = 6.
 async def _summary(settings: Any) -> dict[str, Any]:
     """Counts by sentiment and topic (aggregations), the rants and their suggested replies."""
     from streams.search import make_backend
+    from streams.search.base import hits_from
 
     backend = make_backend(settings)
     try:
@@ -235,7 +236,9 @@ async def _summary(settings: Any) -> dict[str, Any]:
         }
         resp = await backend._search(body)
         aggs = resp.get("aggregations", {})
-        rant_hits = await backend.search("*", rants=True, size=5)
+        most_urgent = {"size": 5, "query": {"bool": {"filter": [{"term": {"is_rant": True}}]}},
+                       "sort": [{"urgency.score": "desc"}, {"received_at": "desc"}]}
+        rant_hits = hits_from(await backend._search(most_urgent))
         replies = _suggested_replies(settings, {h.id for h in rant_hits})
         return {
             "sentiment": [(b["key"], b["doc_count"]) for b in aggs["sentiment"]["buckets"]],
