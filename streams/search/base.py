@@ -122,6 +122,10 @@ def load_template(alias: str, replicas: int | None = None) -> dict[str, Any]:
     raw = json.loads(TEMPLATE_PATH.read_text(encoding="utf-8"))
     body = {k: copy.deepcopy(v) for k, v in raw.items() if not k.startswith("_")}
     body["index_patterns"] = [f"{alias}-*"]
+    # Aliases can nest by name (voc-feedback, voc-feedback-staging): their patterns overlap,
+    # which engines refuse at equal priority. A longer alias gets a higher priority, so the
+    # most specific template wins for its own indices and both can live in one cluster.
+    body["priority"] = int(body.get("priority", 200)) + len(alias)
     tmpl = body.setdefault("template", {})
     tmpl["aliases"] = {alias: {}}
     if replicas is not None:

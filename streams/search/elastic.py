@@ -90,7 +90,8 @@ class ElasticBackend(SearchBackend):
 
     async def _drop(self) -> None:
         try:
-            found = await self.client.indices.get(index=f"{self.alias}-*")
+            # only indices behind this alias (a shorter alias's wildcard would reach others)
+            found = await self.client.indices.get_alias(name=self.alias)
             for name in found.body:
                 await self.client.indices.delete(index=name)
         except NotFoundError:

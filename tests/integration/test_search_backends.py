@@ -375,3 +375,26 @@ def test_any_user_text_is_a_safe_query(unique_name: str) -> None:
         loop.run_until_complete(b.drop())
         loop.run_until_complete(b.close())
         loop.close()
+
+
+async def test_nested_aliases_coexist_and_drop_only_their_own(unique_name: str) -> None:
+    """voc-x and voc-x-staging: overlapping patterns install, index apart, drop apart."""
+    s = Settings(search_replicas=0)
+    outer = make_backend(s, kind="opensearch", alias=f"voc-nest-{unique_name}")
+    inner = make_backend(s, kind="opensearch", alias=f"voc-nest-{unique_name}-staging")
+    try:
+        await outer.ensure_index()
+        await inner.ensure_index()
+        assert all(r.ok for r in await outer.bulk_index(CORPUS[:2]))
+        assert all(r.ok for r in await inner.bulk_index(CORPUS[2:]))
+        await outer.refresh()
+        await inner.refresh()
+        assert (await outer.count(), await inner.count()) == (2, 3)
+        await outer.drop()
+        await inner.refresh()
+        assert await inner.count() == 3
+    finally:
+        await inner.drop()
+        await outer.drop()
+        await outer.close()
+        await inner.close()

@@ -230,3 +230,8 @@ def test_bulk_with_finite_policy_returns_leftovers_as_retryable() -> None:
                                    policy=RetryPolicy(2, 0.001, 0.002)))
     assert len(script.sent) == 2 and res[0].retryable and not res[0].ok
     assert m.value("voc_index_docs_total", {"result": "retryable"}) == 1
+
+
+def test_nested_alias_names_get_distinct_template_priorities() -> None:
+    short, longer = load_template("voc-feedback"), load_template("voc-feedback-staging")
+    assert longer["priority"] > short["priority"]
