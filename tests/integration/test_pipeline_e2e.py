@@ -328,3 +328,67 @@ def test_replay_good_and_bad_end_to_end(pipeline: dict[str, Any]) -> None:
     assert metric_sum(text, "voc_messages_in_total") == 2 * (n_good + n_bad)
     count, ids, _ = asyncio.run(_index_state(settings))
     assert count == n_good and ids == expected_ids
+
+
+def _send(settings: Settings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(**producer_config(settings))
+    try:
+        for key, value in records:
+            producer.send(topic, key=key, value=value)
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+
+
+def test_followup_sla_breach_and_outcomes(pipeline: dict[str, Any]) -> None:
+    """An overdue follow-up is counted as breached exactly once; a resolved one leaves the
+    open set; the open gauge follows."""
+    settings: Settings = pipeline["settings"]
+    run = pipeline["run"]
+
+    def metrics_text() -> str:
+        status, text = http_json(pipeline["base_url"] + "/metrics")
+        assert status == 200
+        return str(text)
+
+    def quiet() -> str | None:  # follow-ups of earlier tests may still be arriving
+        first = metrics_text()
+        time.sleep(6)  # longer than one SLA scan
+        second = metrics_text()
+        same = all(metric_sum(first, m) == metric_sum(second, m)
+                   for m in ("voc_followups_open", "voc_followup_sla_breaches_total"))
+        return second if same else None
+
+    text = wait_until(quiet, 90, "the follow-up gauges to settle", every=0)
+    breaches_before = metric_sum(text, "voc_followup_sla_breaches_total")
+    open_before = metric_sum(text, "voc_followups_open")
+    followups = []
+    # SLA0 is overdue and stays open; SLA1 is not due and gets resolved; SLA2 is not due
+    for i, due in enumerate(("2020-01-01T00:00:00Z", "2099-01-01T00:00:00Z",
+                             "2099-01-01T00:00:00Z")):
+        fid = f"followup:sms:{run}-SLA{i}"
+        followups.append((f"C{i}".encode(), json.dumps({
+            "id": fid, "feedback_id": f"sms:{run}-SLA{i}", "customer_id": f"C{i}",
+            "priority": "P1", "due_by": due}).encode()))
+    _send(settings, settings.topic("followups"), followups)
+    outcomes = [
+        {"followup_id": f"followup:sms:{run}-SLA1", "outcome": "resolved",
+         "at": "2026-11-25T19:00:00Z"},
+        {"followup_id": f"followup:sms:{run}-SLA2", "outcome": "contacted",
+         "at": "2026-11-25T19:00:00Z"},
+    ]
+    _send(settings, settings.topic("followup_outcomes"),
+          [(o["followup_id"].encode(), json.dumps(o).encode()) for o in outcomes])
+
+    def settled() -> bool:
+        t = metrics_text()
+        return (metric_sum(t, "voc_followup_sla_breaches_total") == breaches_before + 1
+                and metric_sum(t, "voc_followups_open") == open_before + 2)
+
+    wait_until(settled, 60, "one breach counted and two more follow-ups open")
+    time.sleep(11)  # two more SLA scans: a breach is never counted twice
+    text = metrics_text()
+    assert metric_sum(text, "voc_followup_sla_breaches_total") == breaches_before + 1
+    assert metric_sum(text, "voc_followups_open") == open_before + 2
