@@ -12,6 +12,8 @@ import os
 import threading
 import time
 
+import pytest
+
 from tests.reliability.harness import Scenario, check_delivery, record_figures, wait_until
 from tests.reliability.messages import make_messages
 
@@ -37,6 +39,7 @@ def _background_produce(sc: Scenario, messages: list, rate: float) -> tuple[thre
     return t, state
 
 
+@pytest.mark.timeout(600)
 def test_kill9_mid_replay_every_message_indexed_exactly_once(scenario: Scenario) -> None:
     messages = make_messages(KILL_MESSAGES, scenario.run)
     valid = sum(1 for m in messages if m.feedback_id)
