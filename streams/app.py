@@ -177,4 +177,11 @@ def build_worker_app(
     app = create_app(settings)
     register_all(app, settings, enricher=enricher, backend=backend, metrics=metrics)
     register_views(app, settings, backend=backend, metrics=metrics)
+
+    @app.on_before_shutdown.connect
+    async def _close_search(app: faust.App, **_: Any) -> None:
+        close = getattr(backend, "close", None)
+        if close is not None:
+            await close()
+
     return app

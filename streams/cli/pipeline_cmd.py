@@ -7,6 +7,7 @@ stays instant.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -86,6 +87,8 @@ def register(cli: click.Group) -> None:
         if loglevel:
             settings = settings.model_copy(update={"log_level": loglevel})
         configure_logging(settings)
+        for noisy in ("elastic_transport", "opensearch", "httpx"):  # one line per bulk call
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
         try:
             app = build_worker_app(settings)
         except (OSError, ValueError) as exc:  # model/heads/taxonomy missing or invalid
