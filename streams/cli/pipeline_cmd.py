@@ -150,11 +150,14 @@ def run_demo(settings: Any, sample: Path, voc: list[str], pidfile: Path, timeout
     click.echo(f"healthy: kafka={health['kafka']['ok']} search={health['search']['ok']}")
 
     step(f"replaying {sample}")
+    before = worker_counts(base)
+    sent = sum(1 for line in sample.read_bytes().splitlines() if line.strip())
     subprocess.run([*voc, "replay", "--retime", str(sample)], check=True)
 
-    step("waiting until the index stops growing")
+    step("waiting until the worker has read and indexed everything")
+    wait_processed(base, before, sent, timeout)
     asyncio_run = _asyncio_run
-    count = asyncio_run(_wait_index_settled(settings, timeout))
+    count = asyncio_run(_wait_index_settled(settings, timeout, quiet_s=2.0))
     click.echo(f"{count} documents in alias {settings.search_alias}")
 
     step("what came out")
@@ -186,6 +189,40 @@ def run_demo(settings: Any, sample: Path, voc: list[str], pidfile: Path, timeout
     click.echo(f"health:     curl {base}/health")
     click.echo("search:     voc search QUERY [--sentiment negative] [--topic billing] [--rants]")
     click.echo("stack and worker are still running; stop them with: voc demo --stop")
+
+
+def worker_counts(base_url: str) -> dict[str, float]:
+    """The worker's running totals that say how far it got (0 when /metrics is silent)."""
+    status, text = http_json(base_url + "/metrics")
+    out = {"in": 0.0, "enriched": 0.0, "indexed": 0.0, "dead": 0.0}
+    if status != 200 or not isinstance(text, str):
+        return out
+    names = {"voc_messages_in_total": "in", "voc_enriched_total": "enriched",
+             "voc_deadletter_total": "dead"}
+    for line in text.splitlines():
+        name, _, value = line.partition("{") if "{" in line else line.partition(" ")
+        key = names.get(name)
+        if key is None and line.startswith('voc_index_docs_total{result="ok"}'):
+            key = "indexed"
+        if key is not None:
+            out[key] += float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def wait_processed(base_url: str, before: dict[str, float], sent: int, timeout: float) -> None:
+    """Wait until the worker has read every replayed record and indexed every enriched one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = worker_counts(base_url)
+        read = now["in"] - before["in"]
+        enriched = now["enriched"] - before["enriched"]
+        indexed = now["indexed"] - before["indexed"]
+        if read >= sent and indexed >= enriched:
+            click.echo(f"  read {read:.0f}, enriched {enriched:.0f}, indexed {indexed:.0f}, "
+                       f"dead-lettered {now['dead'] - before['dead']:.0f}")
+            return
+        time.sleep(1.0)
+    raise click.ClickException(f"the worker did not catch up within {timeout:.0f}s")
 
 
 def _asyncio_run(coro: Any) -> Any:
