@@ -293,6 +293,8 @@ class Enricher:
             brand=fb.brand, priority=priority, created_at=now,
             due_by=due_by(priority, now, self.config.urgency), reasons=urgency.reasons,
             summary=summarize(fb.channel, emotion.label, topics, urgency.reasons, priority),
-            suggested_reply=suggest_reply(red.text, emotion.label, topics), feedback=feedback,
+            suggested_reply=suggest_reply(red.text, emotion.label, topics,
+                                          quote=lang.code in ("en", "und")),
+            feedback=feedback,
         )
         return EnrichResult(feedback=feedback, followup=followup)

@@ -146,9 +146,13 @@ def pick_cause(text: str, topics: list[TopicTag]) -> tuple[str, bool]:
     return best[2], best[3]
 
 
-def suggest_reply(text: str, emotion: str, topics: list[TopicTag]) -> str:
-    """One or two sentences an agent can open with; deterministic for the same input."""
-    cause, question = pick_cause(text, topics)
+def suggest_reply(text: str, emotion: str, topics: list[TopicTag], quote: bool = True) -> str:
+    """One or two sentences an agent can open with; deterministic for the same input.
+
+    ``quote=False`` (text not in English) gives the generic opener: turning pronouns round
+    only works in English, and a half-translated quote would read worse than none.
+    """
+    cause, question = pick_cause(text, topics) if quote else ("", False)
     opening, closing = FEELINGS.get(emotion, FEELINGS["anger"])
     if not cause:
         return NO_CAUSE

@@ -192,3 +192,12 @@ def test_enrich_never_raises_on_arbitrary_text(texts: list[str], contacts: list[
         res.feedback.model_dump_json().encode("utf-8")
         assert len(res.feedback.text) <= 500
         assert (res.followup is not None) == res.feedback.is_rant
+
+
+def test_non_english_rant_gets_generic_opener(enricher: Enricher) -> None:
+    (res,) = enricher.enrich_batch(
+        [sms("Ich bin wütend, ihr habt mir zweimal berechnet, ich gehe zum Anwalt und "
+             "kündige. Worst, useless, cancel!!!")], recent_contacts=[4], now=NOW)
+    assert res.followup is not None
+    assert res.followup.suggested_reply.startswith("I can hear how frustrated you are")
+    assert res.feedback.language == "de"

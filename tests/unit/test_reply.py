@@ -76,3 +76,7 @@ def test_insults_are_not_quoted_back() -> None:
     reply = suggest_reply("why are you so useless? my router is dead", "anger", [])
     assert "useless" not in reply and "your router is dead" in reply
     assert suggest_reply("you are a bunch of clowns", "anger", []) == NO_CAUSE
+
+
+def test_no_quote_when_not_english() -> None:
+    assert suggest_reply("Sie haben mir zweimal berechnet", "anger", [], quote=False) == NO_CAUSE
