@@ -97,7 +97,11 @@ def run_enrich(
                 item = parse_inbound(line, None)
             except InvalidInput as e:
                 bad += 1
-                err.write(f"line {n}: {e.reason}: {e.detail}\n")
+                msg = f"line {n}: {e.reason}: {e.detail}"
+                if progress is not None:  # above the live bar, not through it
+                    progress.console.print(msg, markup=False, highlight=False, soft_wrap=True)
+                else:
+                    err.write(msg + "\n")
                 continue
             batch.append(item)
             counts.append(counter.observe(item))
