@@ -3,7 +3,8 @@
 Needs the local stack (``voc stack up``). One run measures, on this machine:
 
 1. ``enrich_only``: ``Enricher.enrich_batch`` at ``batch_size`` in this process (the
-   baseline: the most the pipeline could do if Kafka, batching and indexing were free);
+   baseline: the most the pipeline could do if Kafka, batching and indexing were free),
+   measured before and after the pipeline phases and averaged (the machine is shared);
 2. ``sustained``: a real ``voc worker`` subprocess (own topics, alias, group) gets
    ``--messages`` records replayed as fast as possible; msgs/s = records / (time from the
    first send until the worker has indexed the last one, read from its ``/metrics``);
@@ -243,10 +244,13 @@ def main() -> None:
     base = Settings()
     result: dict[str, Any] = {
         "bench": "pipeline", "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "loadavg_1m_at_start": round(os.getloadavg()[0], 2)},
         "batch_size": base.batch_size, "batch_within_s": base.batch_within_s,
     }
-    result["enrich_only"] = enrich_only(base, args.enrich_messages, base.batch_size)
+    # measured before and after the pipeline phases: on a shared machine the load moves,
+    # and the baseline should see the same conditions as the pipeline on average
+    before = enrich_only(base, args.enrich_messages, base.batch_size)
 
     run = uuid.uuid4().hex[:8]
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"voc-bench-{run}"
@@ -311,6 +315,12 @@ def main() -> None:
             delete_topics(settings)
             delete_internal_topics(settings)
 
+    after = enrich_only(base, args.enrich_messages, base.batch_size)
+    result["enrich_only"] = {
+        "msgs_per_s": round((before["msgs_per_s"] + after["msgs_per_s"]) / 2, 1),
+        "batch_size": base.batch_size, "before_pipeline": before, "after_pipeline": after,
+    }
+    result["machine"]["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     ratio = result["sustained"]["msgs_per_s"] / result["enrich_only"]["msgs_per_s"]
     p99 = result["latency"]["p99_s"]
     result["targets"] = {
