@@ -289,5 +289,6 @@ def _evidence_around(text: str, hit: _Hit) -> str:
 
 
 def _shorten(clause: str, max_words: int = 12) -> str:
-    words = clause.split()
-    return " ".join(words[:max_words]) + ("…" if len(words) > max_words else "")
+    """The first ``max_words`` words, still a verbatim substring of the message."""
+    m = re.match(rf"\s*(?:\S+\s+){{0,{max_words - 1}}}\S+", clause)
+    return m.group(0).strip() if m else clause.strip()

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from processors.normalize import clean_text
 from processors.topics import DEFAULT_TAXONOMY, TaxonomyError, TopicMatcher, load_taxonomy
 from tests.unit.fake_analyzer import FakeAnalyzer
 
@@ -105,3 +108,25 @@ def test_examples_embedded_once() -> None:
     for _ in range(3):
         m.match("my bill is wrong", _emb("my bill is wrong"))
     assert fake.embed_calls == 1
+
+
+def test_evidence_is_always_verbatim(matcher: TopicMatcher) -> None:
+    texts = ["My bill, which arrived on Monday after a very long wait and lots of chasing "
+             "with your team, is wrong by a mile", "The  app\tcrashes", "no signal. at all!"]
+    for text in texts:
+        for tag in matcher.match(text, _emb(text)):
+            assert tag.evidence and tag.evidence in text, tag
+
+
+_MATCHER = TopicMatcher(load_taxonomy(), FakeAnalyzer())
+_WORDS = st.sampled_from(["my", "bill", "was", "charged", "twice", "parcel", "never", "arrived",
+                          "no", "signal", "app", "crashes", "engineer", "rude", "and", "but",
+                          "!!!", ",", ".", "cancel", "switching", "to", "price", "rise", "😡"])
+
+
+@given(st.lists(_WORDS, min_size=1, max_size=40))
+def test_evidence_verbatim_property(words: list[str]) -> None:
+    text = clean_text(" ".join(words))
+    for tag in _MATCHER.match(text, _emb(text)):
+        assert tag.evidence and tag.evidence in text
+        assert 0.0 <= tag.confidence <= 1.0
