@@ -21,7 +21,7 @@ from tests.reliability.messages import make_messages
 KILL_MESSAGES = int(os.environ.get("VOC_RELIABILITY_MESSAGES", "10000"))
 GROUP_MESSAGES = max(1000, KILL_MESSAGES // 4)
 #: Offered rate, so the replay is still running when the worker dies.
-RATE = float(os.environ.get("VOC_RELIABILITY_RATE", "400"))
+RATE = float(os.environ.get("VOC_RELIABILITY_RATE", "150"))
 
 
 def _background_produce(sc: Scenario, messages: list, rate: float) -> tuple[threading.Thread,
@@ -47,12 +47,13 @@ def test_kill9_mid_replay_every_message_indexed_exactly_once(scenario: Scenario)
     worker.wait_healthy()
 
     replay, state = _background_produce(scenario, messages, RATE)
-    # kill once a fifth of the valid messages are indexed: mid-replay, mid-batch
-    wait_until(lambda: scenario.index_count() >= valid // 5, 240, 0.5,
-               what="a fifth of the messages indexed")
+    # kill once a tenth of the valid messages are indexed: mid-replay, mid-batch
+    wait_until(lambda: scenario.index_count() >= valid // 10, 240, 0.5,
+               what="a tenth of the messages indexed")
     indexed_at_kill, sent_at_kill = scenario.index_count(), state["sent"]
     worker.kill9()
     killed_at = time.monotonic()
+    assert replay.is_alive() and sent_at_kill < len(messages), "the replay ended before the kill"
 
     restarted = scenario.restart_worker(worker)
     restarted.wait_healthy()
