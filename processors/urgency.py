@@ -48,6 +48,19 @@ REPEAT_PROBLEM = _rx(
     r"not (?:for )?the first time",
 )
 AGAIN = _rx(r"again")
+DURATION = _rx(
+    r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|several|many)\s+(?:days|weeks|months)",
+    r"(?:a|one|over a|more than a)\s+(?:week|month)", r"since last (?:week|month)",
+)
+IGNORED = _rx(
+    r"(?:nobody|no one|no-one)\s+(?:cares|helps|answers|replies|responds|gets back|got back|"
+    r"calls? back|called back|listens|can explain|seems to care)",
+    r"(?:called|rang|emailed|chased)\s+(?:you\s+)?(?:every day|daily|repeatedly|again and again)",
+)
+_NEGATED = re.compile(
+    r"(?i)\b(?:don'?t|do not|didn'?t|won'?t|will not|never|not|no plans to|no intention of)"
+    r"\W+(?:\w+\W+){0,2}$"
+)
 SAFETY = _rx(
     r"gas leak", r"smell(?:s|ing)? (?:of )?gas", r"fire", r"smoke", r"sparks?", r"sparking",
     r"electrocut\w*", r"injur(?:ed|y|ies)", r"hurt", r"unsafe", r"danger(?:ous)?",
@@ -170,7 +183,10 @@ def score_urgency(inp: UrgencyInput, cfg: UrgencyConfig) -> Urgency:
     if cue := _first(LEGAL, text):
         s.add(0.4, f"mentions legal action or a regulator ('{cue}')")
         s.floor = max(s.floor, LEVELS.index("high"))
-    if _first(CHURN, text):
+    churn = CHURN.search(text)
+    if churn and _NEGATED.search(text[max(0, churn.start() - 30) : churn.start()]):
+        churn = None  # "I don't want to cancel": the opposite of a threat
+    if churn:
         if CANCEL_REQUEST.search(text):
             s.add(0.15, "asks to cancel")  # a polite request: a retention lead, not a rant
         else:
@@ -181,6 +197,10 @@ def score_urgency(inp: UrgencyInput, cfg: UrgencyConfig) -> Urgency:
         s.add(0.3, f"repeated problem ('{cue}')")
     elif _first(AGAIN, text):
         s.add(0.15, "problem happened again")
+    if cue := _first(DURATION, text):
+        s.add(0.25, f"long-running problem ('{cue}')")
+    if cue := _first(IGNORED, text):
+        s.add(0.3, f"feels ignored ('{cue}')")
     if cue := _first(VULNERABLE, text):
         s.add(0.25, f"possibly vulnerable customer ('{cue}')")
         # a vulnerable customer with a problem gets a human follow-up

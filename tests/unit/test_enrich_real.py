@@ -90,7 +90,7 @@ def test_voc_enrich_cli_real_models(tmp_path: Path) -> None:
 
 
 def test_hand_written_customer_messages(enricher: Enricher) -> None:
-    """36 customer messages written for this test (tests/data/enrich_cases.jsonl) with the
+    """Customer messages written for this test (tests/data/enrich_cases.jsonl) with the
     topics and rant decision a support lead would expect. Not a benchmark (the taxonomy's
     keywords were written by the same person): a guard against regressions."""
     cases = [json.loads(line) for line in

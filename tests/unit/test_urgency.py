@@ -157,3 +157,15 @@ def test_repeated_problem() -> None:
 def test_vulnerable_and_unhappy_is_high() -> None:
     u = score("my elderly mother has had no phone line for a week", NEG, CALM)
     assert u.level in ("high", "critical")
+
+
+def test_negated_churn_is_not_a_threat() -> None:
+    assert score("I don't want to cancel, I love your service!").reasons == []
+    assert "threatens to cancel or leave" in score("I want to leave you", NEG).reasons
+
+
+def test_long_running_and_ignored() -> None:
+    u = score("no broadband for 9 days, I have called every day", NEG, ANGRY)
+    assert "long-running problem ('9 days')" in u.reasons
+    assert "feels ignored ('called every day')" in u.reasons
+    assert u.level in ("high", "critical")
