@@ -87,12 +87,26 @@ def truncate(text: str, max_chars: int) -> tuple[str, bool]:
     return cut.rstrip(), True
 
 
+def clean_and_truncate(raw: str, max_chars: int) -> tuple[str, bool]:
+    """``truncate(clean_text(raw))`` without cleaning a megabyte to keep 5,000 characters.
+
+    Cleaning rarely grows text (NFKC expands a few ligatures) and often shrinks it
+    (whitespace, controls), so a raw prefix of 4x the limit is enough in practice; the
+    rest is cleaned only when the prefix cleans down to less than the limit.
+    """
+    window = 4 * max_chars
+    if len(raw) > window:
+        head = clean_text(raw[:window])
+        if len(head) >= max_chars:
+            return truncate(head, max_chars)[0], True
+    return truncate(clean_text(raw), max_chars)
+
+
 def normalize(item: InboundSMS | SurveyReply, max_text_chars: int = 5000) -> Feedback:
     """Map an inbound record to ``Feedback``; opt-out is recognised for SMS only."""
     if isinstance(item, InboundSMS):
-        text = clean_text(item.body)
-        opt_out = is_opt_out(text)
-        text, cut = truncate(text, max_text_chars)
+        text, cut = clean_and_truncate(item.body, max_text_chars)
+        opt_out = not cut and is_opt_out(text)
         return Feedback(
             id=f"sms:{item.message_id}",
             channel="sms",
@@ -104,7 +118,7 @@ def normalize(item: InboundSMS | SurveyReply, max_text_chars: int = 5000) -> Fee
             truncated=cut,
         )
     if isinstance(item, SurveyReply):
-        text, cut = truncate(clean_text(item.comment), max_text_chars)
+        text, cut = clean_and_truncate(item.comment, max_text_chars)
         return Feedback(
             id=f"survey:{item.response_id}",
             channel="survey",

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from processors.config import EnrichConfig
 from processors.language import detect_language, warm_up
-from processors.normalize import Feedback, clean_text, normalize
+from processors.normalize import Feedback, clean_and_truncate, normalize
 from processors.redact import redact
 from processors.reply import suggest_reply, summarize
 from processors.topics import TopicMatcher, load_taxonomy
@@ -159,7 +159,7 @@ def parse_inbound(raw: bytes, source: Source | None = None) -> InboundSMS | Surv
         record = model.model_validate(obj)
     except ValidationError as e:
         raise InvalidInput("invalid_record", f"{kind}: {_pydantic_detail(e)}") from None
-    if isinstance(record, InboundSMS) and not clean_text(record.body):
+    if isinstance(record, InboundSMS) and not clean_and_truncate(record.body, 1000)[0]:
         raise InvalidInput("empty_text", "SMS body is empty after removing whitespace/controls")
     return record
 

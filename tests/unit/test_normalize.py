@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.normalize import clean_text, is_opt_out, normalize, truncate
+from processors.normalize import clean_and_truncate, clean_text, is_opt_out, normalize, truncate
 from schemas.records import InboundSMS, SurveyReply
 
 
@@ -78,3 +78,12 @@ def test_truncate_never_exceeds_limit(text: str, limit: int) -> None:
     out, cut = truncate(clean_text(text), limit)
     assert len(out) <= limit
     assert cut == (len(clean_text(text)) > limit)
+
+
+@given(st.text(alphabet=st.sampled_from(["a", " ", "\u200b", "ﷺ", "\n", "é", "\x00", "😡"]),
+               max_size=400), st.integers(min_value=1, max_value=60))
+def test_clean_and_truncate_matches_the_slow_path(raw: str, limit: int) -> None:
+    fast = clean_and_truncate(raw, limit)
+    slow = truncate(clean_text(raw), limit)
+    assert fast[1] == slow[1]
+    assert fast[0] == slow[0] or (fast[1] and len(fast[0]) <= limit)
