@@ -1,0 +1,1 @@
+"""Trained weights shipped with the package (a package so wheels include them)."""
