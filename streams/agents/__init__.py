@@ -1,8 +1,11 @@
 """The worker's agents, one concern per module, wired onto a Faust app here.
 
-Each agent is a short loop: take a micro-batch of events, call the module's plain
-handler, publish its outputs and wait for the broker, then let Faust ack the batch
-(``take_events`` acks a batch when the loop asks for the next one). Handlers never
+Each agent is a short loop: take a micro-batch of events (``noack_take``), call the
+module's plain handler, publish its outputs and wait for the broker, and only then ack
+the batch's events. Faust's ``take``/``take_events`` ack a batch in a ``finally`` when
+the generator is closed, so a batch interrupted by shutdown or an exception would be
+acked without its outputs; with explicit acks an interrupted batch is simply read
+again after the restart (at least once; outputs carry stable ids). Handlers never
 raise for bad data; if one raises anyway (a bug), the batch is dead-lettered with
 reason ``internal_error`` rather than lost.
 """
@@ -83,7 +86,8 @@ def register_all(
         log.warning("producer retry %d: %s", attempt, type(exc).__name__)
 
     async def run_batch(
-        events: Sequence[Any], handle: Callable[[list[RawEvent]], Awaitable[Outputs]]
+        stream: faust.StreamT, events: Sequence[Any],
+        handle: Callable[[list[RawEvent]], Awaitable[Outputs]],
     ) -> None:
         raw = [RawEvent.from_faust(e) for e in events]
         try:
@@ -92,6 +96,8 @@ def register_all(
             log.exception("handler failed on a batch of %d", len(raw))
             out = _internal_error(raw, exc, metrics)
         await publish_all(out.records, send, on_retry=on_retry)
+        for event in events:  # outputs are on Kafka: now the inputs may be committed
+            await stream.ack(event)
 
     sources = {
         settings.topic("sms_inbound"): "sms",
@@ -119,8 +125,8 @@ def register_all(
     # concurrency=1: several actors on one take() buffer lose acks (faust #606).
     @app.agent(inbound, name="enrich", concurrency=1)
     async def enrich_agent(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            await run_batch(events, enrich_handler.handle)
+        async for events in stream.noack_take(settings.batch_size, settings.batch_within_s):
+            await run_batch(stream, events, enrich_handler.handle)
 
     @app.agent(topics["enriched"], name="index", concurrency=1)
     async def index_agent(stream: faust.StreamT) -> None:
@@ -135,10 +141,10 @@ def register_all(
                 log.warning("search not ready (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(backoff_delay(min(attempt, 8), cap=10.0))
                 attempt += 1
-        async for events in stream.take_events(
-            settings.batch_size * INDEX_BATCH_FACTOR, within=settings.batch_within_s
+        async for events in stream.noack_take(
+            settings.batch_size * INDEX_BATCH_FACTOR, settings.batch_within_s
         ):
-            await run_batch(events, index_handler.handle)
+            await run_batch(stream, events, index_handler.handle)
 
     followups_topic = settings.topic("followups")
 
@@ -155,8 +161,8 @@ def register_all(
 
     @app.agent(followup_in, name="followup-intake", concurrency=1)
     async def followup_intake(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            await run_batch(events, route)
+        async for events in stream.noack_take(settings.batch_size, settings.batch_within_s):
+            await run_batch(stream, events, route)
 
     breach_sent: set[str] = set()
 

@@ -315,6 +315,17 @@ def test_replay_good_and_bad_end_to_end(pipeline: dict[str, Any]) -> None:
     status, health = http_json(pipeline["base_url"] + "/health")
     assert status == 200 and health["kafka"]["ok"] and health["search"]["ok"]
 
+    # Every input was acked after its outputs were out, so the group commits up to the end:
+    # the worker's lag gauge (sampled every 10 s) reaches 0 on the topics it consumes.
+    consumed = [settings.topic(t) for t in ("sms_inbound", "survey_replies", "enriched")]
+
+    def caught_up() -> bool:
+        status, text = http_json(pipeline["base_url"] + "/metrics")
+        return status == 200 and all(
+            f'voc_consumer_lag{{topic="{t}"}} 0.0' in text for t in consumed)
+
+    wait_until(caught_up, 60, "committed offsets to reach the end of the input topics")
+
     # Replaying the same file: same ids, so still exactly N documents.
     _replay(settings, lines)
 
