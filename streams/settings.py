@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     batch_size: int = 32
-    batch_within_s: float = 0.2
+    batch_within_s: float = 0.05  # max wait to fill a batch; under load batches fill anyway
     worker_data_dir: Path = Field(
         default_factory=lambda: _home(".local", "state", "voc-pipeline", "worker")
     )
