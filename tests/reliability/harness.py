@@ -393,11 +393,55 @@ class Scenario:
     def deadletters(self) -> list[dict[str, Any]]:
         return [json.loads(v) for _, v in self.read_topic("deadletter")]
 
+    def group_progress(self) -> dict[str, dict[int, tuple[int | None, int]]]:
+        """Per contract input topic and partition: (committed offset of our group, end offset).
+
+        Committed == end with documents missing means committed-but-lost; committed < end
+        for minutes means a stalled consumer (Kafka still holds the records)."""
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                 group_id=None, enable_auto_commit=False)
+        try:
+            group = self.settings.consumer_group
+            committed = admin.list_group_offsets({group: None}).get(group, {})
+            out: dict[str, dict[int, tuple[int | None, int]]] = {}
+            for logical in ("sms_inbound", "survey_replies", "enriched"):
+                topic = self.topic(logical)
+                parts = [TopicPartition(topic, p)
+                         for p in sorted(consumer.partitions_for_topic(topic) or ())]
+                ends = consumer.end_offsets(parts)
+                out[logical] = {}
+                for tp in parts:
+                    meta = committed.get(tp)
+                    out[logical][tp.partition] = (getattr(meta, "offset", None), ends[tp])
+            return out
+        finally:
+            consumer.close()
+            admin.close()
+
+    def diagnose(self) -> str:
+        """What to print when the index does not fill up: offsets, metrics, liveness."""
+        lines = []
+        with contextlib.suppress(Exception):
+            lines.append(f"group offsets (committed, end): {self.group_progress()}")
+        for w in self.workers:
+            samples = w.metrics()
+            keep = {k: v for k, v in samples.items()
+                    if k.startswith(("voc_messages_in_total", "voc_index_docs_total",
+                                     "voc_consumer_lag", "voc_search_up",
+                                     "voc_index_retries_total"))}
+            lines.append(f"{w.name} alive={w.alive} metrics={keep}")
+        return "\n".join(lines)
+
     def wait_for_index(self, expected: int, timeout_s: float) -> float:
         """Wait until the alias holds ``expected`` documents; seconds it took."""
         started = time.monotonic()
-        wait_until(lambda: self.index_count() >= expected, timeout_s, interval_s=2.0,
-                   what=f"{expected} documents in {self.name} (have {self.index_count()})")
+        try:
+            wait_until(lambda: self.index_count() >= expected, timeout_s, interval_s=2.0,
+                       what=f"{expected} documents in {self.name}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; have {self.index_count()}\n{self.diagnose()}"
+                                 ) from None
         return time.monotonic() - started
 
 
