@@ -94,11 +94,11 @@ def naive_fn(analyzer: EncoderAnalyzer) -> Callable[[Sequence[str]], object]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="speed benchmark")
-    ap.add_argument("--messages", type=int, default=256, help="messages per batched run")
+    ap.add_argument("--messages", type=int, default=128, help="messages per batched run")
     ap.add_argument("--naive-messages", type=int, default=32)
-    ap.add_argument("--batch1-messages", type=int, default=64)
+    ap.add_argument("--batch1-messages", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best is kept)")
+    ap.add_argument("--rounds", type=int, default=6, help="interleaved rounds (best is kept)")
     ap.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "speed.json")
     args = ap.parse_args()
 
