@@ -104,6 +104,14 @@ def _check_configs_and_large_dead_letter(settings: Settings) -> None:
         assert configs["retention.ms"]["value"] == str(90 * 24 * 3600 * 1000)
         changed = ConfigResource(ConfigResourceType.TOPIC, dead, {"retention.ms": "3600000"})
         admin.alter_configs([changed])
+        # KRaft applies config changes asynchronously: wait until the broker reports it
+        deadline = time.monotonic() + 30
+        while True:
+            now = admin.describe_configs([res])["topic"][dead]["retention.ms"]["value"]
+            if now == "3600000":
+                break
+            assert time.monotonic() < deadline, f"retention.ms still {now} after alter"
+            time.sleep(0.2)
     finally:
         admin.close()
     assert create_topics(settings)[dead] == "configs updated"
