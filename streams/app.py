@@ -12,6 +12,8 @@ which is what ``voc worker`` runs. Choices worth knowing:
   topic), so ``topic_allow_declare`` stays on; the leader topic is disabled;
 * the web server binds ``settings.web_host`` (127.0.0.1 by default; Faust itself
   would bind every interface);
+* the Kafka consumer is ``streams.consumer.SafeConsumer``: Faust's own can commit
+  past a message it never processed around a rebalance (see that module);
 * the Faust id is ``settings.consumer_group``: it is the Kafka consumer group and the
   prefix of the table changelog topics.
 """
@@ -60,11 +62,22 @@ def kafka_broker_urls(settings: Settings) -> list[str]:
     return [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",") if h.strip()]
 
 
+class VocApp(faust.App):
+    """A Faust app whose Kafka consumer is ``streams.consumer.SafeConsumer``."""
+
+    def _new_transport(self) -> Any:
+        from streams.consumer import SafeConsumer
+
+        transport = super()._new_transport()
+        transport.Consumer = SafeConsumer
+        return transport
+
+
 def create_app(settings: Settings) -> faust.App:
     """A Faust app configured from settings, with no agents yet."""
     datadir = settings.worker_data_dir
     datadir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    return VocApp(
         settings.consumer_group,
         broker=kafka_broker_urls(settings),
         broker_credentials=broker_credentials(settings),

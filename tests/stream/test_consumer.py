@@ -1,0 +1,135 @@
+"""SafeConsumer: never commits past an in-flight message; installed on the worker app."""
+
+from __future__ import annotations
+
+from streams.app import create_app
+from streams.consumer import SafeConsumer, committable_offset
+from streams.settings import Settings
+
+
+def _faust_like(acked: list[int], committed: int | None):
+    """Faust 0.15's rule: commit the first consecutive run, tolerating a 1-offset head gap."""
+
+    def new_offset() -> int | None:
+        if not acked:
+            return None
+        acked.sort()
+        if committed and min(acked) - committed > 1:
+            return None
+        run = [acked[0]]
+        for o in acked[1:]:
+            if o != run[-1] + 1:
+                break
+            run.append(o)
+        del acked[: len(run)]
+        return run[-1] + 1
+
+    return new_offset
+
+
+def test_faust_rule_alone_commits_over_a_missing_head_offset() -> None:
+    # the bug being guarded: 100 is in flight, 101..103 acked -> Faust commits 104
+    acked = [101, 102, 103]
+    assert _faust_like(acked, committed=100)() == 104
+
+
+def test_in_flight_head_holds_the_commit_back() -> None:
+    acked = [101, 102, 103]
+    assert committable_offset(acked, 100, _faust_like(acked, committed=100)) is None
+    assert acked == [101, 102, 103], "held acks are put back for the next commit"
+
+
+def test_commit_stops_just_before_the_in_flight_message() -> None:
+    acked = [100, 101, 102, 104, 105]
+    assert committable_offset(acked, 103, _faust_like(acked, committed=100)) == 103
+    assert acked == [104, 105]
+
+
+def test_nothing_in_flight_is_faust_unchanged() -> None:
+    acked = [100, 101, 102]
+    assert committable_offset(acked, None, _faust_like(acked, committed=100)) == 103
+    assert acked == []
+    acked = [5, 6]
+    assert committable_offset(acked, 2, _faust_like(acked, committed=None)) is None
+    assert acked == [5, 6]
+
+
+def test_worker_app_uses_the_safe_consumer(tmp_path) -> None:  # noqa: ANN001
+    app = create_app(Settings(worker_data_dir=tmp_path))
+    assert app.transport.Consumer is SafeConsumer
+
+
+class _Msg:
+    def __init__(self, tp, offset: int, acked: bool = False) -> None:  # noqa: ANN001
+        self.tp, self.offset, self.acked = tp, offset, acked
+
+
+def _bare_consumer(committed: int, acked: list[int], in_flight: list[int] = ()):  # noqa: ANN202
+    """A SafeConsumer with only the state ``_new_offset`` reads (no Kafka, no loop)."""
+    import logging
+    from collections import defaultdict
+
+    from faust.types import TP
+
+    tp = TP("t", 0)
+    c = SafeConsumer.__new__(SafeConsumer)
+    c.__dict__.update(
+        _acked=defaultdict(list, {tp: list(acked)}), _acked_index=defaultdict(set),
+        _committed_offset=defaultdict(lambda: None, {tp: committed}),
+        _gap=defaultdict(list), _unacked_messages={_Msg(tp, o) for o in in_flight},
+        _repairs={}, _repaired_at={}, _repair_tasks=set(),
+        log=logging.getLogger("test.consumer"), seeks=[],
+    )
+    return c, tp
+
+
+def test_missing_head_is_never_committed_over_and_is_redelivered(monkeypatch) -> None:  # noqa: ANN001
+    import streams.consumer as mod
+
+    c, tp = _bare_consumer(committed=100, acked=[101, 102, 103])
+    monkeypatch.setattr(mod.asyncio, "ensure_future", lambda coro: (coro.close(), _Done())[1])
+    monkeypatch.setattr(SafeConsumer, "_seek_back", lambda self, t, o: _record(self, t, o))
+    assert c._new_offset(tp) is None
+    assert c.seeks == [(tp, 100)]
+    assert c._new_offset(tp) is None and c.seeks == [(tp, 100)], "one repair at a time"
+    # the redelivered 100 is acked: the commit moves on normally
+    c._acked[tp].append(100)
+    assert c._new_offset(tp) == 104
+
+
+def test_repairs_are_bounded_then_faust_decides(monkeypatch) -> None:  # noqa: ANN001
+    import streams.consumer as mod
+
+    c, tp = _bare_consumer(committed=100, acked=[102, 103])
+    monkeypatch.setattr(mod.asyncio, "ensure_future", lambda coro: (coro.close(), _Done())[1])
+    monkeypatch.setattr(SafeConsumer, "_seek_back", lambda self, t, o: _record(self, t, o))
+    monkeypatch.setattr(mod, "REPAIR_INTERVAL_S", 0.0)
+    for _ in range(mod.MAX_REPAIRS):
+        assert c._new_offset(tp) is None
+    assert len(c.seeks) == mod.MAX_REPAIRS
+    assert c._new_offset(tp) is None  # Faust itself refuses a 2-offset head gap
+    assert len(c.seeks) == mod.MAX_REPAIRS
+
+
+def test_in_flight_head_is_waited_for_not_repaired(monkeypatch) -> None:  # noqa: ANN001
+    import streams.consumer as mod
+
+    c, tp = _bare_consumer(committed=100, acked=[100, 101, 103], in_flight=[102])
+    monkeypatch.setattr(SafeConsumer, "_seek_back", lambda self, t, o: _record(self, t, o))
+    monkeypatch.setattr(mod.asyncio, "ensure_future", lambda coro: (coro.close(), _Done())[1])
+    assert c._new_offset(tp) == 102
+    assert c.seeks == []
+
+
+class _Done:
+    def add_done_callback(self, fn) -> None:  # noqa: ANN001
+        pass
+
+
+async def _noop() -> None:
+    return None
+
+
+def _record(self, tp, offset):  # noqa: ANN001, ANN202
+    self.seeks.append((tp, offset))
+    return _noop()
