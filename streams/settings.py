@@ -91,7 +91,6 @@ class Settings(BaseSettings):
     search_es_compat: int | None = None  # pin compatible-with=N (8 for an ES 8 cluster)
 
     # Worker
-    app_id: str = "voc-pipeline"
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     batch_size: int = 32

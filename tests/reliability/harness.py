@@ -204,7 +204,7 @@ class Scenario:
         self.name = f"rel-{slug}-{self.run}"
         self.settings = self.base.model_copy(update={
             "topic_prefix": f"{self.name}.", "consumer_group": self.name,
-            "app_id": self.name, "search_alias": self.name,
+            "search_alias": self.name,
         })
 
     # ------------------------------------------------------------------ setup / teardown
@@ -226,7 +226,6 @@ class Scenario:
             "VOC_SEARCH_URL": self.settings.search_url,
             "VOC_TOPIC_PREFIX": self.settings.topic_prefix,
             "VOC_CONSUMER_GROUP": self.settings.consumer_group,
-            "VOC_APP_ID": self.settings.app_id,
             "VOC_SEARCH_ALIAS": self.settings.search_alias,
             "VOC_SEARCH_REPLICAS": "0",
             "VOC_WEB_PORT": str(web_port),
