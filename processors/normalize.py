@@ -27,6 +27,23 @@ _WS = re.compile(r"\s+")
 _PLAIN_ASCII = re.compile(r"[\x20-\x7e]*")
 _LOOSE_ZWJ = re.compile(r"(?:^|(?<=\s))\u200d+|\u200d+(?=\s|$)")
 _OPT_OUT_STRIP = re.compile(r"^[\W_]+|[\W_]+$")
+# Whole-message opt-out requests in plain words ("Stop texting me", "unsubscribe please",
+# "Please remove me from your list"). Anchored: a complaint that also says "stop" is a
+# complaint ("stop charging me twice") and is enriched as one.
+_POLITE = r"(?:please|pls|plz|thanks|thank you|ok|okay|now|asap)"
+_OPT_OUT_PHRASE = re.compile(
+    rf"^(?:{_POLITE}\s+)*(?:"
+    r"(?:stop|quit|cease)\s+(?:all\s+)?(?:texting|messaging|sending|contacting|emailing|"
+    r"spamming|calling)(?:\s+(?:me|us))?(?:\s+(?:texts|messages|these|this))?"
+    r"|unsubscribe(?:\s+me)?(?:\s+from\s+(?:this|these|your|the)\s+\w+)?"
+    r"|(?:remove|take)\s+me\s+off(?:\s+(?:this|your|the)\s+(?:list|texts|messages))?"
+    r"|remove\s+(?:me|my number)(?:\s+from\s+(?:this|your|the)\s+(?:list|texts|messages|"
+    r"mailing list|database))?"
+    r"|(?:no|don'?t send(?: me)?)\s+more\s+(?:texts|messages|sms)"
+    r"|(?:do not|don'?t)\s+(?:text|message|contact)\s+(?:me|us)(?:\s+(?:again|anymore|any more))?"
+    r"|opt\s+me\s+out"
+    rf")(?:\s+{_POLITE})*$"
+)
 
 
 @dataclass(frozen=True)
@@ -71,9 +88,13 @@ def clean_text(text: str) -> str:
 
 
 def is_opt_out(text: str) -> bool:
-    """True when the whole message is an opt-out keyword (case/punctuation-insensitive)."""
-    core = _OPT_OUT_STRIP.sub("", text.lower())
-    return _WS.sub(" ", core) in OPT_OUT_KEYWORDS
+    """True when the whole message is an opt-out keyword or a plain opt-out request
+    ("stop texting me", "please remove me from your list"); case/punctuation-insensitive."""
+    core = _WS.sub(" ", _OPT_OUT_STRIP.sub("", text.lower().replace("\u2019", "'")))
+    if core in OPT_OUT_KEYWORDS:
+        return True
+    words = re.sub(r"[^\w' ]+", " ", core)
+    return len(core) <= 80 and _OPT_OUT_PHRASE.match(_WS.sub(" ", words).strip()) is not None
 
 
 def truncate(text: str, max_chars: int) -> tuple[str, bool]:

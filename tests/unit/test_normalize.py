@@ -50,8 +50,19 @@ def test_opt_out_keywords_whole_message_only() -> None:
                  "quit!", "Opt out", "OPT-OUT"):
         assert is_opt_out(text), text
     for text in ("please don't stop my service", "I want to cancel my contract",
-                 "stop charging me"):
+                 "stop charging me", "Stop texting me and refund the £40 you took twice!",
+                 "why do you keep texting me when my broadband is down",
+                 "remove me from the contract, it's a scam"):
         assert not is_opt_out(text), text
+
+
+def test_plain_opt_out_requests() -> None:
+    for text in ("Stop texting me", "stop texting me!!", "Unsubscribe please",
+                 "please unsubscribe me", "Please remove me from your list.",
+                 "remove my number", "take me off your list", "No more texts please",
+                 "Don’t text me again", "do not contact me", "STOP SENDING ME MESSAGES",
+                 "opt me out thanks"):
+        assert is_opt_out(text), text
     assert normalize(_sms("STOP")).opt_out
 
 
