@@ -262,28 +262,16 @@ async def _wait_index_settled(settings: Any, timeout: float, quiet_s: float = 6.
 async def _summary(settings: Any) -> dict[str, Any]:
     """Counts by sentiment and topic (aggregations), the rants and their suggested replies."""
     from streams.search import make_backend
-    from streams.search.base import hits_from
 
     backend = make_backend(settings)
     try:
-        body = {
-            "size": 0,
-            "aggs": {
-                "sentiment": {"terms": {"field": "sentiment.label", "size": 10}},
-                "topics": {"terms": {"field": "topics.name", "size": 20}},
-                "rants": {"filter": {"term": {"is_rant": True}}},
-            },
-        }
-        resp = await backend._search(body)
-        aggs = resp.get("aggregations", {})
-        most_urgent = {"size": 5, "query": {"bool": {"filter": [{"term": {"is_rant": True}}]}},
-                       "sort": [{"urgency.score": "desc"}, {"received_at": "desc"}]}
-        rant_hits = hits_from(await backend._search(most_urgent))
+        facets = await backend.facets(fields=("sentiment.label", "topics.name"))
+        rant_hits = await backend.most_urgent(5)
         replies = _suggested_replies(settings, {h.id for h in rant_hits})
         return {
-            "sentiment": [(b["key"], b["doc_count"]) for b in aggs["sentiment"]["buckets"]],
-            "topics": [(b["key"], b["doc_count"]) for b in aggs["topics"]["buckets"]],
-            "rants": aggs["rants"]["doc_count"],
+            "sentiment": facets["sentiment.label"],
+            "topics": facets["topics.name"],
+            "rants": facets["rants"],
             "rant_hits": rant_hits,
             "replies": replies,
         }

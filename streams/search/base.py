@@ -82,6 +82,10 @@ class RetryPolicy:
         return self.max_attempts > 0 and attempt >= self.max_attempts
 
 
+#: Interactive calls (search, counts, refresh, drop): a few quick tries, then the error.
+READ_RETRY = RetryPolicy(3, 0.2, 2.0)
+
+
 async def retry(
     fn: Callable[[], Awaitable[T]],
     *,
@@ -367,6 +371,10 @@ class SearchBackend(ABC):
                     result="ok" if r.ok else ("retryable" if r.retryable else "error")).inc()
         return [results[i] for i in range(len(docs))]
 
+    async def _read(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One search request, retried briefly (reads are interactive: fail fast)."""
+        return await self._call(lambda: self._search(body), READ_RETRY)
+
     async def search(
         self,
         query: str,
@@ -379,7 +387,7 @@ class SearchBackend(ABC):
         """Matching feedback, best first, with highlighted fragments (user input is data)."""
         body = build_query(query, sentiment=sentiment, topic=topic, rants=rants, since=since,
                            size=size)
-        resp = await self._call(lambda: self._search(body), RetryPolicy(3, 0.2, 2.0))
+        resp = await self._read(body)
         return hits_from(resp)
 
     async def facets(
@@ -402,7 +410,7 @@ class SearchBackend(ABC):
         body["aggs"] = {f"f{i}": {"terms": {"field": f, "size": size}}
                         for i, f in enumerate(fields)}
         body["aggs"]["rants"] = {"filter": {"term": {"is_rant": True}}}
-        resp = await self._call(lambda: self._search(body), RetryPolicy(3, 0.2, 2.0))
+        resp = await self._read(body)
         aggs = resp.get("aggregations", {})
         total = resp.get("hits", {}).get("total", 0)
         out: dict[str, Any] = {
@@ -414,13 +422,20 @@ class SearchBackend(ABC):
                       for b in aggs.get(f"f{i}", {}).get("buckets", [])]
         return out
 
+    async def most_urgent(self, size: int = 5) -> list[SearchHit]:
+        """The rants with the highest urgency score, newest first among equals."""
+        body = {"size": size, "query": {"bool": {"filter": [{"term": {"is_rant": True}}]}},
+                "sort": [{"urgency.score": "desc"}, {"received_at": "desc"}]}
+        resp = await self._read(body)
+        return hits_from(resp)
+
     async def count(self) -> int:
         """Documents behind the alias."""
-        return await self._call(self._count, RetryPolicy(3, 0.2, 2.0))
+        return await self._call(self._count, READ_RETRY)
 
     async def refresh(self) -> None:
         """Make recent writes searchable now (tests, demo); production uses refresh_interval."""
-        await self._call(self._refresh, RetryPolicy(3, 0.2, 2.0))
+        await self._call(self._refresh, READ_RETRY)
 
     async def ping(self) -> bool:
         """True when the cluster answers; never raises."""
@@ -448,7 +463,7 @@ class SearchBackend(ABC):
 
     async def drop(self) -> None:
         """Delete this alias's indices and template (tests and demo resets only)."""
-        await self._call(self._drop, RetryPolicy(3, 0.2, 2.0))
+        await self._call(self._drop, READ_RETRY)
 
     async def __aenter__(self) -> SearchBackend:
         return self

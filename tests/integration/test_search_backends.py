@@ -179,6 +179,7 @@ async def test_facets_count_keyword_values_with_filters(backend: SearchBackend) 
     assert dict(f["channel"]) == {"sms": 5}
     g = await backend.facets(("topics.name",), query="charged", since="30d")
     assert g["total"] == 1 and g["topics.name"] == [("billing", 1)]
+    assert [h.id for h in await backend.most_urgent(5)] == ["sms:T1"]  # the only rant
 
 
 HOSTILE = [
