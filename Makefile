@@ -4,7 +4,8 @@ SHELL := /bin/bash
 VENV ?= $(HOME)/.cache/voc-pipeline/venv
 PY := $(VENV)/bin/python
 VOC := $(VENV)/bin/voc
-STAMP := $(VENV)/.voc-installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# the editable install points at one clone: reinstall when pyproject or the clone changes
+STAMP := $(VENV)/.voc-installed-$(shell (cat pyproject.toml; echo "$(CURDIR)") | sha1sum | cut -c1-12)
 
 .PHONY: install demo test test-unit test-integration test-reliability stack-up stack-down lint bench bench-quality bench-speed bench-pipeline train
 
