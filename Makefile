@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
-	@touch $(STAMP)
+	@rm -f $(VENV)/.voc-installed-*; touch $(STAMP)
 
 stack-up: install
 	$(VOC) stack up

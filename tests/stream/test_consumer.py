@@ -78,7 +78,7 @@ def _bare_consumer(committed: int, acked: list[int], in_flight: list[int] = ()):
         _committed_offset=defaultdict(lambda: None, {tp: committed}),
         _gap=defaultdict(list), _unacked_messages={_Msg(tp, o) for o in in_flight},
         _repairs={}, _repaired_at={}, _repair_tasks=set(),
-        log=logging.getLogger("test.consumer"), seeks=[],
+        log=_TestLog(logging.getLogger("test.consumer")), seeks=[],
     )
     return c, tp
 
@@ -121,6 +121,16 @@ def test_in_flight_head_is_waited_for_not_repaired(monkeypatch) -> None:  # noqa
     assert c.seeks == []
 
 
+class _TestLog:
+    """mode's CompositeLogger also has ``dev``."""
+
+    def __init__(self, log) -> None:  # noqa: ANN001
+        self._log = log
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return self._log.debug if name == "dev" else getattr(self._log, name)
+
+
 class _Done:
     def add_done_callback(self, fn) -> None:  # noqa: ANN001
         pass
@@ -133,3 +143,50 @@ async def _noop() -> None:
 def _record(self, tp, offset):  # noqa: ANN001, ANN202
     self.seeks.append((tp, offset))
     return _noop()
+
+
+async def test_records_fetched_before_a_seek_are_not_delivered_after_it(monkeypatch) -> None:  # noqa: ANN001
+    """The drain loop's view: a seek lands while message 12 is being delivered."""
+    from collections import defaultdict
+
+    from faust.transport.consumer import Consumer as BaseConsumer
+    from faust.transport.consumer import ThreadDelegateConsumer
+    from faust.types import TP
+
+    tp = TP("t", 0)
+    batches = [{tp: [10, 11, 12, 13, 14]}, {tp: [5, 6, 7]}]
+    thread_seeks: list[tuple[TP, int]] = []
+
+    async def fake_thread_getmany(self, active, timeout):  # noqa: ANN001, ANN202
+        return batches.pop(0)
+
+    async def fake_base_getmany(self, timeout):  # noqa: ANN001, ANN202 - Faust's loop, minus flow control
+        for t, offsets in (await self._getmany(None, timeout)).items():
+            for o in offsets:
+                yield t, _Msg(t, o)
+
+    async def fake_seek(self, partition, offset) -> None:  # noqa: ANN001
+        thread_seeks.append((partition, offset))
+
+    monkeypatch.setattr(ThreadDelegateConsumer, "_getmany", fake_thread_getmany)
+    monkeypatch.setattr(BaseConsumer, "getmany", fake_base_getmany)
+    monkeypatch.setattr(ThreadDelegateConsumer, "_seek", fake_seek)
+    c, _ = _bare_consumer(committed=5, acked=[])
+    c.__dict__.update(_seek_seq=0, _seeks={}, _fetch_seq=0,
+                      _read_offset=defaultdict(lambda: None))
+
+    delivered = []
+    async for t, msg in c.getmany(1.0):  # what Faust's _drain_messages does per message
+        delivered.append(msg.offset)
+        if msg.offset == 12:  # a rebalance seeks to the committed offset meanwhile
+            await c.seek(t, 5)
+        c._read_offset[t] = msg.offset  # set_read_offset(tp, offset) after the callback
+    assert delivered == [10, 11, 12], "13 and 14 were fetched before the seek"
+    assert c._read_offset[tp] == 5, "the stale delivery must not move the read offset"
+    assert thread_seeks == [(tp, 5), (tp, 5)], "seeked again: the fetch may have raced it"
+
+    delivered.clear()
+    async for t, msg in c.getmany(1.0):
+        delivered.append(msg.offset)
+        c._read_offset[t] = msg.offset
+    assert delivered == [5, 6, 7] and c._read_offset[tp] == 7
