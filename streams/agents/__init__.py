@@ -20,7 +20,14 @@ from typing import Any
 
 import faust
 
-from streams.agents.common import Outputs, OutRecord, RawEvent, backoff_delay, publish_all
+from streams.agents.common import (
+    OrderedBatches,
+    Outputs,
+    OutRecord,
+    RawEvent,
+    backoff_delay,
+    publish_all,
+)
 from streams.agents.enrich import EnrichHandler, RecentContacts
 from streams.agents.followups import (
     apply_followup_op,
@@ -85,19 +92,20 @@ def register_all(
     def on_retry(attempt: int, exc: BaseException) -> None:
         log.warning("producer retry %d: %s", attempt, type(exc).__name__)
 
+    async def safe_handle(handle: Callable[[list[RawEvent]], Awaitable[Outputs]],
+                          raw: list[RawEvent]) -> Outputs:
+        try:
+            return await handle(raw)
+        except Exception as exc:  # a bug: park the batch, never lose it
+            log.exception("handler failed on a batch of %d", len(raw))
+            return _internal_error(raw, exc, metrics)
+
     async def run_batch(
         stream: faust.StreamT, events: Sequence[Any],
         handle: Callable[[list[RawEvent]], Awaitable[Outputs]],
     ) -> None:
-        raw = [RawEvent.from_faust(e) for e in events]
-        try:
-            out = await handle(raw)
-        except Exception as exc:  # a bug: park the batch, never lose it
-            log.exception("handler failed on a batch of %d", len(raw))
-            out = _internal_error(raw, exc, metrics)
-        await publish_all(out.records, send, on_retry=on_retry)
-        for event in events:  # outputs are on Kafka: now the inputs may be committed
-            await stream.ack(event)
+        out = await safe_handle(handle, [RawEvent.from_faust(e) for e in events])
+        await finish_batch(stream, events, out)
 
     sources = {
         settings.topic("sms_inbound"): "sms",
@@ -122,11 +130,26 @@ def register_all(
         schema=faust.Schema(key_serializer="json", value_serializer="json"),
     )
 
-    # concurrency=1: several actors on one take() buffer lose acks (faust #606).
+    async def finish_batch(stream: faust.StreamT, events: Sequence[Any], out: Outputs) -> None:
+        await publish_all(out.records, send, on_retry=on_retry)
+        for event in events:  # outputs are on Kafka: now the inputs may be committed
+            await stream.ack(event)
+
+    # concurrency=1: several actors on one take() buffer lose acks (faust #606). Within the
+    # one actor, up to ``enrich_concurrency`` batches are enriched at once (the encoder runs
+    # in threads), while outputs are published and inputs acked strictly in batch order.
     @app.agent(inbound, name="enrich", concurrency=1)
     async def enrich_agent(stream: faust.StreamT) -> None:
-        async for events in stream.noack_take(settings.batch_size, settings.batch_within_s):
-            await run_batch(stream, events, enrich_handler.handle)
+        pipeline = OrderedBatches(settings.enrich_concurrency)
+        try:
+            async for events in stream.noack_take(settings.batch_size, settings.batch_within_s):
+                raw = [RawEvent.from_faust(e) for e in events]
+                await pipeline.submit(
+                    lambda raw=raw: safe_handle(enrich_handler.handle, raw),
+                    lambda out, events=events: finish_batch(stream, events, out),
+                )
+        finally:
+            await pipeline.close()
 
     @app.agent(topics["enriched"], name="index", concurrency=1)
     async def index_agent(stream: faust.StreamT) -> None:
