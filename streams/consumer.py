@@ -150,8 +150,10 @@ class SafeConsumer(AIOKafkaConsumer):
         self._repairs[(tp, committed)] = tries + 1
         self._repaired_at[tp] = now
         self.log.warning(
-            "offset %s of %s was never processed (next seen: %s); seeking back to redeliver",
-            committed, _name(tp), head)
+            "offset %s of %s was never processed (next seen: %s); seeking back to redeliver"
+            " (acked before: %s, read offset: %s)",
+            committed, _name(tp), head, committed in self._acked_index[tp],
+            self._read_offset[tp])
         fut = asyncio.ensure_future(self._seek_back(tp, committed))
         self._repair_tasks.add(fut)
         fut.add_done_callback(self._repair_tasks.discard)
@@ -180,7 +182,9 @@ def committable_offset(acked: list[int], first_in_flight: int | None,
     """
     if first_in_flight is None or not acked:
         return faust_new_offset()
-    held = [o for o in acked if o > first_in_flight]
+    # ">=": an offset can be acked (one copy) and in flight (a redelivered copy) at once;
+    # it must stay in the list, or the second copy's ack (already indexed) never re-adds it
+    held = [o for o in acked if o >= first_in_flight]
     if not held:
         return faust_new_offset()
     acked[:] = [o for o in acked if o < first_in_flight]

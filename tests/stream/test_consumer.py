@@ -45,6 +45,13 @@ def test_commit_stops_just_before_the_in_flight_message() -> None:
     assert acked == [104, 105]
 
 
+def test_an_offset_acked_and_in_flight_at_once_is_kept() -> None:
+    # a redelivered copy of 101 is in flight while the first copy's ack is in the list
+    acked = [100, 101, 102]
+    assert committable_offset(acked, 101, _faust_like(acked, committed=100)) == 101
+    assert acked == [101, 102], "101 must stay: the second copy's ack will not add it again"
+
+
 def test_nothing_in_flight_is_faust_unchanged() -> None:
     acked = [100, 101, 102]
     assert committable_offset(acked, None, _faust_like(acked, committed=100)) == 103
@@ -77,6 +84,7 @@ def _bare_consumer(committed: int, acked: list[int], in_flight: list[int] = ()):
         _acked=defaultdict(list, {tp: list(acked)}), _acked_index=defaultdict(set),
         _committed_offset=defaultdict(lambda: None, {tp: committed}),
         _gap=defaultdict(list), _unacked_messages={_Msg(tp, o) for o in in_flight},
+        _read_offset=defaultdict(lambda: None),
         _repairs={}, _repaired_at={}, _repair_tasks=set(),
         log=_TestLog(logging.getLogger("test.consumer")), seeks=[],
     )
