@@ -111,23 +111,6 @@ def enrich_only(settings: Settings, n: int, batch_size: int) -> dict[str, Any]:
             "msgs_per_cpu_s": round(n / cpu, 1)}
 
 
-def delete_internal_topics(settings: Settings) -> None:
-    """Faust's own topics for this run (follow-up re-key topic, table changelog)."""
-    from kafka import KafkaAdminClient
-
-    from streams.topics import kafka_client_kwargs
-
-    admin = KafkaAdminClient(client_id="voc-cleanup", **kafka_client_kwargs(settings))
-    try:
-        mine = [t for t in admin.list_topics()
-                if t.startswith(f"{settings.topic_prefix}{settings.consumer_group}-")
-                or t.startswith(f"{settings.consumer_group}-")]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -255,7 +238,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from streams.search import make_backend
-    from streams.topics import create_topics, delete_topics
+    from streams.topics import create_topics, delete_internal_topics, delete_topics
 
     base = Settings()
     result: dict[str, Any] = {

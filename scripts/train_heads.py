@@ -93,10 +93,12 @@ def training_sets(full_semeval: bool = False) -> dict[str, data.Split]:
 
 
 def stage_cache(cut_layer: int, max_length: int, batch: int, only: list[str] | None,
-                full_semeval: bool) -> None:
-    """Cache hidden states after layer ``cut_layer`` (fp16, ragged) and final embeddings."""
+                full_semeval: bool, threads: int = 1) -> None:
+    """Cache hidden states after layer ``cut_layer`` (fp16, ragged) and final embeddings.
+
+    ``threads`` defaults to 1 so several ``--only`` caches can run side by side."""
     tok, model = load_base(None)
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     CACHE.mkdir(parents=True, exist_ok=True)
     for name, split in training_sets(full_semeval).items():
         if only and name not in only:
@@ -412,11 +414,14 @@ def main() -> None:
     ap.add_argument("--pools", type=int, default=4, help="attention pools per head")
     ap.add_argument("--hidden", type=int, default=256, help="MLP hidden width")
     ap.add_argument("--goemo-sentiment-weight", type=float, default=0.5)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads for training")
+    ap.add_argument("--cache-threads", type=int, default=1,
+                    help="torch threads per cache process (1: run --only caches in parallel)")
     args = ap.parse_args()
     seed_all()
     if args.stage in ("cache", "all"):
-        stage_cache(args.cut_layer, args.max_length, args.batch, args.only, args.full_semeval)
+        stage_cache(args.cut_layer, args.max_length, args.batch, args.only, args.full_semeval,
+                    args.cache_threads)
     if args.stage in ("train", "all"):
         stage_train(args.cut_layer, args.epochs, args.lr, args.train_batch, args.pools,
                     args.hidden, args.goemo_sentiment_weight, args.threads, args.full_semeval)

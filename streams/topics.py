@@ -162,6 +162,22 @@ def delete_topics(settings: Settings) -> None:
         admin.close()
 
 
+def delete_internal_topics(settings: Settings) -> None:
+    """Delete Faust's own topics of this consumer group (follow-up re-key topic, table
+    changelog): clean-up after tests and benchmarks that ran a worker on their own group."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(client_id="voc-topics", **kafka_client_kwargs(settings))
+    try:
+        mine = [t for t in admin.list_topics()
+                if t.startswith(f"{settings.topic_prefix}{settings.consumer_group}-")
+                or t.startswith(f"{settings.consumer_group}-")]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
 def _stale_configs(admin: Any, specs: list[TopicSpec]) -> set[str]:
     """Set the spec'd configs on existing topics whose values differ; their names."""
     from kafka.admin import ConfigResource, ConfigResourceType

@@ -74,23 +74,6 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-def delete_internal_topics(settings: Settings) -> None:
-    """Faust's own topics for this run (follow-up re-key topic, table changelog)."""
-    from kafka import KafkaAdminClient
-
-    from streams.topics import kafka_client_kwargs
-
-    admin = KafkaAdminClient(client_id="voc-cleanup", **kafka_client_kwargs(settings))
-    try:
-        mine = [t for t in admin.list_topics()
-                if t.startswith(f"{settings.topic_prefix}{settings.consumer_group}-")
-                or t.startswith(f"{settings.consumer_group}-")]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -186,7 +169,7 @@ def stack() -> Settings:
 def pipeline(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Topics + a worker subprocess with unique names; torn down whatever happens."""
     from streams.search import make_backend
-    from streams.topics import create_topics, delete_topics
+    from streams.topics import create_topics, delete_internal_topics, delete_topics
 
     run = uuid.uuid4().hex[:8]
     workdir = tmp_path_factory.mktemp(f"e2e-{run}")
