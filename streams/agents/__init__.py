@@ -100,6 +100,11 @@ def register_all(
             log.exception("handler failed on a batch of %d", len(raw))
             return _internal_error(raw, exc, metrics)
 
+    async def finish_batch(stream: faust.StreamT, events: Sequence[Any], out: Outputs) -> None:
+        await publish_all(out.records, send, on_retry=on_retry)
+        for event in events:  # outputs are on Kafka: now the inputs may be committed
+            await stream.ack(event)
+
     async def run_batch(
         stream: faust.StreamT, events: Sequence[Any],
         handle: Callable[[list[RawEvent]], Awaitable[Outputs]],
@@ -129,11 +134,6 @@ def register_all(
         # json both ways: keys come back as str (not bytes) when the changelog is replayed
         schema=faust.Schema(key_serializer="json", value_serializer="json"),
     )
-
-    async def finish_batch(stream: faust.StreamT, events: Sequence[Any], out: Outputs) -> None:
-        await publish_all(out.records, send, on_retry=on_retry)
-        for event in events:  # outputs are on Kafka: now the inputs may be committed
-            await stream.ack(event)
 
     # concurrency=1: several actors on one take() buffer lose acks (faust #606). Within the
     # one actor, up to ``enrich_concurrency`` batches are enriched at once (the encoder runs

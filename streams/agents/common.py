@@ -1,10 +1,10 @@
 """Plain data the agents pass around, and the one way they publish.
 
 Agents stay thin: they turn Faust events into ``RawEvent`` values, hand a batch
-to a plain async handler that returns ``Outputs``, and publish those with
-``publish_all`` before asking for the next batch (which is when Faust acks the
-previous one). The handlers know nothing about Faust, so they are unit-tested
-with plain lists.
+to a plain async handler that returns ``Outputs``, publish those with
+``publish_all`` and only then ack the batch's events (``OrderedBatches`` lets the
+enrich agent overlap batches while keeping that order). The handlers know nothing
+about Faust, so they are unit-tested with plain lists.
 """
 
 from __future__ import annotations
