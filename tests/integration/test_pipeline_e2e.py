@@ -241,12 +241,19 @@ def _replay(settings: Settings, lines: list[bytes]) -> None:
 
 
 async def _index_state(settings: Settings) -> tuple[int, set[str], set[str]]:
-    """(count, all ids, rant ids) behind the alias, after a refresh."""
+    """(count, all ids, rant ids) behind the alias, after a refresh; zeros until the worker
+    has installed the alias (its index agent does that on start, maybe after the replay)."""
+    from elasticsearch import NotFoundError as ESNotFound
+    from opensearchpy.exceptions import NotFoundError as OSNotFound
+
     from streams.search import make_backend
 
     backend = make_backend(settings)
     try:
-        await backend.refresh()
+        try:
+            await backend.refresh()
+        except (ESNotFound, OSNotFound):
+            return 0, set(), set()
         count = await backend.count()
         hits = await backend.search("*", size=1000)
         rants = await backend.search("*", rants=True, size=1000)
