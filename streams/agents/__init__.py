@@ -140,6 +140,10 @@ def register_all(
     # in threads), while outputs are published and inputs acked strictly in batch order.
     @app.agent(inbound, name="enrich", concurrency=1)
     async def enrich_agent(stream: faust.StreamT) -> None:
+        if settings.enrich_concurrency <= 1:  # the default: one batch at a time
+            async for events in stream.noack_take(settings.batch_size, settings.batch_within_s):
+                await run_batch(stream, events, enrich_handler.handle)
+            return
         pipeline = OrderedBatches(settings.enrich_concurrency)
         try:
             async for events in stream.noack_take(settings.batch_size, settings.batch_within_s):
