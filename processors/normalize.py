@@ -30,6 +30,7 @@ _OPT_OUT_STRIP = re.compile(r"^[\W_]+|[\W_]+$")
 # Whole-message opt-out requests in plain words ("Stop texting me", "unsubscribe please",
 # "Please remove me from your list"). Anchored: a complaint that also says "stop" is a
 # complaint ("stop charging me twice") and is enriched as one.
+_NOT_WORD = re.compile(r"[^\w' ]+")
 _POLITE = r"(?:please|pls|plz|thanks|thank you|ok|okay|now|asap)"
 _OPT_OUT_PHRASE = re.compile(
     rf"^(?:{_POLITE}\s+)*(?:"
@@ -93,7 +94,7 @@ def is_opt_out(text: str) -> bool:
     core = _WS.sub(" ", _OPT_OUT_STRIP.sub("", text.lower().replace("\u2019", "'")))
     if core in OPT_OUT_KEYWORDS:
         return True
-    words = re.sub(r"[^\w' ]+", " ", core)
+    words = _NOT_WORD.sub(" ", core)
     return len(core) <= 80 and _OPT_OUT_PHRASE.match(_WS.sub(" ", words).strip()) is not None
 
 

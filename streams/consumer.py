@@ -23,7 +23,10 @@ stall forever after a peer is killed or after a restart:
 2. a commit never passes a message that is in flight (delivered, not acked) or
    missing. A missing head is **repaired** by seeking the partition back to the
    committed offset. After ``MAX_REPAIRS`` tries at one offset (an offset that truly
-   does not exist, e.g. removed by retention) it logs an error and lets Faust decide.
+   does not exist, e.g. removed by retention) it logs an error and lets Faust decide;
+3. an offset that is both acked (one copy) and in flight (a redelivered copy) stays in
+   Faust's ack list: dropped there, it would stay in the ack index and the second copy's
+   ack would never re-add it, a hole no redelivery can fill.
 
 At least once, as before: redelivered messages that were already processed come again
 with the same ids, which the index and downstream absorb.
