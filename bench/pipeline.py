@@ -181,11 +181,19 @@ class Worker:
         raise RuntimeError("worker not healthy in time")
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system, all threads) the worker process has used so far."""
+        """CPU time (user + system, all threads) the worker and any child it started have
+        used so far."""
         import psutil
 
-        t = psutil.Process(self.proc.pid).cpu_times()
-        return float(t.user + t.system)
+        proc = psutil.Process(self.proc.pid)
+        total = 0.0
+        for p in (proc, *proc.children(recursive=True)):
+            try:
+                t = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system
+        return total
 
     def metrics(self) -> str:
         status, text = http_json(self.url + "/metrics", timeout=5.0)
@@ -204,6 +212,23 @@ class Worker:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
+
+
+def stack_cpu_seconds(settings: Settings) -> dict[str, float]:
+    """CPU time used so far by each local stack server (Kafka, OpenSearch, ...) that runs."""
+    import psutil
+
+    from streams.stack import services
+
+    out: dict[str, float] = {}
+    for svc in services(settings):
+        try:
+            proc = psutil.Process(int(svc.pid_file.read_text().split()[0]))
+            t = proc.cpu_times()
+            out[svc.name] = float(t.user + t.system)
+        except (OSError, ValueError, IndexError, psutil.Error):
+            continue
+    return out
 
 
 def produce(settings: Settings, lines: Iterator[bytes], rate: float | None,
@@ -229,40 +254,27 @@ def wait_indexed(worker: Worker, target: float, timeout: float) -> float:
     raise RuntimeError(f"only {worker.indexed()} of {target} indexed after {timeout}s")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--messages", type=int, default=3000, help="sustained-phase records")
-    ap.add_argument("--latency-seconds", type=float, default=30.0, help="half-rate phase length")
-    ap.add_argument("--enrich-messages", type=int, default=1024)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json")
-    args = ap.parse_args()
+def run_variant(run: str, extra_env: dict[str, str], args: argparse.Namespace
+                ) -> dict[str, Any]:
+    """Sustained throughput and half-rate latency of one worker configuration.
 
+    The worker gets its own topics, alias and group (``run``), removed afterwards.
+    ``extra_env`` holds the settings that make this variant (``VOC_*``)."""
     from streams.search import make_backend
     from streams.topics import create_topics, delete_internal_topics, delete_topics
 
-    base = Settings()
-    result: dict[str, Any] = {
-        "bench": "pipeline", "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "loadavg_1m_at_start": round(os.getloadavg()[0], 2)},
-        "batch_size": base.batch_size, "batch_within_s": base.batch_within_s,
-    }
-    # measured before and after the pipeline phases: on a shared machine the load moves,
-    # and the baseline should see the same conditions as the pipeline on average
-    enrich_before = enrich_only(base, args.enrich_messages, base.batch_size)
-
-    run = uuid.uuid4().hex[:8]
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"voc-bench-{run}"
     workdir.mkdir(parents=True)
     env = {
         "VOC_TOPIC_PREFIX": f"bench-{run}.", "VOC_SEARCH_ALIAS": f"voc-bench-{run}",
         "VOC_CONSUMER_GROUP": f"voc-bench-{run}", "VOC_WEB_PORT": str(_free_port()),
         "VOC_WORKER_DATA_DIR": str(workdir / "worker"), "VOC_SEARCH_REPLICAS": "0",
-        "VOC_LOG_LEVEL": "WARNING",
+        "VOC_LOG_LEVEL": "WARNING", **extra_env,
     }
     settings = Settings(topic_prefix=env["VOC_TOPIC_PREFIX"], search_alias=env["VOC_SEARCH_ALIAS"],
                         consumer_group=env["VOC_CONSUMER_GROUP"], web_port=int(env["VOC_WEB_PORT"]),
                         search_replicas=0)
+    out: dict[str, Any] = {"env": extra_env}
     create_topics(settings)
     worker = Worker(settings, env, workdir / "worker.log")
     try:
@@ -273,16 +285,20 @@ def main() -> None:
         done = worker.indexed()
 
         n = args.messages
-        t0, cpu0 = time.monotonic(), worker.cpu_seconds()
+        t0, cpu0, stack0 = time.monotonic(), worker.cpu_seconds(), stack_cpu_seconds(settings)
         sent = produce(settings, (message(i, run) for i in range(n)), None)
         t1 = wait_indexed(worker, done + n, 600)
         worker_cpu = worker.cpu_seconds() - cpu0
+        stack_cpu = {k: round(v - stack0[k], 2)
+                     for k, v in stack_cpu_seconds(settings).items() if k in stack0}
         sustained = n / (t1 - t0)
-        result["sustained"] = {"messages": n, "seconds": round(t1 - t0, 3),
-                               "msgs_per_s": round(sustained, 1),
-                               "replay_msgs_per_s": sent["rate_per_s"],
-                               "worker_cpu_seconds": round(worker_cpu, 3),
-                               "worker_msgs_per_cpu_s": round(n / worker_cpu, 1)}
+        out["sustained"] = {"messages": n, "seconds": round(t1 - t0, 3),
+                            "msgs_per_s": round(sustained, 1),
+                            "replay_msgs_per_s": sent["rate_per_s"],
+                            "worker_cpu_seconds": round(worker_cpu, 3),
+                            "worker_msgs_per_cpu_s": round(n / worker_cpu, 1),
+                            # the servers share the machine's cores with the worker here
+                            "stack_cpu_seconds": stack_cpu}
         done = worker.indexed()
 
         rate = sustained / 2
@@ -294,7 +310,7 @@ def main() -> None:
         after = buckets(worker.metrics(), "voc_end_to_end_seconds")
         delta = {le: after[le] - before.get(le, 0.0) for le in after}
         total = delta.get(float("inf"), 0.0)
-        result["latency"] = {
+        out["latency"] = {
             "offered_rate_per_s": round(rate, 1), "messages": m,
             "p50_s": _r(quantile(0.50, delta)), "p95_s": _r(quantile(0.95, delta)),
             "p99_s": _r(quantile(0.99, delta)),
@@ -316,27 +332,70 @@ def main() -> None:
         finally:
             delete_topics(settings)
             delete_internal_topics(settings)
+    return out
 
-    enrich_after = enrich_only(base, args.enrich_messages, base.batch_size)
-    result["enrich_only"] = {
-        "msgs_per_s": round((enrich_before["msgs_per_s"] + enrich_after["msgs_per_s"]) / 2, 1),
-        "msgs_per_cpu_s": round(
-            (enrich_before["msgs_per_cpu_s"] + enrich_after["msgs_per_cpu_s"]) / 2, 1),
-        "batch_size": base.batch_size, "before_pipeline": enrich_before,
-        "after_pipeline": enrich_after,
-    }
-    result["machine"]["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
-    ratio = result["sustained"]["msgs_per_s"] / result["enrich_only"]["msgs_per_s"]
-    p99 = result["latency"]["p99_s"]
-    cpu_ratio = (result["sustained"]["worker_msgs_per_cpu_s"]
-                 / result["enrich_only"]["msgs_per_cpu_s"])
-    result["targets"] = {
+
+def targets(variant: dict[str, Any], enrich: dict[str, Any]) -> dict[str, Any]:
+    """Issue 4's targets for one variant against the run's enrichment-only baseline."""
+    ratio = variant["sustained"]["msgs_per_s"] / enrich["msgs_per_s"]
+    p99 = variant["latency"]["p99_s"]
+    cpu_ratio = variant["sustained"]["worker_msgs_per_cpu_s"] / enrich["msgs_per_cpu_s"]
+    return {
         "sustained_vs_enrich_only": round(ratio, 3), "sustained_ok": ratio >= 0.70,
         # robust to other load on a shared machine: CPU cost per message in the worker
         # (enrichment + Kafka + batching + bulk calls; not the broker's or engine's own CPU)
         "worker_cpu_efficiency_vs_enrich_only": round(cpu_ratio, 3),
         "p99_under_1s_ok": p99 is not None and p99 < 1.0,
     }
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME:VOC_X=1,VOC_Y=2`` -> ("NAME", {"VOC_X": "1", "VOC_Y": "2"})."""
+    name, _, assignments = text.partition(":")
+    env = dict(a.split("=", 1) for a in assignments.split(",") if a)
+    return name, env
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--messages", type=int, default=3000, help="sustained-phase records")
+    ap.add_argument("--latency-seconds", type=float, default=30.0, help="half-rate phase length")
+    ap.add_argument("--enrich-messages", type=int, default=1024)
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME:VOC_X=V,...",
+                    help="also measure a worker with these settings (repeatable), same run")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json")
+    args = ap.parse_args()
+
+    base = Settings()
+    result: dict[str, Any] = {
+        "bench": "pipeline", "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "loadavg_1m_at_start": round(os.getloadavg()[0], 2)},
+        "batch_size": base.batch_size, "batch_within_s": base.batch_within_s,
+    }
+    # measured before and after the pipeline phases: on a shared machine the load moves,
+    # and the baseline should see the same conditions as the pipeline on average
+    enrich_before = enrich_only(base, args.enrich_messages, base.batch_size)
+    run = uuid.uuid4().hex[:8]
+    variants = {"default": {}, **dict(parse_variant(v) for v in args.compare)}
+    measured = {name: run_variant(f"{run}-{i}", env, args)
+                for i, (name, env) in enumerate(variants.items())}
+    enrich_after = enrich_only(base, args.enrich_messages, base.batch_size)
+
+    enrich = {
+        "msgs_per_s": round((enrich_before["msgs_per_s"] + enrich_after["msgs_per_s"]) / 2, 1),
+        "msgs_per_cpu_s": round(
+            (enrich_before["msgs_per_cpu_s"] + enrich_after["msgs_per_cpu_s"]) / 2, 1),
+        "batch_size": base.batch_size, "before_pipeline": enrich_before,
+        "after_pipeline": enrich_after,
+    }
+    default = measured["default"]
+    result.update(sustained=default["sustained"], latency=default["latency"], enrich_only=enrich,
+                  targets=targets(default, enrich))
+    if len(measured) > 1:
+        result["compared"] = {name: {**v, "targets": targets(v, enrich)}
+                              for name, v in measured.items() if name != "default"}
+    result["machine"]["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

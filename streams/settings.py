@@ -95,9 +95,6 @@ class Settings(BaseSettings):
     web_port: int = 6066
     batch_size: int = 32
     batch_within_s: float = 0.05  # max wait to fill a batch; under load batches fill anyway
-    # enrich batches in work at once (encoder threads overlap each other and publishing);
-    # outputs and acks stay in batch order. Experimental: >1 stalled once in CI (see README)
-    enrich_concurrency: int = Field(default=1, ge=1, le=8)
     worker_data_dir: Path = Field(
         default_factory=lambda: _home(".local", "state", "voc-pipeline", "worker")
     )

@@ -21,7 +21,6 @@ from typing import Any
 import faust
 
 from streams.agents.common import (
-    OrderedBatches,
     Outputs,
     OutRecord,
     RawEvent,
@@ -135,25 +134,13 @@ def register_all(
         schema=faust.Schema(key_serializer="json", value_serializer="json"),
     )
 
-    # concurrency=1: several actors on one take() buffer lose acks (faust #606). Within the
-    # one actor, up to ``enrich_concurrency`` batches are enriched at once (the encoder runs
-    # in threads), while outputs are published and inputs acked strictly in batch order.
+    # concurrency=1: several actors on one take() buffer lose acks (faust #606). Overlapping
+    # batches inside the one actor was measured too (bench/pipeline.py --compare): no gain on
+    # 2 cores, so one batch at a time.
     @app.agent(inbound, name="enrich", concurrency=1)
     async def enrich_agent(stream: faust.StreamT) -> None:
-        if settings.enrich_concurrency <= 1:  # the default: one batch at a time
-            async for events in stream.noack_take(settings.batch_size, settings.batch_within_s):
-                await run_batch(stream, events, enrich_handler.handle)
-            return
-        pipeline = OrderedBatches(settings.enrich_concurrency)
-        try:
-            async for events in stream.noack_take(settings.batch_size, settings.batch_within_s):
-                raw = [RawEvent.from_faust(e) for e in events]
-                await pipeline.submit(
-                    lambda raw=raw: safe_handle(enrich_handler.handle, raw),
-                    lambda out, events=events: finish_batch(stream, events, out),
-                )
-        finally:
-            await pipeline.close()
+        async for events in stream.noack_take(settings.batch_size, settings.batch_within_s):
+            await run_batch(stream, events, enrich_handler.handle)
 
     @app.agent(topics["enriched"], name="index", concurrency=1)
     async def index_agent(stream: faust.StreamT) -> None:

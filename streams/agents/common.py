@@ -2,8 +2,7 @@
 
 Agents stay thin: they turn Faust events into ``RawEvent`` values, hand a batch
 to a plain async handler that returns ``Outputs``, publish those with
-``publish_all`` and only then ack the batch's events (``OrderedBatches`` lets the
-enrich agent overlap batches while keeping that order). The handlers know nothing
+``publish_all`` and only then ack the batch's events. The handlers know nothing
 about Faust, so they are unit-tested with plain lists.
 """
 
@@ -129,51 +128,3 @@ async def publish_all(
         await sleep(backoff_delay(attempt))
         attempt += 1
         pending = failed
-
-
-class OrderedBatches:
-    """Several batches in work at once, finished strictly in the order they came.
-
-    The enrich agent hands each micro-batch over as two steps: ``start`` (enrichment: runs
-    concurrently with other batches' enrichment and with publishing) and ``finish``
-    (publish the outputs, then ack the inputs). One background task runs the finishes one
-    after another in submission order, so outputs keep the input order and an ack never
-    overtakes an earlier batch. ``submit`` waits while ``depth`` batches are unfinished:
-    bounded memory, and backpressure to Kafka.
-    """
-
-    def __init__(self, depth: int) -> None:
-        self._slots = asyncio.Semaphore(max(1, depth))
-        self._queue: asyncio.Queue[tuple[asyncio.Future[Any], Callable[[Any], Awaitable[Any]]]]
-        self._queue = asyncio.Queue()
-        self._runner: asyncio.Task[None] | None = None
-
-    async def submit(self, start: Callable[[], Awaitable[Any]],
-                     finish: Callable[[Any], Awaitable[Any]]) -> None:
-        await self._slots.acquire()
-        if self._runner is None:
-            self._runner = asyncio.ensure_future(self._run())
-        self._queue.put_nowait((asyncio.ensure_future(start()), finish))
-
-    async def _run(self) -> None:
-        while True:
-            work, finish = await self._queue.get()
-            try:
-                await finish(await work)
-            except Exception:  # never raised for bad data; an unacked batch is redelivered
-                log.exception("finishing a batch failed; its inputs stay unacked")
-            finally:
-                self._slots.release()
-                self._queue.task_done()
-
-    async def drain(self) -> None:
-        """Wait until every submitted batch is finished."""
-        await self._queue.join()
-
-    async def close(self) -> None:
-        """Stop finishing (shutdown): unfinished batches stay unacked and are read again."""
-        if self._runner is not None:
-            self._runner.cancel()
-        while not self._queue.empty():
-            work, _ = self._queue.get_nowait()
-            work.cancel()

@@ -3,17 +3,22 @@ dead letters out.
 
 The agent is a thin loop over ``stream.take_events``; all the logic is in
 ``EnrichHandler.handle`` (plain async, unit-tested without Kafka). One Enricher
-call per micro-batch runs in a thread so the event loop keeps heartbeating to
-Kafka while the encoder works.
+call per micro-batch runs on the handler's own enrichment thread, so the event loop
+keeps heartbeating to Kafka while the encoder works. It is one dedicated thread, not
+the loop's shared pool: the model never runs on two threads at once (torch already
+uses every core, and the heads' process-wide BLAS thread limit is not safe to toggle
+from two threads at once), whoever else calls ``run_in_executor``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,10 +33,23 @@ CONTACT_WINDOW = timedelta(days=7)
 RunSync = Callable[..., Awaitable[Any]]
 
 
-async def run_in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run blocking work (the encoder) off the event loop."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, lambda: fn(*args, **kwargs))
+class EnrichThread:
+    """One dedicated thread for blocking enrichment work, calls run one after another.
+
+    Awaiting a call keeps the event loop free; a second call waits in the queue until
+    the first is done (never two model calls at once).
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-enrich")
+
+    async def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        """Let the thread end once its queued work is done (shutdown)."""
+        self._pool.shutdown(wait=False)
 
 
 class RecentContacts:
@@ -98,7 +116,7 @@ class EnrichHandler:
         sources: Mapping[str, str],
         metrics: Any,
         contacts: RecentContacts | None = None,
-        run_sync: RunSync = run_in_thread,
+        run_sync: RunSync | None = None,
     ) -> None:
         """``sources`` maps a full topic name to its channel ("sms" or "survey")."""
         self.enricher = enricher
@@ -106,7 +124,7 @@ class EnrichHandler:
         self.sources = dict(sources)
         self.metrics = metrics
         self.contacts = contacts or RecentContacts()
-        self.run_sync = run_sync
+        self.run_sync: RunSync = run_sync or EnrichThread()
 
     def _dead(self, out: Outputs, ev: RawEvent, reason: str, error: str) -> None:
         dl = build_deadletter(

@@ -97,3 +97,46 @@ def test_recent_contacts_lru_is_bounded() -> None:
     for c in ("A", "B", "C"):
         rc.observe(c, c, t0)
     assert rc.observe("A", "A2", t0) == 1  # A was evicted
+
+
+async def test_enrich_thread_runs_calls_one_at_a_time_off_the_loop() -> None:
+    """Overlapping batches queue for the one enrichment thread: never two model calls at once."""
+    import asyncio
+    import threading
+    import time
+
+    from streams.agents.enrich import EnrichThread
+
+    active, peak, threads = 0, 0, set()
+    guard = threading.Lock()
+
+    def work(i: int, *, delay: float) -> int:
+        nonlocal active, peak
+        with guard:
+            active += 1
+            peak = max(peak, active)
+        threads.add(threading.current_thread().name)
+        time.sleep(delay)
+        with guard:
+            active -= 1
+        return i
+
+    runner = EnrichThread()
+    ticks = 0
+
+    async def ticker() -> None:  # the event loop stays free while the thread works
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    tick_task = asyncio.ensure_future(ticker())
+    results = await asyncio.gather(*(runner(work, i, delay=0.05) for i in range(4)))
+    tick_task.cancel()
+    runner.close()
+
+    assert results == [0, 1, 2, 3]
+    assert peak == 1
+    assert len(threads) == 1 and next(iter(threads)).startswith("voc-enrich")
+    assert threading.current_thread().name not in threads
+    assert ticks >= 10
