@@ -8,11 +8,14 @@ like sentence-transformers, so cosine similarities match that library.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from processors.config import ModelConfig
@@ -52,6 +55,12 @@ class EncoderAnalyzer:
     layer, L2-normalised; used by topics and search) and the token states the
     heads read (layer ``heads.feature_layer``). Batches are sorted by length
     internally (less padding) and results come back in input order.
+
+    Each chunk is split into ``config.parallel`` interleaved sub-batches that run on
+    the analyzer's own threads, each forward with ``config.threads`` torch threads.
+    The tokenizer is called under a lock, and the BLAS thread count is set once here
+    (numpy's BLAS, for the heads) rather than toggled per call, so concurrent
+    sub-batches share nothing mutable.
     """
 
     def __init__(self, config: ModelConfig | None = None, batch_size: int = 64) -> None:
@@ -59,6 +68,11 @@ class EncoderAnalyzer:
         if self.config.runtime != "torch":
             raise ValueError(f"runtime {self.config.runtime!r} is not supported; use 'torch'")
         torch.set_num_threads(self.config.threads)
+        # the heads' matrices are small: one BLAS thread is faster (see processors/heads.py)
+        threadpool_limits(limits=1, user_api="blas")
+        self._tokenizer_lock = threading.Lock()
+        self._pool = (ThreadPoolExecutor(self.config.parallel, thread_name_prefix="voc-encoder")
+                      if self.config.parallel > 1 else None)
         self.batch_size = batch_size
         self.tokenizer, self.model = load_base(self.config.encoder)
         self.heads = Heads.load(self.config.heads_path)
@@ -80,7 +94,6 @@ class EncoderAnalyzer:
                 f"layers, dim {cfg.hidden_size}); train heads for it (scripts/train_heads.py)"
             )
 
-    @torch.inference_mode()
     def _forward(self, texts: Sequence[str], heads: bool
                  ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Embeddings (n, dim) and, when ``heads``, sentiment and emotion probabilities."""
@@ -89,21 +102,44 @@ class EncoderAnalyzer:
         sent = np.zeros((n, len(SENTIMENT_LABELS)), np.float32) if heads else None
         emo = np.zeros((n, len(EMOTION_LABELS)), np.float32) if heads else None
         order = sorted(range(n), key=lambda i: len(texts[i]))
-        for s in range(0, n, self.batch_size):
-            idx = order[s : s + self.batch_size]
-            enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                 max_length=self.config.max_length, return_tensors="pt")
-            mask = enc["attention_mask"]
-            out = self.model(**enc, output_hidden_states=heads)
-            pooled = torch.nn.functional.normalize(mean_pool(out.last_hidden_state, mask), dim=-1)
-            e = pooled.numpy()
+        p = self.config.parallel
+        parts = [
+            part
+            for s in range(0, n, self.batch_size)
+            for k in range(p)
+            if (part := order[s : s + self.batch_size][k::p])  # interleaved: similar lengths
+        ]
+
+        def run(idx: list[int]) -> None:  # writes disjoint rows: safe from several threads
+            e, sp, ep = self._forward_part([texts[i] for i in idx], heads)
             emb[idx] = e
             if sent is not None and emo is not None:
-                tokens = out.hidden_states[self.heads.feature_layer].numpy()
-                sp, ep = self.heads.predict(tokens, mask.numpy(), e)
                 sent[idx] = sp
                 emo[idx] = ep
+
+        if self._pool is None or len(parts) == 1:
+            for part in parts:
+                run(part)
+        else:
+            list(self._pool.map(run, parts))  # re-raises the first error
         return emb, sent, emo
+
+    @torch.inference_mode()
+    def _forward_part(self, texts: list[str], heads: bool
+                      ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """One forward pass over one sub-batch."""
+        with self._tokenizer_lock:  # a fast tokenizer is not safe to share across threads
+            enc = self.tokenizer(texts, padding=True, truncation=True,
+                                 max_length=self.config.max_length, return_tensors="pt")
+        mask = enc["attention_mask"]
+        out = self.model(**enc, output_hidden_states=heads)
+        pooled = torch.nn.functional.normalize(mean_pool(out.last_hidden_state, mask), dim=-1)
+        e = pooled.numpy()
+        if not heads:
+            return e, None, None
+        tokens = out.hidden_states[self.heads.feature_layer].numpy()
+        sp, ep = self.heads.predict(tokens, mask.numpy(), e)
+        return e, sp, ep
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised sentence embeddings, shape (len(texts), dim), input order."""

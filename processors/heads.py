@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save_file
-from threadpoolctl import ThreadpoolController
 
 from processors.types import EMOTION_LABELS, SENTIMENT_LABELS
 
@@ -34,7 +33,8 @@ DEFAULT_HEADS = Path(__file__).resolve().parent / "models" / "heads.safetensors"
 # These matrices are small: a multi-threaded BLAS spends more time waking and
 # spinning threads (fighting torch's threads on a 2-core box) than computing;
 # measured 8.6 ms -> 0.6 ms per single-message prediction with one BLAS thread.
-_BLAS = ThreadpoolController()
+# EncoderAnalyzer sets that limit once for the process (toggling it per call is not
+# safe while another thread is inside BLAS).
 _PARAMS = ("query", "ln_weight", "ln_bias", "fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias")
 
 
@@ -147,5 +147,4 @@ class Heads:
     def predict(self, tokens: np.ndarray, mask: np.ndarray,
                 emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(sentiment probs, emotion probs) from token states (B, L, D), mask (B, L), emb (B, D)."""
-        with _BLAS.limit(limits=1, user_api="blas"):
-            return self.sentiment.probs(tokens, mask, emb), self.emotion.probs(tokens, mask, emb)
+        return self.sentiment.probs(tokens, mask, emb), self.emotion.probs(tokens, mask, emb)

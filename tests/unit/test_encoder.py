@@ -108,3 +108,17 @@ def test_more_customer_sentences(analyzer: EncoderAnalyzer) -> None:
 def test_unsupported_runtime_is_refused() -> None:
     with pytest.raises(ValueError, match="runtime"):
         EncoderAnalyzer(ModelConfig(runtime="onnx"))
+
+
+def test_parallel_sub_batches_give_the_same_results(analyzer: EncoderAnalyzer) -> None:
+    """Splitting each chunk over threads changes the speed, not the answers or their order."""
+    serial = EncoderAnalyzer(ModelConfig(parallel=1), batch_size=2)
+    assert analyzer.config.parallel == 2 and serial._pool is None
+    texts = TEXTS * 3
+    got, want = analyzer.analyze(texts), serial.analyze(texts)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g.embedding, w.embedding, atol=1e-5)
+        for lab in SENTIMENT_LABELS:
+            assert abs(g.sentiment[lab] - w.sentiment[lab]) < 1e-4
+        for lab in EMOTION_LABELS:
+            assert abs(g.emotion[lab] - w.emotion[lab]) < 1e-4
