@@ -75,7 +75,8 @@ def test_kill9_mid_replay_every_message_indexed_exactly_once(scenario: Scenario)
 def test_one_of_two_workers_killed_partitions_move_nothing_lost(scenario: Scenario) -> None:
     messages = make_messages(GROUP_MESSAGES, scenario.run, seed=11)
     valid = sum(1 for m in messages if m.feedback_id)
-    one_thread = {"VOC_ENRICH__MODEL__THREADS": "1"}  # two workers share two cores
+    # two workers share two cores: one encoder thread each
+    one_thread = {"VOC_ENRICH__MODEL__THREADS": "1", "VOC_ENRICH__MODEL__PARALLEL": "1"}
     a = scenario.add_worker(one_thread).start()
     b = scenario.add_worker(one_thread).start()
     a.wait_healthy()
