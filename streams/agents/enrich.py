@@ -1,13 +1,12 @@
 """Enrich agent: inbound SMS and survey replies in, enriched feedback, follow-ups and
 dead letters out.
 
-The agent is a thin loop over ``stream.take_events``; all the logic is in
+The agent is a thin loop over ``stream.noack_take``; all the logic is in
 ``EnrichHandler.handle`` (plain async, unit-tested without Kafka). One Enricher
 call per micro-batch runs on the handler's own enrichment thread, so the event loop
 keeps heartbeating to Kafka while the encoder works. It is one dedicated thread, not
-the loop's shared pool: the model never runs on two threads at once (torch already
-uses every core, and the heads' process-wide BLAS thread limit is not safe to toggle
-from two threads at once), whoever else calls ``run_in_executor``.
+the loop's shared default pool: calls run one after another, whoever else uses that
+pool, and the encoder spreads each batch over the cores itself (processors/encoder.py).
 """
 
 from __future__ import annotations
