@@ -20,13 +20,7 @@ from typing import Any
 
 import faust
 
-from streams.agents.common import (
-    Outputs,
-    OutRecord,
-    RawEvent,
-    backoff_delay,
-    publish_all,
-)
+from streams.agents.common import Outputs, OutRecord, RawEvent, backoff_delay, publish_all
 from streams.agents.enrich import EnrichHandler, RecentContacts
 from streams.agents.followups import (
     apply_followup_op,
@@ -91,25 +85,19 @@ def register_all(
     def on_retry(attempt: int, exc: BaseException) -> None:
         log.warning("producer retry %d: %s", attempt, type(exc).__name__)
 
-    async def safe_handle(handle: Callable[[list[RawEvent]], Awaitable[Outputs]],
-                          raw: list[RawEvent]) -> Outputs:
-        try:
-            return await handle(raw)
-        except Exception as exc:  # a bug: park the batch, never lose it
-            log.exception("handler failed on a batch of %d", len(raw))
-            return _internal_error(raw, exc, metrics)
-
-    async def finish_batch(stream: faust.StreamT, events: Sequence[Any], out: Outputs) -> None:
-        await publish_all(out.records, send, on_retry=on_retry)
-        for event in events:  # outputs are on Kafka: now the inputs may be committed
-            await stream.ack(event)
-
     async def run_batch(
         stream: faust.StreamT, events: Sequence[Any],
         handle: Callable[[list[RawEvent]], Awaitable[Outputs]],
     ) -> None:
-        out = await safe_handle(handle, [RawEvent.from_faust(e) for e in events])
-        await finish_batch(stream, events, out)
+        raw = [RawEvent.from_faust(e) for e in events]
+        try:
+            out = await handle(raw)
+        except Exception as exc:  # a bug: park the batch, never lose it
+            log.exception("handler failed on a batch of %d", len(raw))
+            out = _internal_error(raw, exc, metrics)
+        await publish_all(out.records, send, on_retry=on_retry)
+        for event in events:  # outputs are on Kafka: now the inputs may be committed
+            await stream.ack(event)
 
     sources = {
         settings.topic("sms_inbound"): "sms",
