@@ -23,7 +23,6 @@ Targets (issue 4): sustained >= 70% of enrich_only; p99 < 1 s at half rate.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -260,8 +259,8 @@ def run_variant(run: str, extra_env: dict[str, str], args: argparse.Namespace
 
     The worker gets its own topics, alias and group (``run``), removed afterwards.
     ``extra_env`` holds the settings that make this variant (``VOC_*``)."""
-    from streams.search import make_backend
-    from streams.topics import create_topics, delete_internal_topics, delete_topics
+    from streams.cleanup import remove_run
+    from streams.topics import create_topics
 
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"voc-bench-{run}"
     workdir.mkdir(parents=True)
@@ -319,19 +318,7 @@ def run_variant(run: str, extra_env: dict[str, str], args: argparse.Namespace
         }
     finally:
         worker.stop()
-
-        async def drop() -> None:
-            backend = make_backend(settings)
-            try:
-                await backend.drop()
-            finally:
-                await backend.close()
-
-        try:
-            asyncio.run(drop())
-        finally:
-            delete_topics(settings)
-            delete_internal_topics(settings)
+        remove_run(settings)
     return out
 
 

@@ -168,8 +168,8 @@ def stack() -> Settings:
 @pytest.fixture(scope="module")
 def pipeline(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Topics + a worker subprocess with unique names; torn down whatever happens."""
-    from streams.search import make_backend
-    from streams.topics import create_topics, delete_internal_topics, delete_topics
+    from streams.cleanup import remove_run
+    from streams.topics import create_topics
 
     run = uuid.uuid4().hex[:8]
     workdir = tmp_path_factory.mktemp(f"e2e-{run}")
@@ -214,19 +214,7 @@ def pipeline(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
-
-        async def drop() -> None:
-            backend = make_backend(settings)
-            try:
-                await backend.drop()
-            finally:
-                await backend.close()
-
-        try:
-            asyncio.run(drop())
-        finally:
-            delete_topics(settings)
-            delete_internal_topics(settings)
+        remove_run(settings)
 
 
 def _replay(settings: Settings, lines: list[bytes]) -> None:
