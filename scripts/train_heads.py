@@ -1,10 +1,12 @@
 """Train the sentiment + emotion heads reproducibly from ``../shared/data``.
 
-Why this shape: this machine has 2 shared CPU cores. Fine-tuning even the top
-transformer layer measured ~3 s per 32-row batch here (an hour per epoch), so
-the encoder stays frozen. Its token states (layer ``--cut-layer``) and sentence
-embeddings are computed once and cached (fp16); the heads (attention pooling +
-a small MLP per task, see processors/heads.py) train on the cache in minutes.
+Why this shape: this machine has 2 CPU cores, and the encoder stays frozen.
+Fine-tuning its top layer on the cached states was tried (about 4 min per epoch
+on the idle machine) and scored worse on validation than these heads (see
+processors/models/TRAINING_REPORT.md, "Tried and not shipped"). Its token states
+(layer ``--cut-layer``) and sentence embeddings are computed once and cached
+(fp16); the heads (attention pooling + a small MLP per task, see
+processors/heads.py) train on the cache in minutes.
 Model selection (epoch, per-class emotion offsets) uses validation splits only.
 
 Stages (nothing from any test split is read):
