@@ -56,6 +56,10 @@ class Metrics:
         self.search_up = Gauge(
             "voc_search_up", "1 when the last search call succeeded, 0 while it is failing.",
             registry=r)
+        self.index_last_success = Gauge(
+            "voc_index_last_success_timestamp_seconds",
+            "Unix time of the last bulk request the search cluster accepted (0 = none yet).",
+            registry=r)
         self.end_to_end_seconds = Histogram(
             "voc_end_to_end_seconds", "Time from received_at to the document being indexed.",
             buckets=E2E_BUCKETS, registry=r)

@@ -88,7 +88,9 @@ class IndexHandler:
                 await self._backoff(attempt)
                 attempt += 1
                 continue
-            now = datetime.fromtimestamp(self.clock(), UTC)
+            stamp = self.clock()
+            self.metrics.index_last_success.set(stamp)
+            now = datetime.fromtimestamp(stamp, UTC)
             retry: dict[str, tuple[RawEvent, dict[str, Any]]] = {}
             for (doc_id, (ev, doc)), result in zip(pending.items(), results, strict=True):
                 if result.ok:

@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from streams.agents.index import IndexHandler
 from streams.search import IndexResult, SearchUnavailable
 from tests.stream.conftest import event
@@ -53,6 +55,21 @@ async def test_outage_is_retried_until_indexed(metrics) -> None:  # type: ignore
     assert metrics.value("voc_index_retries_total") == 2
     assert metrics.value("voc_end_to_end_seconds_count") == 2
     assert metrics.value("voc_end_to_end_seconds_sum") == 3.0
+    assert metrics.value("voc_index_last_success_timestamp_seconds") == 1_795_629_601.5
+
+
+async def test_last_success_stays_unset_while_search_is_down(metrics) -> None:  # type: ignore[no-untyped-def]
+    backend = ScriptedBackend([SearchUnavailable("down")])
+    h = handler(backend, metrics)
+
+    async def give_up(_: float) -> None:
+        raise RuntimeError("stop retrying")
+
+    h.sleep = give_up
+    with pytest.raises(RuntimeError, match="stop retrying"):
+        await h.handle([event(doc(1))])
+    assert backend.calls == [["sms:SM1"]]
+    assert metrics.value("voc_index_last_success_timestamp_seconds") == 0.0
 
 
 async def test_retryable_docs_are_resent_and_rejects_dead_lettered(metrics) -> None:  # type: ignore[no-untyped-def]
