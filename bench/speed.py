@@ -2,7 +2,9 @@
 
 Measured in one process, on the same messages, one after the other:
   * ``encoder``: ``EncoderAnalyzer.embed`` (tokenise + frozen MiniLM + pooling);
-  * ``analyzer``: ``EncoderAnalyzer.analyze`` (the above + tuned top layer + heads);
+  * ``analyzer``: ``EncoderAnalyzer.analyze`` (the above + heads); ``analyzer_eager``
+    the same without TorchScript, ``analyzer_one_forward_2_threads`` the former
+    threading (one forward on 2 torch threads);
   * ``enrich``: ``processors.pipeline.Enricher.enrich_batch`` on InboundSMS records
     (normalise, redact, language, encoder + heads, topics, urgency, reply);
   * ``naive``: what a straightforward implementation does: one ``transformers``
@@ -111,6 +113,8 @@ def main() -> None:
     rss_after_load = peak_rss_mb()
     # the former default, for comparison in the same run: one forward on 2 torch threads
     one_forward = EncoderAnalyzer(ModelConfig(threads=2, parallel=1))
+    # the same settings run eagerly (no TorchScript), for comparison in the same run
+    eager = EncoderAnalyzer(cfg.model_copy(update={"runtime": "torch"}))
     cores = cfg.threads * cfg.parallel
     enricher = None
     enrich_error = None
@@ -128,6 +132,7 @@ def main() -> None:
         "encoder": (analyzer.embed, texts, cfg.threads),
         "analyzer": (analyzer.analyze, texts, cfg.threads),
         "analyzer_one_forward_2_threads": (one_forward.analyze, texts, 2),
+        "analyzer_eager": (eager.analyze, texts, cfg.threads),
     }
     if enricher is not None:
         methods["enrich"] = (enricher.enrich_batch, records, cfg.threads)
@@ -135,8 +140,11 @@ def main() -> None:
     for fn, items, threads in methods.values():
         torch.set_num_threads(threads)
         fn(items[:64])  # warm-up: first-call allocations, lazy imports
-    # Interleaved rounds, best of each: other processes share these 2 cores, and the
-    # best round is the least disturbed one for every method alike.
+    naive_run = naive_fn(analyzer)
+    naive_run(texts[:2])
+    naive = 0.0
+    # Interleaved rounds, best of each (the naive baseline too): other processes share
+    # these 2 cores, and the best round is the least disturbed one for every method alike.
     for _ in range(args.rounds):
         for batch in (1, 32, 64):
             n = args.batch1_messages if batch == 1 else len(texts)
@@ -144,10 +152,8 @@ def main() -> None:
                 torch.set_num_threads(threads)
                 v = throughput(fn, items[:n], batch)
                 res[name][str(batch)] = max(v, res[name].get(str(batch), 0.0))
-    torch.set_num_threads(cores)  # the naive baseline gets the same cores, as one forward
-    naive_run = naive_fn(analyzer)
-    naive_run(texts[:2])
-    naive = throughput(naive_run, texts[: args.naive_messages], 1)
+        torch.set_num_threads(cores)  # the naive baseline gets the same cores, as one forward
+        naive = max(naive, throughput(naive_run, texts[: args.naive_messages], 1))
     res["naive_per_message"] = naive
 
     b32 = "32"
@@ -156,6 +162,7 @@ def main() -> None:
         "analyzer_vs_naive_b32": round(res["analyzer"][b32] / naive, 2),
         "analyzer_vs_one_forward_2_threads_b32": round(
             res["analyzer"][b32] / res["analyzer_one_forward_2_threads"][b32], 3),
+        "analyzer_vs_eager_b32": round(res["analyzer"][b32] / res["analyzer_eager"][b32], 3),
     }
     if res["enrich"]:
         ratios["enrich_vs_encoder_b32"] = round(res["enrich"][b32] / res["encoder"][b32], 3)
@@ -167,6 +174,7 @@ def main() -> None:
                     "forwards_at_once": cfg.parallel,
                     "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
         "model": {"encoder": analyzer.name, "heads": analyzer.version,
+                  "runtime": analyzer.runtime,
                   "feature_layer": analyzer.heads.feature_layer},
         "messages": {"rounds": args.rounds, "batched": len(texts),
                      "batch_1": args.batch1_messages,

@@ -23,7 +23,10 @@ class ModelConfig(BaseModel):
     heads_path: Path | None = Field(
         default=None, description="trained heads file; None = the one shipped in processors/"
     )
-    runtime: Literal["torch", "onnx"] = "torch"
+    # "torchscript": the encoder traced once at load (same weights, outputs within 1e-4 of
+    # eager; ~1.1x faster at batch 32 here, less Python between ops); falls back to
+    # eager "torch" with a warning if a configured encoder cannot be traced.
+    runtime: Literal["torchscript", "torch"] = "torchscript"
     max_length: int = 128
     # Two forwards at once with one torch thread each beat one forward on two threads:
     # 1.1-1.4x on 2 cores, and more when other processes take a core (no per-op barrier

@@ -8,7 +8,9 @@ like sentence-transformers, so cosine similarities match that library.
 
 from __future__ import annotations
 
+import logging
 import threading
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +23,8 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTo
 from processors.config import ModelConfig
 from processors.heads import Heads
 from processors.types import EMOTION_LABELS, SENTIMENT_LABELS, TextSignals
+
+log = logging.getLogger(__name__)
 
 
 def resolve_model_dir(encoder: str | None) -> str:
@@ -48,6 +52,60 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
 
+class _LastAndFeature(torch.nn.Module):
+    """The two tensors a forward must yield: last layer (embedding) and the heads' layer."""
+
+    def __init__(self, model: PreTrainedModel, feature_layer: int) -> None:
+        super().__init__()
+        self.model = model
+        self.feature_layer = feature_layer
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                         output_hidden_states=True, return_dict=True)
+        return out.last_hidden_state, out.hidden_states[self.feature_layer]
+
+
+def trace_encoder(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
+                  feature_layer: int, max_length: int) -> torch.jit.ScriptModule | None:
+    """The encoder as TorchScript, or None (with a warning) when it cannot be traced.
+
+    Traced on a padded batch so the attention-mask path is the one recorded, then
+    checked against eager on other lengths: a model whose Python branches on shapes
+    would give different numbers, and is then run eagerly instead.
+    """
+    wrapper = _LastAndFeature(model, feature_layer).eval()
+
+    def batch(texts: list[str]) -> dict[str, torch.Tensor]:
+        return tokenizer(texts, padding=True, truncation=True, max_length=max_length,
+                         return_tensors="pt")
+
+    example = batch(["ok", "the parcel came two days late and the box was damaged"])
+    probe = batch(["thanks", "billing is wrong again", "why was I charged twice this month?"])
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # tracing touches config fields that log noise
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TracerWarnings about Python-side shape checks
+            traced = torch.jit.trace(wrapper, (example["input_ids"], example["attention_mask"]),
+                                     strict=False, check_trace=False)
+            for enc in (probe, batch(["x"])):
+                got = traced(enc["input_ids"], enc["attention_mask"])
+                want = wrapper(enc["input_ids"], enc["attention_mask"])
+                if max(float((g - w).abs().max()) for g, w in zip(got, want, strict=True)) > 1e-4:
+                    raise ValueError("traced outputs differ from eager")
+    except Exception as exc:  # noqa: BLE001 - any tracing failure means: run eagerly
+        log.warning("encoder cannot run as TorchScript (%s: %s); using eager torch",
+                    type(exc).__name__, exc)
+        return None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return traced
+
+
 class EncoderAnalyzer:
     """``TextAnalyzer``: frozen encoder + attention-pooling numpy heads.
 
@@ -65,8 +123,6 @@ class EncoderAnalyzer:
 
     def __init__(self, config: ModelConfig | None = None, batch_size: int = 64) -> None:
         self.config = config or ModelConfig()
-        if self.config.runtime != "torch":
-            raise ValueError(f"runtime {self.config.runtime!r} is not supported; use 'torch'")
         torch.set_num_threads(self.config.threads)
         # the heads' matrices are small: one BLAS thread is faster (see processors/heads.py)
         threadpool_limits(limits=1, user_api="blas")
@@ -80,6 +136,12 @@ class EncoderAnalyzer:
         self.name = "all-MiniLM-L6-v2" if self.config.encoder is None else base_name
         self.version = self.heads.version
         self._check_compatible()
+        self._traced = (
+            trace_encoder(self.tokenizer, self.model, self.heads.feature_layer,
+                          self.config.max_length)
+            if self.config.runtime == "torchscript" else None
+        )
+        self.runtime = "torchscript" if self._traced is not None else "torch"
 
     def _check_compatible(self) -> None:
         """Refuse heads trained for another encoder shape (they would give nonsense)."""
@@ -132,12 +194,17 @@ class EncoderAnalyzer:
             enc = self.tokenizer(texts, padding=True, truncation=True,
                                  max_length=self.config.max_length, return_tensors="pt")
         mask = enc["attention_mask"]
-        out = self.model(**enc, output_hidden_states=heads)
-        pooled = torch.nn.functional.normalize(mean_pool(out.last_hidden_state, mask), dim=-1)
+        if self._traced is not None:
+            last, feature = self._traced(enc["input_ids"], mask)
+        else:
+            out = self.model(**enc, output_hidden_states=heads)
+            last = out.last_hidden_state
+            feature = out.hidden_states[self.heads.feature_layer] if heads else None
+        pooled = torch.nn.functional.normalize(mean_pool(last, mask), dim=-1)
         e = pooled.numpy()
-        if not heads:
+        if not heads or feature is None:
             return e, None, None
-        tokens = out.hidden_states[self.heads.feature_layer].numpy()
+        tokens = feature.numpy()
         sp, ep = self.heads.predict(tokens, mask.numpy(), e)
         return e, sp, ep
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from transformers import AutoModel
 
 from processors.config import ModelConfig
@@ -107,7 +108,32 @@ def test_more_customer_sentences(analyzer: EncoderAnalyzer) -> None:
 
 def test_unsupported_runtime_is_refused() -> None:
     with pytest.raises(ValueError, match="runtime"):
-        EncoderAnalyzer(ModelConfig(runtime="onnx"))
+        EncoderAnalyzer(ModelConfig(runtime="onnx"))  # type: ignore[arg-type]
+
+
+def test_torchscript_runtime_matches_eager(analyzer: EncoderAnalyzer) -> None:
+    """The traced encoder is the default and gives eager's numbers, at any batch length."""
+    eager = EncoderAnalyzer(ModelConfig(runtime="torch"))
+    assert analyzer.runtime == "torchscript" and eager.runtime == "torch"
+    texts = [*TEXTS, "ok", "a much longer message " * 30]
+    for got, want in zip(analyzer.analyze(texts), eager.analyze(texts), strict=True):
+        np.testing.assert_allclose(got.embedding, want.embedding, atol=1e-5)
+        for lab in SENTIMENT_LABELS:
+            assert abs(got.sentiment[lab] - want.sentiment[lab]) < 1e-4
+        for lab in EMOTION_LABELS:
+            assert abs(got.emotion[lab] - want.emotion[lab]) < 1e-4
+    np.testing.assert_allclose(analyzer.embed(texts), eager.embed(texts), atol=1e-5)
+
+
+def test_untraceable_encoder_falls_back_to_eager(analyzer: EncoderAnalyzer) -> None:
+    """A model TorchScript cannot trace still runs, eagerly, with a warning."""
+    from processors.encoder import trace_encoder
+
+    class Untraceable(torch.nn.Module):
+        def forward(self, **_: object) -> None:
+            raise TypeError("not traceable")
+
+    assert trace_encoder(analyzer.tokenizer, Untraceable(), 4, 128) is None  # type: ignore[arg-type]
 
 
 def test_parallel_sub_batches_give_the_same_results(analyzer: EncoderAnalyzer) -> None:
