@@ -52,30 +52,41 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
 
-class _LastAndFeature(torch.nn.Module):
-    """The two tensors a forward must yield: last layer (embedding) and the heads' layer."""
+class _Traceable(torch.nn.Module):
+    """Encoder forward -> L2-normalised mean-pooled embedding, and with ``heads`` also the
+    sentiment and emotion probabilities from the heads' layer: one graph per call."""
 
-    def __init__(self, model: PreTrainedModel, feature_layer: int) -> None:
+    def __init__(self, model: PreTrainedModel, heads: Heads | None) -> None:
         super().__init__()
         self.model = model
-        self.feature_layer = feature_layer
+        self.feature_layer = heads.feature_layer if heads is not None else -1
+        self.sentiment = heads.sentiment.to_torch() if heads is not None else None
+        self.emotion = heads.emotion.to_torch() if heads is not None else None
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+                ) -> tuple[torch.Tensor, ...]:
         out = self.model(input_ids=input_ids, attention_mask=attention_mask,
-                         output_hidden_states=True, return_dict=True)
-        return out.last_hidden_state, out.hidden_states[self.feature_layer]
+                         output_hidden_states=self.sentiment is not None, return_dict=True)
+        emb = torch.nn.functional.normalize(mean_pool(out.last_hidden_state, attention_mask),
+                                            dim=-1)
+        if self.sentiment is None or self.emotion is None:
+            return (emb,)
+        tokens = out.hidden_states[self.feature_layer]
+        return (emb, self.sentiment(tokens, attention_mask, emb),
+                self.emotion(tokens, attention_mask, emb))
 
 
 def trace_encoder(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
-                  feature_layer: int, max_length: int) -> torch.jit.ScriptModule | None:
-    """The encoder as TorchScript, or None (with a warning) when it cannot be traced.
+                  heads: Heads | None, max_length: int) -> torch.jit.ScriptModule | None:
+    """Encoder (and heads) as TorchScript, or None (with a warning) when it cannot be traced.
 
     Traced on a padded batch so the attention-mask path is the one recorded, then
     checked against eager on other lengths: a model whose Python branches on shapes
     would give different numbers, and is then run eagerly instead.
     """
-    wrapper = _LastAndFeature(model, feature_layer).eval()
+    from transformers.utils import logging as hf_logging
+
+    wrapper = _Traceable(model, heads).eval()
 
     def batch(texts: list[str]) -> dict[str, torch.Tensor]:
         return tokenizer(texts, padding=True, truncation=True, max_length=max_length,
@@ -83,8 +94,6 @@ def trace_encoder(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
 
     example = batch(["ok", "the parcel came two days late and the box was damaged"])
     probe = batch(["thanks", "billing is wrong again", "why was I charged twice this month?"])
-    from transformers.utils import logging as hf_logging
-
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # tracing touches config fields that log noise
     try:
@@ -136,12 +145,17 @@ class EncoderAnalyzer:
         self.name = "all-MiniLM-L6-v2" if self.config.encoder is None else base_name
         self.version = self.heads.version
         self._check_compatible()
-        self._traced = (
-            trace_encoder(self.tokenizer, self.model, self.heads.feature_layer,
-                          self.config.max_length)
-            if self.config.runtime == "torchscript" else None
-        )
-        self.runtime = "torchscript" if self._traced is not None else "torch"
+        # two graphs: the embedding alone (topics, search) and embedding + both heads
+        self._traced: dict[bool, torch.jit.ScriptModule] = {}
+        if self.config.runtime == "torchscript":
+            for heads in (False, True):
+                traced = trace_encoder(self.tokenizer, self.model,
+                                       self.heads if heads else None, self.config.max_length)
+                if traced is None:
+                    self._traced = {}
+                    break
+                self._traced[heads] = traced
+        self.runtime = "torchscript" if self._traced else "torch"
 
     def _check_compatible(self) -> None:
         """Refuse heads trained for another encoder shape (they would give nonsense)."""
@@ -194,17 +208,16 @@ class EncoderAnalyzer:
             enc = self.tokenizer(texts, padding=True, truncation=True,
                                  max_length=self.config.max_length, return_tensors="pt")
         mask = enc["attention_mask"]
-        if self._traced is not None:
-            last, feature = self._traced(enc["input_ids"], mask)
-        else:
-            out = self.model(**enc, output_hidden_states=heads)
-            last = out.last_hidden_state
-            feature = out.hidden_states[self.heads.feature_layer] if heads else None
-        pooled = torch.nn.functional.normalize(mean_pool(last, mask), dim=-1)
+        traced = self._traced.get(heads)
+        if traced is not None:  # one GIL-free graph: encoder, pooling and heads
+            outs = [t.numpy() for t in traced(enc["input_ids"], mask)]
+            return (outs[0], outs[1], outs[2]) if heads else (outs[0], None, None)
+        out = self.model(**enc, output_hidden_states=heads)
+        pooled = torch.nn.functional.normalize(mean_pool(out.last_hidden_state, mask), dim=-1)
         e = pooled.numpy()
-        if not heads or feature is None:
+        if not heads:
             return e, None, None
-        tokens = feature.numpy()
+        tokens = out.hidden_states[self.heads.feature_layer].numpy()
         sp, ep = self.heads.predict(tokens, mask.numpy(), e)
         return e, sp, ep
 

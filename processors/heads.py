@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
@@ -85,6 +86,34 @@ class AttnHead:
     def probs(self, tokens: np.ndarray, mask: np.ndarray, emb: np.ndarray) -> np.ndarray:
         """Class probabilities."""
         return softmax(self.logits(tokens, mask, emb))
+
+    def to_torch(self) -> TorchAttnHead:
+        """The same head as a torch module (traced into the encoder's graph)."""
+        return TorchAttnHead(self)
+
+
+class TorchAttnHead(torch.nn.Module):
+    """``AttnHead.probs`` in torch, same maths and weights: traced together with the
+    encoder, the whole forward + heads runs in C++ without taking Python's GIL."""
+
+    def __init__(self, head: AttnHead) -> None:
+        super().__init__()
+        for k in _PARAMS:
+            self.register_buffer(k, torch.from_numpy(np.ascontiguousarray(head.params[k])))
+        self.register_buffer("offset", torch.from_numpy(np.ascontiguousarray(head.offset)))
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, emb: torch.Tensor
+                ) -> torch.Tensor:
+        m = mask.bool()
+        scores = torch.einsum("bld,kd->blk", tokens, self.query)
+        scores = scores.masked_fill(~m[..., None], -1e9)
+        pools = torch.einsum("blk,bld->bkd", scores.softmax(1), tokens).flatten(1)
+        mf = m[..., None].to(tokens.dtype)
+        mean = (tokens * mf).sum(1) / mf.sum(1).clamp(min=1.0)
+        x = torch.cat([pools, mean, emb], 1)
+        x = torch.nn.functional.layer_norm(x, x.shape[-1:], self.ln_weight, self.ln_bias, 1e-5)
+        h = torch.nn.functional.gelu(x @ self.fc1_weight.T + self.fc1_bias, approximate="tanh")
+        return (h @ self.fc2_weight.T + self.fc2_bias + self.offset).softmax(-1)
 
 
 @dataclass

@@ -133,7 +133,7 @@ def test_untraceable_encoder_falls_back_to_eager(analyzer: EncoderAnalyzer) -> N
         def forward(self, **_: object) -> None:
             raise TypeError("not traceable")
 
-    assert trace_encoder(analyzer.tokenizer, Untraceable(), 4, 128) is None  # type: ignore[arg-type]
+    assert trace_encoder(analyzer.tokenizer, Untraceable(), None, 128) is None  # type: ignore[arg-type]
 
 
 def test_parallel_sub_batches_give_the_same_results(analyzer: EncoderAnalyzer) -> None:

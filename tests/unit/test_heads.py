@@ -103,3 +103,17 @@ def test_shipped_heads_are_small_and_give_probabilities() -> None:
     for p in (s, e):
         assert np.all(p >= 0) and np.all(p <= 1)
         np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_torch_twin_gives_the_numpy_probabilities() -> None:
+    """The torch head traced into the encoder graph computes exactly what AttnHead does,
+    padding included."""
+    import torch
+
+    heads = _random_heads()
+    tokens, mask, emb = _inputs()
+    for head in (heads.sentiment, heads.emotion):
+        want = head.probs(tokens, mask, emb)
+        got = head.to_torch()(torch.from_numpy(tokens), torch.from_numpy(mask),
+                              torch.from_numpy(emb)).numpy()
+        np.testing.assert_allclose(got, want, atol=1e-5)
