@@ -101,6 +101,7 @@ class TorchAttnHead(torch.nn.Module):
         for k in _PARAMS:
             self.register_buffer(k, torch.from_numpy(np.ascontiguousarray(head.params[k])))
         self.register_buffer("offset", torch.from_numpy(np.ascontiguousarray(head.offset)))
+        self.width = int(head.params["ln_weight"].shape[0])  # a constant, not a traced shape
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor, emb: torch.Tensor
                 ) -> torch.Tensor:
@@ -111,7 +112,7 @@ class TorchAttnHead(torch.nn.Module):
         mf = m[..., None].to(tokens.dtype)
         mean = (tokens * mf).sum(1) / mf.sum(1).clamp(min=1.0)
         x = torch.cat([pools, mean, emb], 1)
-        x = torch.nn.functional.layer_norm(x, x.shape[-1:], self.ln_weight, self.ln_bias, 1e-5)
+        x = torch.nn.functional.layer_norm(x, (self.width,), self.ln_weight, self.ln_bias, 1e-5)
         h = torch.nn.functional.gelu(x @ self.fc1_weight.T + self.fc1_bias, approximate="tanh")
         return (h @ self.fc2_weight.T + self.fc2_bias + self.offset).softmax(-1)
 
