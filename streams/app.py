@@ -93,6 +93,7 @@ def create_app(settings: Settings) -> faust.App:
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_linger=settings.kafka_producer_linger_ms / 1000.0,
         producer_max_request_size=5_000_000,  # dead letters carry originals up to 2.5 MB
         stream_wait_empty=False,
         web_enabled=True,

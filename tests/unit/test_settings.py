@@ -1,5 +1,9 @@
 """Settings come from VOC_* environment variables, nested with __."""
 
+from pathlib import Path
+
+import pytest
+
 from streams.settings import Settings
 
 
@@ -18,3 +22,12 @@ def test_env_overrides_nested_fields(monkeypatch) -> None:
     assert s.topic("deadletter") == "staging.voc.deadletter"
     assert s.enrich.urgency.high == 0.7
     assert s.stack.kafka_port == 19092
+
+
+def test_producer_linger_reaches_faust(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """VOC_KAFKA_PRODUCER_LINGER_MS (milliseconds) becomes Faust's producer_linger (seconds)."""
+    from streams.app import create_app
+
+    assert create_app(Settings(worker_data_dir=tmp_path)).conf.producer_linger == 0.005
+    monkeypatch.setenv("VOC_KAFKA_PRODUCER_LINGER_MS", "0")
+    assert create_app(Settings(worker_data_dir=tmp_path)).conf.producer_linger == 0.0
