@@ -71,8 +71,9 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
     # The worker's producer waits this long to fill a request: with 0, each batch's ~40
-    # outputs went out as many small acks=all requests; 5 ms gave +15% sustained msgs/s,
-    # 10% less worker CPU and 40% less broker CPU per message, same p99 (bench/pipeline.py).
+    # outputs went out as many small acks=all requests; 5 ms gave +4-17% sustained msgs/s,
+    # 4-11% less worker CPU and ~40% less broker CPU per message, same p99, in five
+    # same-run pairs (bench/pipeline.py); 10 ms was slower than 5.
     kafka_producer_linger_ms: float = Field(default=5.0, ge=0.0)
     topic_prefix: str = ""
     topics: TopicNames = Field(default_factory=TopicNames)
