@@ -116,18 +116,20 @@ def trace_encoder(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
 
 
 class EncoderAnalyzer:
-    """``TextAnalyzer``: frozen encoder + attention-pooling numpy heads.
+    """``TextAnalyzer``: frozen encoder + attention-pooling heads.
 
     One forward per chunk yields both the sentence embedding (mean-pooled last
     layer, L2-normalised; used by topics and search) and the token states the
     heads read (layer ``heads.feature_layer``). Batches are sorted by length
-    internally (less padding) and results come back in input order.
+    internally (less padding) and results come back in input order. With the
+    ``torchscript`` runtime (default) encoder, pooling and the heads' torch twins are
+    one traced graph; with ``torch`` the encoder runs eagerly and the heads in numpy.
 
     Each chunk is split into ``config.parallel`` interleaved sub-batches that run on
     the analyzer's own threads, each forward with ``config.threads`` torch threads.
     The tokenizer is called under a lock, and the BLAS thread count is set once here
-    (numpy's BLAS, for the heads) rather than toggled per call, so concurrent
-    sub-batches share nothing mutable.
+    (numpy's BLAS, for the eager runtime's heads and the topic similarities) rather
+    than toggled per call, so concurrent sub-batches share nothing mutable.
     """
 
     def __init__(self, config: ModelConfig | None = None, batch_size: int = 64) -> None:
