@@ -211,7 +211,7 @@ class EncoderAnalyzer:
                                  max_length=self.config.max_length, return_tensors="pt")
         mask = enc["attention_mask"]
         traced = self._traced.get(heads)
-        if traced is not None:  # one GIL-free graph: encoder, pooling and heads
+        if traced is not None:  # one TorchScript call: encoder, pooling and heads
             outs = [t.numpy() for t in traced(enc["input_ids"], mask)]
             return (outs[0], outs[1], outs[2]) if heads else (outs[0], None, None)
         out = self.model(**enc, output_hidden_states=heads)

@@ -94,7 +94,7 @@ class AttnHead:
 
 class TorchAttnHead(torch.nn.Module):
     """``AttnHead.probs`` in torch, same maths and weights: traced together with the
-    encoder, the whole forward + heads runs in C++ without taking Python's GIL."""
+    encoder, forward + heads are one TorchScript call, with no Python between ops."""
 
     def __init__(self, head: AttnHead) -> None:
         super().__init__()
