@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -188,6 +189,11 @@ def metric_sum(samples: dict[str, float], name: str) -> float:
     return sum(v for k, v in samples.items() if k == name or k.startswith(name + "{"))
 
 
+def messages_in(worker: WorkerProc) -> float:
+    """Inbound records the worker has read so far (0 when it does not answer)."""
+    return metric_sum(worker.metrics(), "voc_messages_in_total")
+
+
 @dataclass
 class Scenario:
     """Isolated topics, group, alias and workers for one fault test; cleans up after itself."""
@@ -294,6 +300,23 @@ class Scenario:
         cfg["max_request_size"] = 3 * 1024 * 1024  # the corpus has 1 MB bodies
         return KafkaProducer(**cfg)
 
+    def produce_in_background(self, messages: list[Message], rate: float
+                              ) -> tuple[threading.Thread, dict[str, Any]]:
+        """``produce`` on a thread; ``state`` has ``sent`` so far and any ``error``
+        (the test checks it after ``join()``)."""
+        state: dict[str, Any] = {"sent": 0, "error": None}
+
+        def run() -> None:
+            try:
+                self.produce(messages, rate=rate,
+                             on_progress=lambda i: state.__setitem__("sent", i))
+            except Exception as exc:  # surfaced by the test after join()
+                state["error"] = exc
+
+        t = threading.Thread(target=run, name="replay", daemon=True)
+        t.start()
+        return t, state
+
     def produce(self, messages: Iterable[Message], *, rate: float | None = None,
                 producer: KafkaProducer | None = None,
                 on_progress: Callable[[int], None] | None = None) -> int:
@@ -386,6 +409,46 @@ class Scenario:
         finally:
             consumer.close()
 
+    def positions(self, logical: str, timeout_s: float = 60.0
+                  ) -> dict[bytes, list[tuple[int, int]]]:
+        """Every record value of a topic -> the (partition, offset) pairs it sits at."""
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                 enable_auto_commit=False, group_id=None,
+                                 consumer_timeout_ms=5000)
+        topic = self.topic(logical)
+        out: dict[bytes, list[tuple[int, int]]] = {}
+        try:
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            consumer.assign(parts)
+            consumer.seek_to_beginning(*parts)
+            end = consumer.end_offsets(parts)
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                if all(consumer.position(tp) >= end[tp] for tp in parts):
+                    break
+                for records in consumer.poll(timeout_ms=1000, max_records=5000).values():
+                    for r in records:
+                        out.setdefault(r.value, []).append((r.partition, r.offset))
+            return out
+        finally:
+            consumer.close()
+
+    def trace_missing(self, messages: list[Message]) -> str:
+        """Where the valid messages missing from the index got to: the inbound position
+        each was produced at, and whether it reached the enriched topic (so a loss can be
+        placed before or after enrichment, and matched against the worker logs)."""
+        indexed = set(self.index_ids())
+        missing = [m for m in messages if m.feedback_id and m.feedback_id not in indexed]
+        if not missing:
+            return "missing from the index: none"
+        enriched = Counter(json.loads(v)["id"] for _, v in self.read_topic("enriched"))
+        inbound = {**self.positions("sms_inbound"), **self.positions("survey_replies")}
+        lines = [f"missing from the index: {len(missing)}"]
+        for m in missing[:20]:
+            lines.append(f"  {m.feedback_id} {m.source} at {inbound.get(m.value)}; "
+                         f"in enriched topic x{enriched.get(m.feedback_id or '', 0)}")
+        return "\n".join(lines)
+
     def followup_feedback_ids(self) -> Counter[str]:
         return Counter(json.loads(v)["feedback_id"] for _, v in self.read_topic("followups"))
 
@@ -432,15 +495,22 @@ class Scenario:
             lines.append(f"{w.name} alive={w.alive} metrics={keep}")
         return "\n".join(lines)
 
-    def wait_for_index(self, expected: int, timeout_s: float) -> float:
-        """Wait until the alias holds ``expected`` documents; seconds it took."""
+    def wait_for_index(self, expected: int, timeout_s: float,
+                       messages: list[Message] | None = None) -> float:
+        """Wait until the alias holds ``expected`` documents; seconds it took. With
+        ``messages``, a timeout also says which ones are missing and where they got to."""
         started = time.monotonic()
         try:
             wait_until(lambda: self.index_count() >= expected, timeout_s, interval_s=2.0,
                        what=f"{expected} documents in {self.name}")
         except AssertionError as exc:
-            raise AssertionError(f"{exc}; have {self.index_count()}\n{self.diagnose()}"
-                                 ) from None
+            detail = self.diagnose()
+            if messages is not None:
+                try:
+                    detail += "\n" + self.trace_missing(messages)
+                except Exception as trace_exc:  # the diagnosis must not hide the failure
+                    detail += f"\ntracing the missing messages failed: {trace_exc!r}"
+            raise AssertionError(f"{exc}; have {self.index_count()}\n{detail}") from None
         return time.monotonic() - started
 
 

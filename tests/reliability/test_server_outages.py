@@ -193,7 +193,7 @@ def test_search_down_60s_nothing_dropped_backlog_drains(
     back_at = time.monotonic()
     replay.join(timeout=300)
     assert state["error"] is None, f"replay failed: {state['error']!r}"
-    sc.wait_for_index(valid, timeout_s=300)
+    sc.wait_for_index(valid, timeout_s=300, messages=messages)
     drained_s = time.monotonic() - back_at
 
     figures = check_delivery(sc, messages)
@@ -235,7 +235,7 @@ def test_kafka_broker_restart_worker_reconnects_no_loss(
 
     replay.join(timeout=300)
     assert state["error"] is None, f"replay failed: {state['error']!r}"
-    sc.wait_for_index(valid, timeout_s=300)
+    sc.wait_for_index(valid, timeout_s=300, messages=messages)
     recovery_s = time.monotonic() - down_at
     assert worker.alive, "the worker did not survive the broker restart"
     wait_until(lambda: worker.health()[0] == 200, 60, what="worker healthy again")

@@ -9,12 +9,17 @@ the document ``_id`` is the feedback id.
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 import pytest
 
-from tests.reliability.harness import Scenario, check_delivery, record_figures, wait_until
+from tests.reliability.harness import (
+    Scenario,
+    check_delivery,
+    messages_in,
+    record_figures,
+    wait_until,
+)
 from tests.reliability.messages import make_messages
 
 #: Messages in the kill -9 test (the issue asks for 10,000; lower it locally to iterate).
@@ -24,21 +29,6 @@ GROUP_MESSAGES = max(1000, KILL_MESSAGES // 4)
 RATE = float(os.environ.get("VOC_RELIABILITY_RATE", "150"))
 
 
-def _background_produce(sc: Scenario, messages: list, rate: float) -> tuple[threading.Thread,
-                                                                            dict[str, object]]:
-    state: dict[str, object] = {"sent": 0, "error": None}
-
-    def run() -> None:
-        try:
-            sc.produce(messages, rate=rate, on_progress=lambda i: state.__setitem__("sent", i))
-        except Exception as exc:  # surfaced by the test after join()
-            state["error"] = exc
-
-    t = threading.Thread(target=run, name="replay", daemon=True)
-    t.start()
-    return t, state
-
-
 @pytest.mark.timeout(600)
 def test_kill9_mid_replay_every_message_indexed_exactly_once(scenario: Scenario) -> None:
     messages = make_messages(KILL_MESSAGES, scenario.run)
@@ -46,7 +36,7 @@ def test_kill9_mid_replay_every_message_indexed_exactly_once(scenario: Scenario)
     worker = scenario.add_worker().start()
     worker.wait_healthy()
 
-    replay, state = _background_produce(scenario, messages, RATE)
+    replay, state = scenario.produce_in_background(messages, RATE)
     # kill once a tenth of the valid messages are indexed: mid-replay, mid-batch
     wait_until(lambda: scenario.index_count() >= valid // 10, 240, 0.5,
                what="a tenth of the messages indexed")
@@ -61,7 +51,7 @@ def test_kill9_mid_replay_every_message_indexed_exactly_once(scenario: Scenario)
     replay.join(timeout=300)
     assert state["error"] is None, f"replay failed: {state['error']!r}"
     assert not replay.is_alive(), "replay did not finish"
-    scenario.wait_for_index(valid, timeout_s=300)
+    scenario.wait_for_index(valid, timeout_s=300, messages=messages)
     recovery_s = time.monotonic() - killed_at
 
     assert restarted.alive, "restarted worker died"
@@ -82,20 +72,20 @@ def test_one_of_two_workers_killed_partitions_move_nothing_lost(scenario: Scenar
     a.wait_healthy()
     b.wait_healthy()
 
-    replay, state = _background_produce(scenario, messages, RATE / 2)
+    replay, state = scenario.produce_in_background(messages, RATE / 2)
     # both members must be working before the kill, or nothing moves
-    wait_until(lambda: min(_messages_in(a), _messages_in(b)) > 0, 240, 0.5,
+    wait_until(lambda: min(messages_in(a), messages_in(b)) > 0, 240, 0.5,
                what="both workers consuming")
-    in_b_before = _messages_in(b)
+    in_b_before = messages_in(b)
     a.kill9()
     killed_at = time.monotonic()
     replay.join(timeout=300)
     assert state["error"] is None, f"replay failed: {state['error']!r}"
-    scenario.wait_for_index(valid, timeout_s=300)
+    scenario.wait_for_index(valid, timeout_s=300, messages=messages)
     recovery_s = time.monotonic() - killed_at
 
     assert b.alive, "the surviving worker died"
-    in_b_after = _messages_in(b)
+    in_b_after = messages_in(b)
     assert in_b_after > in_b_before, "the survivor took over nothing"
     figures = check_delivery(scenario, messages)
     record_figures("one_of_two_workers_killed", {
@@ -103,8 +93,3 @@ def test_one_of_two_workers_killed_partitions_move_nothing_lost(scenario: Scenar
         "survivor_messages_in_after": in_b_after, "recovery_s": round(recovery_s, 1),
         "rate_offered": RATE / 2})
 
-
-def _messages_in(worker) -> float:  # noqa: ANN001 - WorkerProc
-    from tests.reliability.harness import metric_sum
-
-    return metric_sum(worker.metrics(), "voc_messages_in_total")
