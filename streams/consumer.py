@@ -11,7 +11,14 @@ stall forever after a peer is killed or after a restart:
   refetch from the seek target is then dropped as already read ("DROPPED MESSAGE
   ROFF"): a **hole** at the head of the partition, never processed, never acked;
 * ``_new_offset`` then stalls for good (hole wider than one offset) or, off by one,
-  commits straight over a one-offset hole (faust-streaming #606 / PR #707): lost.
+  commits straight over a one-offset hole (faust-streaming #606 / PR #707): lost;
+* before a partition's first commit Faust has no floor at all: it commits the first
+  run of acks it holds, whatever is missing below it. After a rebalance, recovery
+  resumes the partitions before it seeks them, and then clears the streams' queues, so
+  records delivered in between are dropped, and a never-committed partition is not
+  seeked back to them: "5 of 2,438 missing with every offset committed";
+* a delivered offset further on than the next one is taken for a transaction marker or
+  compaction and the skipped offsets are marked done (``_add_gap``).
 
 ``SafeConsumer`` makes seeks authoritative and commits conservative:
 
@@ -23,10 +30,19 @@ stall forever after a peer is killed or after a restart:
 2. a commit never passes a message that is in flight (delivered, not acked) or
    missing. A missing head is **repaired** by seeking the partition back to the
    committed offset. After ``MAX_REPAIRS`` tries at one offset (an offset that truly
-   does not exist, e.g. removed by retention) it logs an error and lets Faust decide;
+   does not exist, e.g. removed by retention) it logs an error and lets Faust decide.
+   The floor is the committed offset or, before the first commit, the log start
+   (``auto_offset_reset`` is earliest); while neither is known (between a revoke and
+   the seek after the new assignment) nothing is committed. Skipped offsets are never
+   marked done: they stay a hole, and get repaired;
 3. an offset that is both acked (one copy) and in flight (a redelivered copy) stays in
    Faust's ack list: dropped there, it would stay in the ack index and the second copy's
-   ack would never re-add it, a hole no redelivery can fill.
+   ack would never re-add it, a hole no redelivery can fill;
+4. seeks run in the consumer's own thread (Faust's ``_seek`` calls the thread-unsafe
+   aiokafka consumer from the event loop's thread: a worker stopped fetching for good
+   right after a re-seek);
+5. a partition with records to read, nothing in flight and no progress for 30 s is
+   logged with its state and restarted (resumed, seeked to its floor).
 
 At least once, as before: redelivered messages that were already processed come again
 with the same ids, which the index and downstream absorb.
@@ -41,11 +57,16 @@ from typing import Any
 
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP, Message
+from mode import Service
 
 #: Seek-back attempts per (partition, committed offset) before deferring to Faust.
 MAX_REPAIRS = 5
 #: Minimum seconds between two repairs of one partition (let the refetch arrive).
 REPAIR_INTERVAL_S = 5.0
+#: A partition with records past its floor, nothing in flight and no progress for this
+#: long is stalled (rule 5); checked every ``STALL_CHECK_S``.
+STALL_S = 30.0
+STALL_CHECK_S = 10.0
 
 
 class SafeConsumer(AIOKafkaConsumer):
@@ -59,6 +80,7 @@ class SafeConsumer(AIOKafkaConsumer):
         self._repairs: dict[tuple[TP, int], int] = {}
         self._repaired_at: dict[TP, float] = {}
         self._repair_tasks: set[asyncio.Future[None]] = set()
+        self._starts: dict[TP, int] = {}  # never-committed tp -> its log start offset
 
     # -- 1. seeks are authoritative ---------------------------------------------------
 
@@ -66,21 +88,77 @@ class SafeConsumer(AIOKafkaConsumer):
         self._seek_seq += 1
         self._seeks[TP(tp.topic, tp.partition)] = (self._seek_seq, offset)
 
-    async def seek(self, partition: TP, offset: int) -> None:
+    async def _seek(self, partition: TP, offset: int) -> None:
+        """Seek inside the consumer's own thread, then mark it.
+
+        Faust's ``_seek`` calls aiokafka's ``seek`` directly from the event loop's
+        thread, while the aiokafka consumer lives in its own thread with its own loop:
+        the seek then races that thread's fetch (it deletes buffered records and
+        completes a future of the other loop, which is not woken). Seen here as a
+        worker that stops fetching for good right after such a seek. Faust itself never
+        calls it; ``SafeConsumer``'s re-seeks and repairs do, so it goes through the
+        thread's method queue like every other call. The seek is marked once it has
+        happened: a fetch issued before that counts as stale (rule 1).
+        """
+        await self._thread.call_thread(self._thread.seek, partition, offset)
         self._mark_seek(partition, offset)
-        await super().seek(partition, offset)
 
     async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        await super().seek_wait(partitions)
         for tp, offset in partitions.items():
             self._mark_seek(tp, offset)
-        await super().seek_wait(partitions)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
+        # log starts first: no await may separate the seek from Faust's queue clearing
+        # that follows it in recovery (records delivered in between would be dropped)
+        starts = await self._log_starts(list(self.assignment()))
         committed = await super().seek_to_committed()
         for tp, offset in committed.items():
             if offset and offset > 0:  # aiokafka seeks only these
                 self._mark_seek(tp, offset)
+        self._learn_starts(starts, [tp for tp, offset in committed.items()
+                                    if not offset or offset < 0])
+        if self._starts:
+            # aiokafka leaves these where its own offset reset puts them; after a takeover
+            # such partitions were seen never to deliver a record (assigned, active, not
+            # paused, read offset None) until the stall watchdog seeked them: seek them to
+            # their log start here, like the committed ones
+            await self._thread.call_thread(self._seek_all, dict(self._starts))
+            for tp, offset in self._starts.items():
+                self._mark_seek(tp, offset)
         return committed
+
+    def _seek_all(self, offsets: Mapping[TP, int]) -> None:
+        """In the consumer thread: seek several partitions in one go."""
+        for tp, offset in offsets.items():
+            self._thread.seek(tp, offset)
+
+    async def _log_starts(self, partitions: list[Any]) -> dict[TP, int]:
+        """The first offset still in the log of each partition ({} if the broker is away:
+        the floor is then 0, which is safe: repairs, then Faust)."""
+        tps = [TP(tp.topic, tp.partition) for tp in partitions]
+        if not tps:
+            return {}
+        try:
+            earliest = await self._thread.earliest_offsets(*tps)
+        except Exception as exc:
+            self.log.warning("log start offsets unknown (%r); assuming 0", exc)
+            return {}
+        return {TP(tp.topic, tp.partition): int(o) for tp, o in earliest.items()}
+
+    def _learn_starts(self, starts: Mapping[TP, int], never_committed: list[Any]) -> None:
+        """Where consumption of never-committed partitions starts (their log start:
+        ``auto_offset_reset`` is earliest), so the commit rule has a floor for them too.
+
+        Called on every assignment (Faust seeks to the committed offsets after each);
+        replaces what the last assignment learnt."""
+        tps = [TP(tp.topic, tp.partition) for tp in never_committed]
+        self._starts = {tp: starts.get(tp, 0) for tp in tps}
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            self._starts.pop(TP(tp.topic, tp.partition), None)
+        await super().on_partitions_revoked(revoked)
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
         issued_at = self._seek_seq
@@ -121,6 +199,16 @@ class SafeConsumer(AIOKafkaConsumer):
         if fetch_seq is not None:
             self._undo_stale_read_offset(delivered, fetch_seq)
 
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Faust calls this when a delivered offset is not the one after the last read.
+        It would mark the skipped offsets (and the message about to be delivered) as
+        done: meant for transaction markers and compaction, neither of which the topics
+        acked here have (delete policy, no transactions), so for them a gap is records
+        that were never delivered. Leave it a hole: the commit stops in front of it and
+        ``_repair`` seeks back to redeliver it."""
+        self.log.warning("offsets %s..%s of %s were skipped in delivery; not marking them"
+                         " done", offset_from, offset_to - 1, _name(tp))
+
     # -- 2. commits never pass an in-flight or missing message ------------------------
 
     def _new_offset(self, tp: TP) -> int | None:
@@ -130,12 +218,76 @@ class SafeConsumer(AIOKafkaConsumer):
             (m.offset for m in list(self._unacked_messages) if m.tp == tp and not m.acked),
             default=None,
         )
-        if committed is not None and acked:
+        if acked:
+            # the next offset to process: the committed one or, before the first commit,
+            # the log start. Unknown between a revoke and the seek after the assignment
+            # (Faust would then commit whatever acks are left from the last generation)
+            floor = committed if committed is not None else self._starts.get(tp)
+            if floor is None:
+                return None
             head = min(acked) if in_flight is None else min(min(acked), in_flight)
-            if head > committed and self._repair(tp, committed, head):
+            if head > floor and self._repair(tp, floor, head):
                 return None
         return committable_offset(acked, in_flight,
                                   lambda: super(SafeConsumer, self)._new_offset(tp))
+
+    # -- 5. a partition that stops being fetched is noticed and restarted -------------
+
+    @Service.task
+    async def _stall_watchdog(self) -> None:
+        """Seen in the failover test under CPU load (2 of 12 runs): after the rebalance the
+        survivor never fetched the partitions it took over (lag 1,146, nothing in flight,
+        ``/health`` ok) while its other partitions went on. Rather than wait for the
+        next rebalance, a partition with records past its floor, nothing in flight and
+        no progress for ``STALL_S`` is logged with its state and restarted: resumed and
+        seeked to its floor (at least once: what is redelivered has stable ids)."""
+        progress: dict[TP, tuple[Any, float]] = {}
+        async for _ in self.itertimer(STALL_CHECK_S, name="stall-watchdog"):
+            if self.app.rebalancing or not self.flow_active:
+                progress.clear()
+                continue
+            try:
+                state = await self._work_state()
+            except Exception as exc:  # broker away, consumer restarting: next round
+                self.log.debug("stall check skipped: %r", exc)
+                continue
+            for tp in stalled(progress, {tp: (key, work) for tp, (key, work, _) in
+                                         state.items()}, time.monotonic()):
+                await self._restart_partition(tp, state[tp][2])
+
+    async def _work_state(self) -> dict[TP, tuple[Any, bool, int]]:
+        """tp -> (progress key, has work, floor) for the acked topics assigned here."""
+        acks_enabled = self.app.topics.acks_enabled_for
+        tps = [TP(tp.topic, tp.partition) for tp in self.assignment()
+               if acks_enabled(tp.topic)]
+        if not tps:
+            return {}
+        ends = await self.highwaters(*tps)
+        in_flight = {m.tp for m in list(self._unacked_messages) if not m.acked}
+        out: dict[TP, tuple[Any, bool, int]] = {}
+        for tp in tps:
+            committed = self._committed_offset[tp]
+            floor = committed if committed is not None else self._starts.get(tp)
+            end = ends.get(tp)
+            if floor is None or end is None:
+                continue
+            key = (self._read_offset[tp], committed)
+            out[tp] = (key, end > floor and tp not in in_flight, floor)
+        return out
+
+    async def _restart_partition(self, tp: TP, floor: int) -> None:
+        self.log.warning(
+            "%s stalled: nothing fetched or in flight for %.0f s with records past offset %s"
+            " (read offset %s, active %s, paused %s, buffered %s); resuming it from %s",
+            _name(tp), STALL_S, floor, self._read_offset[tp],
+            tp in self._get_active_partitions(), tp in self._paused_partitions,
+            tp in self._buffered_partitions, floor)
+        self._buffered_partitions.discard(tp)
+        self.resume_partitions([tp])
+        try:
+            await self.seek(tp, floor)
+        except Exception as exc:  # revoked meanwhile: the next assignment seeks anyway
+            self.log.warning("restart of %s failed: %r", _name(tp), exc)
 
     def _repair(self, tp: TP, committed: int, head: int) -> bool:
         """Seek ``tp`` back to ``committed`` (rate-limited); False once repairs are used up."""
@@ -168,6 +320,27 @@ class SafeConsumer(AIOKafkaConsumer):
                 await self.seek(tp, offset)
         except Exception as exc:  # revoked meanwhile, or broker away: retried next commit
             self.log.warning("seek back of %s to %s failed: %r", _name(tp), offset, exc)
+
+
+def stalled(progress: dict[TP, tuple[Any, float]], state: Mapping[TP, tuple[Any, bool]],
+            now: float, stall_s: float = STALL_S) -> list[TP]:
+    """Partitions whose ``state`` key has not changed for ``stall_s`` while they had work.
+
+    ``state`` maps each partition to (progress key, has work: records past its floor and
+    nothing of it in flight). ``progress`` (tp -> (key, since)) is updated in place;
+    partitions without work, or whose key moved, start over."""
+    out = []
+    for tp, (key, has_work) in state.items():
+        last = progress.get(tp)
+        if not has_work or last is None or last[0] != key:
+            progress[tp] = (key, now)
+            continue
+        if now - last[1] >= stall_s:
+            out.append(tp)
+            progress[tp] = (key, now)  # healed now; look again after another stall_s
+    for tp in set(progress) - set(state):
+        del progress[tp]
+    return out
 
 
 def _name(tp: TP) -> str:

@@ -85,7 +85,7 @@ def _bare_consumer(committed: int, acked: list[int], in_flight: list[int] = ()):
         _committed_offset=defaultdict(lambda: None, {tp: committed}),
         _gap=defaultdict(list), _unacked_messages={_Msg(tp, o) for o in in_flight},
         _read_offset=defaultdict(lambda: None),
-        _repairs={}, _repaired_at={}, _repair_tasks=set(),
+        _repairs={}, _repaired_at={}, _repair_tasks=set(), _starts={},
         log=_TestLog(logging.getLogger("test.consumer")), seeks=[],
     )
     return c, tp
@@ -153,6 +153,48 @@ def _record(self, tp, offset):  # noqa: ANN001, ANN202
     return _noop()
 
 
+class _ConsumerThread:
+    """Stands in for Faust's consumer thread: ``call_thread`` runs the call in another
+    thread, as mode's method queue does; ``seek`` records where it ran."""
+
+    def __init__(self, on_seek=None) -> None:  # noqa: ANN001
+        self.on_seek = on_seek
+        self.seek_threads: list[str] = []
+
+    async def call_thread(self, fun, *args):  # noqa: ANN001, ANN202
+        import asyncio
+
+        return await asyncio.to_thread(fun, *args)
+
+    def seek(self, tp, offset: int) -> None:  # noqa: ANN001
+        import threading
+
+        self.seek_threads.append(threading.current_thread().name)
+        if self.on_seek is not None:
+            self.on_seek(tp, offset)
+
+
+async def test_seeks_run_in_the_consumer_thread_and_then_count() -> None:
+    """aiokafka is not thread-safe: a seek from the event loop's thread raced the
+    consumer thread's fetch and stalled the worker. It must go through ``call_thread``;
+    it counts for rule 1 only once it has happened."""
+    import threading
+    from collections import defaultdict
+
+    from faust.types import TP
+
+    tp = TP("t", 0)
+    c, _ = _bare_consumer(committed=5, acked=[])
+    seq_at_seek: list[int] = []
+    thread = _ConsumerThread(lambda t, o: seq_at_seek.append(c._seek_seq))
+    c.__dict__.update(_seek_seq=0, _seeks={}, _read_offset=defaultdict(lambda: None),
+                      _thread=thread)
+    await c.seek(tp, 42)
+    assert thread.seek_threads and thread.seek_threads[0] != threading.current_thread().name
+    assert seq_at_seek == [0], "not marked before the seek happened"
+    assert c._seeks[tp] == (1, 42) and c._read_offset[tp] == 42
+
+
 async def test_records_fetched_before_a_seek_are_not_delivered_after_it(monkeypatch) -> None:  # noqa: ANN001
     """The drain loop's view: a seek lands while message 12 is being delivered."""
     from collections import defaultdict
@@ -173,15 +215,12 @@ async def test_records_fetched_before_a_seek_are_not_delivered_after_it(monkeypa
             for o in offsets:
                 yield t, _Msg(t, o)
 
-    async def fake_seek(self, partition, offset) -> None:  # noqa: ANN001
-        thread_seeks.append((partition, offset))
-
     monkeypatch.setattr(ThreadDelegateConsumer, "_getmany", fake_thread_getmany)
     monkeypatch.setattr(BaseConsumer, "getmany", fake_base_getmany)
-    monkeypatch.setattr(ThreadDelegateConsumer, "_seek", fake_seek)
     c, _ = _bare_consumer(committed=5, acked=[])
     c.__dict__.update(_seek_seq=0, _seeks={}, _fetch_seq=0,
-                      _read_offset=defaultdict(lambda: None))
+                      _read_offset=defaultdict(lambda: None),
+                      _thread=_ConsumerThread(lambda t, o: thread_seeks.append((t, o))))
 
     delivered = []
     async for t, msg in c.getmany(1.0):  # what Faust's _drain_messages does per message
@@ -198,3 +237,72 @@ async def test_records_fetched_before_a_seek_are_not_delivered_after_it(monkeypa
         delivered.append(msg.offset)
         c._read_offset[t] = msg.offset
     assert delivered == [5, 6, 7] and c._read_offset[tp] == 7
+
+
+async def test_a_delivery_gap_stays_a_hole_and_is_repaired(monkeypatch) -> None:  # noqa: ANN001
+    """Faust would mark offsets skipped in delivery as done (meant for transaction
+    markers); on these delete-policy topics they are records nobody processed."""
+    import streams.consumer as mod
+
+    c, tp = _bare_consumer(committed=5, acked=[])
+    await c._add_gap(tp, 5, 9)  # the drain loop saw 9 right after read offset 4
+    assert not c._gap[tp], "no offset may be marked done without being processed"
+    c._acked[tp].extend([9, 10])
+    monkeypatch.setattr(mod.asyncio, "ensure_future", lambda coro: (coro.close(), _Done())[1])
+    monkeypatch.setattr(SafeConsumer, "_seek_back", lambda self, t, o: _record(self, t, o))
+    assert c._new_offset(tp) is None
+    assert c.seeks == [(tp, 5)], "seeked back to redeliver 5..8"
+
+
+def test_before_the_first_commit_the_log_start_is_the_floor(monkeypatch) -> None:  # noqa: ANN001
+    """Faust alone commits 7 here: offsets 0..3 were delivered, dropped from a cleared
+    queue and never processed, and nothing below the acks is known to be committed."""
+    import streams.consumer as mod
+
+    monkeypatch.setattr(mod.asyncio, "ensure_future", lambda coro: (coro.close(), _Done())[1])
+    monkeypatch.setattr(SafeConsumer, "_seek_back", lambda self, t, o: _record(self, t, o))
+    c, tp = _bare_consumer(committed=None, acked=[4, 5, 6])
+    assert _faust_like([4, 5, 6], committed=None)() == 7, "the loss being guarded"
+    assert c._new_offset(tp) is None, "start unknown (revoked, not seeked yet): wait"
+    assert c.seeks == []
+    c._starts[tp] = 0
+    assert c._new_offset(tp) is None
+    assert c.seeks == [(tp, 0)], "seeked back to the log start to redeliver 0..3"
+    c._acked[tp][:0] = [0, 1, 2, 3]
+    assert c._new_offset(tp) == 7
+
+
+async def test_starts_are_learnt_for_never_committed_partitions_only() -> None:
+    from faust.types import TP
+
+    a, b = TP("t", 0), TP("t", 1)
+
+    class _Thread:
+        async def earliest_offsets(self, *tps):  # noqa: ANN002, ANN202
+            return {a: 0, b: 12}
+
+    c, _ = _bare_consumer(committed=None, acked=[])
+    c.__dict__.update(_thread=_Thread(), _starts={a: 3})
+    starts = await c._log_starts([a, b])
+    c._learn_starts(starts, [b])
+    assert c._starts == {b: 12}, "only the never-committed one; the last assignment's go"
+    c._learn_starts({}, [a])
+    assert c._starts == {a: 0}, "broker away: floor 0"
+
+
+def test_a_partition_is_stalled_only_with_work_and_no_progress_for_the_whole_window() -> None:
+    from faust.types import TP
+
+    from streams.consumer import stalled
+
+    a, b, c = TP("t", 0), TP("t", 1), TP("t", 2)
+    progress: dict = {}
+    state = {a: ((8, 8), True), b: ((50, 40), True), c: ((9, 9), False)}
+    assert stalled(progress, state, now=0.0, stall_s=30) == []
+    # b moves on, c has nothing to do, a sits still with records to read
+    state = {a: ((8, 8), True), b: ((80, 60), True), c: ((9, 9), False)}
+    assert stalled(progress, state, now=20.0, stall_s=30) == []
+    assert stalled(progress, state, now=31.0, stall_s=30) == [a]
+    assert stalled(progress, state, now=40.0, stall_s=30) == [], "restarted: a new window"
+    assert stalled(progress, {b: ((80, 60), True)}, now=41.0, stall_s=30) == []
+    assert set(progress) == {b}, "revoked partitions are forgotten"
