@@ -262,7 +262,10 @@ class SafeConsumer(AIOKafkaConsumer):
                if acks_enabled(tp.topic)]
         if not tps:
             return {}
-        ends = await self.highwaters(*tps)
+        ends = {tp: self._cached_highwater(tp) for tp in tps}
+        never_fetched = [tp for tp, end in ends.items() if end is None]
+        if never_fetched:  # the stall seen: a partition never fetched since its assignment
+            ends.update(await self.highwaters(*never_fetched))
         in_flight = {m.tp for m in list(self._unacked_messages) if not m.acked}
         out: dict[TP, tuple[Any, bool, int]] = {}
         for tp in tps:
@@ -274,6 +277,15 @@ class SafeConsumer(AIOKafkaConsumer):
             key = (self._read_offset[tp], committed)
             out[tp] = (key, end > floor and tp not in in_flight, floor)
         return out
+
+    def _cached_highwater(self, tp: TP) -> int | None:
+        """The end offset the last fetch of ``tp`` reported (no broker round trip every
+        check; only partitions never fetched need one)."""
+        try:
+            end = self.highwater(tp)
+        except Exception:  # not assigned any more
+            return None
+        return int(end) if end is not None else None
 
     async def _restart_partition(self, tp: TP, floor: int) -> None:
         self.log.warning(

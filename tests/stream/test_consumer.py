@@ -306,3 +306,37 @@ def test_a_partition_is_stalled_only_with_work_and_no_progress_for_the_whole_win
     assert stalled(progress, state, now=40.0, stall_s=30) == [], "restarted: a new window"
     assert stalled(progress, {b: ((80, 60), True)}, now=41.0, stall_s=30) == []
     assert set(progress) == {b}, "revoked partitions are forgotten"
+
+
+async def test_work_state_asks_the_broker_only_for_partitions_never_fetched() -> None:
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    fetched, never, idle = TP("in", 0), TP("in", 1), TP("in", 2)
+    asked: list = []
+
+    class _Thread:
+        def assignment(self):  # noqa: ANN202
+            return {fetched, never, idle}
+
+        def highwater(self, tp):  # noqa: ANN001, ANN202
+            return {fetched: 120, never: None, idle: 40}[tp]
+
+        async def highwaters(self, *tps):  # noqa: ANN002, ANN202
+            asked.extend(tps)
+            return {never: 30}
+
+    c, _ = _bare_consumer(committed=None, acked=[])
+    c.__dict__.update(
+        _thread=_Thread(), _starts={never: 0},
+        _committed_offset=defaultdict(lambda: None, {fetched: 100, idle: 40}),
+        _unacked_messages={_Msg(fetched, 101)},
+        app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda t: True)),
+    )
+    state = await c._work_state()
+    assert asked == [never]
+    assert state[never] == ((None, None), True, 0), "records past its floor, nothing in flight"
+    assert state[fetched][1] is False, "its message 101 is in flight"
+    assert state[idle][1] is False, "nothing past the committed offset"
