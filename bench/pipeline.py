@@ -300,9 +300,13 @@ def run_variant(run: str, extra_env: dict[str, str], args: argparse.Namespace
     worker = Worker(settings, env, workdir / "worker.log")
     try:
         worker.wait_healthy()
-        # warm-up: first batches pay for lazy loads and the first bulk request
-        produce(settings, (message(i, f"{run}w") for i in range(64)), None)
-        wait_indexed(worker, 64, 120)
+        # warm-up: the first batches pay for lazy loads and the first bulk request, and a
+        # freshly started Kafka and OpenSearch for their JIT: right after `voc stack up`,
+        # with 64 warm-up messages, the servers used 19 s of CPU in the sustained phase
+        # against 5 s a few minutes later, and the ratio read 0.47 against 0.69
+        w = args.warmup_messages
+        produce(settings, (message(i, f"{run}w") for i in range(w)), None)
+        wait_indexed(worker, w, 300)
         done = worker.indexed()
 
         n = args.messages
@@ -372,6 +376,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--messages", type=int, default=3000, help="sustained-phase records")
     ap.add_argument("--latency-seconds", type=float, default=30.0, help="half-rate phase length")
+    ap.add_argument("--warmup-messages", type=int, default=1000,
+                    help="records through the pipeline before anything is measured")
     ap.add_argument("--enrich-messages", type=int, default=1024)
     ap.add_argument("--compare", action="append", default=[], metavar="NAME:VOC_X=V,...",
                     help="also measure a worker with these settings (repeatable), same run")
@@ -384,6 +390,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "loadavg_1m_at_start": round(os.getloadavg()[0], 2)},
         "batch_size": base.batch_size, "batch_within_s": base.batch_within_s,
+        "warmup_messages": args.warmup_messages,
     }
     # measured before and after the pipeline phases: on a shared machine the load moves,
     # and the baseline should see the same conditions as the pipeline on average
