@@ -30,18 +30,18 @@ stall forever after a peer is killed or after a restart:
 2. a commit never passes a message that is in flight (delivered, not acked) or
    missing. A missing head is **repaired** by seeking the partition back to the
    committed offset. After ``MAX_REPAIRS`` tries at one offset (an offset that truly
-   does not exist, e.g. removed by retention) it logs an error and lets Faust decide.
-   The floor is the committed offset or, before the first commit, the log start
-   (``auto_offset_reset`` is earliest); while neither is known (between a revoke and
-   the seek after the new assignment) nothing is committed. Skipped offsets are never
-   marked done: they stay a hole, and get repaired;
+   does not exist, e.g. removed by retention) it logs an error and lets Faust decide;
 3. an offset that is both acked (one copy) and in flight (a redelivered copy) stays in
    Faust's ack list: dropped there, it would stay in the ack index and the second copy's
    ack would never re-add it, a hole no redelivery can fill;
-4. seeks run in the consumer's own thread (Faust's ``_seek`` calls the thread-unsafe
-   aiokafka consumer from the event loop's thread: a worker stopped fetching for good
-   right after a re-seek);
-5. a partition with records to read, nothing in flight and no progress for 30 s is
+4. every partition has a floor for rule 2: the committed offset or, before the first
+   commit, the log start (``auto_offset_reset`` is earliest; never-committed partitions
+   are also seeked there after every assignment). While neither is known (between a
+   revoke and the seek after the new assignment) nothing is committed. Skipped offsets
+   are never marked done: they stay a hole, and get repaired;
+5. seeks run in the consumer's own thread (Faust's ``_seek`` calls the thread-unsafe
+   aiokafka consumer from the event loop's thread);
+6. a partition with records to read, nothing in flight and no progress for 30 s is
    logged with its state and restarted (resumed, seeked to its floor).
 
 At least once, as before: redelivered messages that were already processed come again
@@ -64,7 +64,7 @@ MAX_REPAIRS = 5
 #: Minimum seconds between two repairs of one partition (let the refetch arrive).
 REPAIR_INTERVAL_S = 5.0
 #: A partition with records past its floor, nothing in flight and no progress for this
-#: long is stalled (rule 5); checked every ``STALL_CHECK_S``.
+#: long is stalled (rule 6); checked every ``STALL_CHECK_S``.
 STALL_S = 30.0
 STALL_CHECK_S = 10.0
 
@@ -94,11 +94,11 @@ class SafeConsumer(AIOKafkaConsumer):
         Faust's ``_seek`` calls aiokafka's ``seek`` directly from the event loop's
         thread, while the aiokafka consumer lives in its own thread with its own loop:
         the seek then races that thread's fetch (it deletes buffered records and
-        completes a future of the other loop, which is not woken). Seen here as a
-        worker that stops fetching for good right after such a seek. Faust itself never
-        calls it; ``SafeConsumer``'s re-seeks and repairs do, so it goes through the
-        thread's method queue like every other call. The seek is marked once it has
-        happened: a fetch issued before that counts as stale (rule 1).
+        completes a future of the other loop). Faust itself never calls it;
+        ``SafeConsumer``'s re-seeks and repairs do, so it goes through the thread's
+        method queue like every other call. (This alone did not end the stalls seen
+        after a takeover; rules 4 and 6 did.) The seek is marked once it has happened:
+        a fetch issued before that counts as stale (rule 1).
         """
         await self._thread.call_thread(self._thread.seek, partition, offset)
         self._mark_seek(partition, offset)
@@ -109,8 +109,8 @@ class SafeConsumer(AIOKafkaConsumer):
             self._mark_seek(tp, offset)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
-        # log starts first: no await may separate the seek from Faust's queue clearing
-        # that follows it in recovery (records delivered in between would be dropped)
+        # log starts first: records delivered between these seeks and the queue clearing
+        # that follows in Faust's recovery are dropped, so keep that window short
         starts = await self._log_starts(list(self.assignment()))
         committed = await super().seek_to_committed()
         for tp, offset in committed.items():
@@ -231,7 +231,7 @@ class SafeConsumer(AIOKafkaConsumer):
         return committable_offset(acked, in_flight,
                                   lambda: super(SafeConsumer, self)._new_offset(tp))
 
-    # -- 5. a partition that stops being fetched is noticed and restarted -------------
+    # -- 6. a partition that stops being fetched is noticed and restarted -------------
 
     @Service.task
     async def _stall_watchdog(self) -> None:
