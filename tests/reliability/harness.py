@@ -387,7 +387,7 @@ class Scenario:
             return -1
         return int(r.json().get("count", -1)) if r.status_code == 200 else -1
 
-    def read_topic(self, logical: str, timeout_s: float = 60.0) -> list[tuple[bytes | None, bytes]]:
+    def _records(self, logical: str, timeout_s: float = 60.0) -> Iterator[Any]:
         """Every record of a topic, from the beginning to the end offsets seen at the start."""
         consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
                                  enable_auto_commit=False, group_id=None,
@@ -398,40 +398,26 @@ class Scenario:
             consumer.assign(parts)
             consumer.seek_to_beginning(*parts)
             end = consumer.end_offsets(parts)
-            out: list[tuple[bytes | None, bytes]] = []
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 if all(consumer.position(tp) >= end[tp] for tp in parts):
                     break
                 for records in consumer.poll(timeout_ms=1000, max_records=5000).values():
-                    out.extend((r.key, r.value) for r in records)
-            return out
+                    yield from records
         finally:
             consumer.close()
+
+    def read_topic(self, logical: str, timeout_s: float = 60.0) -> list[tuple[bytes | None, bytes]]:
+        """(key, value) of every record of a topic."""
+        return [(r.key, r.value) for r in self._records(logical, timeout_s)]
 
     def positions(self, logical: str, timeout_s: float = 60.0
                   ) -> dict[bytes, list[tuple[int, int]]]:
         """Every record value of a topic -> the (partition, offset) pairs it sits at."""
-        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
-                                 enable_auto_commit=False, group_id=None,
-                                 consumer_timeout_ms=5000)
-        topic = self.topic(logical)
         out: dict[bytes, list[tuple[int, int]]] = {}
-        try:
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-            consumer.assign(parts)
-            consumer.seek_to_beginning(*parts)
-            end = consumer.end_offsets(parts)
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                if all(consumer.position(tp) >= end[tp] for tp in parts):
-                    break
-                for records in consumer.poll(timeout_ms=1000, max_records=5000).values():
-                    for r in records:
-                        out.setdefault(r.value, []).append((r.partition, r.offset))
-            return out
-        finally:
-            consumer.close()
+        for r in self._records(logical, timeout_s):
+            out.setdefault(r.value, []).append((r.partition, r.offset))
+        return out
 
     def trace_missing(self, messages: list[Message]) -> str:
         """Where the valid messages missing from the index got to: the inbound position
