@@ -213,16 +213,14 @@ class SafeConsumer(AIOKafkaConsumer):
 
     def _new_offset(self, tp: TP) -> int | None:
         acked = self._acked[tp]
-        committed = self._committed_offset[tp]
         in_flight = min(
             (m.offset for m in list(self._unacked_messages) if m.tp == tp and not m.acked),
             default=None,
         )
         if acked:
-            # the next offset to process: the committed one or, before the first commit,
-            # the log start. Unknown between a revoke and the seek after the assignment
-            # (Faust would then commit whatever acks are left from the last generation)
-            floor = committed if committed is not None else self._starts.get(tp)
+            # unknown between a revoke and the seek after the assignment (Faust would then
+            # commit whatever acks are left from the last generation)
+            floor = self._floor(tp)
             if floor is None:
                 return None
             head = min(acked) if in_flight is None else min(min(acked), in_flight)
@@ -230,6 +228,12 @@ class SafeConsumer(AIOKafkaConsumer):
                 return None
         return committable_offset(acked, in_flight,
                                   lambda: super(SafeConsumer, self)._new_offset(tp))
+
+    def _floor(self, tp: TP) -> int | None:
+        """The next offset to process: the committed one or, before the first commit, the
+        log start (None while neither is known)."""
+        committed = self._committed_offset[tp]
+        return committed if committed is not None else self._starts.get(tp)
 
     # -- 6. a partition that stops being fetched is noticed and restarted -------------
 
@@ -269,12 +273,11 @@ class SafeConsumer(AIOKafkaConsumer):
         in_flight = {m.tp for m in list(self._unacked_messages) if not m.acked}
         out: dict[TP, tuple[Any, bool, int]] = {}
         for tp in tps:
-            committed = self._committed_offset[tp]
-            floor = committed if committed is not None else self._starts.get(tp)
+            floor = self._floor(tp)
             end = ends.get(tp)
             if floor is None or end is None:
                 continue
-            key = (self._read_offset[tp], committed)
+            key = (self._read_offset[tp], self._committed_offset[tp])
             out[tp] = (key, end > floor and tp not in in_flight, floor)
         return out
 
