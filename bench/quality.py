@@ -86,6 +86,9 @@ def run(limit: int | None) -> dict:
     """Score every method on every test split; returns the JSON-able result."""
     t0 = time.time()
     analyzer = EncoderAnalyzer(ModelConfig())
+    # the fp32 TorchScript encoder, to measure how often the default (int8) changes a label
+    fp32 = (EncoderAnalyzer(ModelConfig(runtime="torchscript"))
+            if analyzer.runtime != "torchscript" else None)
     sent_proto = prototype_matrix(analyzer, SENTIMENT_PROTOTYPES, SENTIMENT_LABELS)
     emo_proto = prototype_matrix(analyzer, EMOTION_PROTOTYPES, EMOTION_LABELS)
 
@@ -98,17 +101,31 @@ def run(limit: int | None) -> dict:
     out: dict = {
         "machine": {"python": platform.python_version(), "cpu": platform.processor() or "?",
                     "threads": analyzer.config.threads},
-        "model": {"encoder": analyzer.name, "heads": analyzer.version},
+        "model": {"encoder": analyzer.name, "heads": analyzer.version,
+                  "runtime": analyzer.runtime},
         "emotion_scoring": "argmax vs multi-label gold: scored against the predicted label if "
                            "it is gold, else the first gold label; macro-F1 over 7 classes",
         "sets": {},
+        "agreement_with_fp32": {},
     }
 
-    def signals(split: data.Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        sig = analyzer.analyze(split.texts)
+    def arrays(a: EncoderAnalyzer, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sig = a.analyze(texts)
         emb = np.stack([s.embedding for s in sig])
         sp = np.array([[s.sentiment[k] for k in SENTIMENT_LABELS] for s in sig])
         ep = np.array([[s.emotion[k] for k in EMOTION_LABELS] for s in sig])
+        return emb, sp, ep
+
+    def signals(split: data.Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        emb, sp, ep = arrays(analyzer, split.texts)
+        if fp32 is not None:
+            ref_emb, ref_sp, ref_ep = arrays(fp32, split.texts)
+            out["agreement_with_fp32"][split.name] = {
+                "sentiment_labels": round(float(np.mean(sp.argmax(1) == ref_sp.argmax(1))), 4),
+                "emotion_labels": round(float(np.mean(ep.argmax(1) == ref_ep.argmax(1))), 4),
+                "embedding_cosine_min": round(float((emb * ref_emb).sum(1).min()), 4),
+                "embedding_cosine_mean": round(float((emb * ref_emb).sum(1).mean()), 4),
+            }
         return emb, sp, ep
 
     # TweetEval sentiment test: 3 classes.

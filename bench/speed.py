@@ -113,7 +113,8 @@ def main() -> None:
     rss_after_load = peak_rss_mb()
     # the former default, for comparison in the same run: one forward on 2 torch threads
     one_forward = EncoderAnalyzer(ModelConfig(threads=2, parallel=1))
-    # the same settings run eagerly (no TorchScript), for comparison in the same run
+    # the same settings as fp32 TorchScript (the default before int8) and eagerly
+    traced = EncoderAnalyzer(cfg.model_copy(update={"runtime": "torchscript"}))
     eager = EncoderAnalyzer(cfg.model_copy(update={"runtime": "torch"}))
     cores = cfg.threads * cfg.parallel
     enricher = None
@@ -132,6 +133,7 @@ def main() -> None:
         "encoder": (analyzer.embed, texts, cfg.threads),
         "analyzer": (analyzer.analyze, texts, cfg.threads),
         "analyzer_one_forward_2_threads": (one_forward.analyze, texts, 2),
+        "analyzer_torchscript": (traced.analyze, texts, cfg.threads),
         "analyzer_eager": (eager.analyze, texts, cfg.threads),
     }
     if enricher is not None:
@@ -162,6 +164,8 @@ def main() -> None:
         "analyzer_vs_naive_b32": round(res["analyzer"][b32] / naive, 2),
         "analyzer_vs_one_forward_2_threads_b32": round(
             res["analyzer"][b32] / res["analyzer_one_forward_2_threads"][b32], 3),
+        "analyzer_vs_torchscript_b32": round(
+            res["analyzer"][b32] / res["analyzer_torchscript"][b32], 3),
         "analyzer_vs_eager_b32": round(res["analyzer"][b32] / res["analyzer_eager"][b32], 3),
     }
     if res["enrich"]:

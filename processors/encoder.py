@@ -20,11 +20,16 @@ import torch
 from threadpoolctl import threadpool_limits
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from processors import int8
 from processors.config import ModelConfig
 from processors.heads import Heads
 from processors.types import EMOTION_LABELS, SENTIMENT_LABELS, TextSignals
 
 log = logging.getLogger(__name__)
+
+#: sentences the int8 graph is checked on against eager fp32 when it is loaded
+_PROBE = ("thanks", "billing is wrong again", "why was I charged twice this month?",
+          "I love the new app, it is so much faster", "the engineer never came and nobody called")
 
 
 def resolve_model_dir(encoder: str | None) -> str:
@@ -121,9 +126,10 @@ class EncoderAnalyzer:
     One forward per chunk yields both the sentence embedding (mean-pooled last
     layer, L2-normalised; used by topics and search) and the token states the
     heads read (layer ``heads.feature_layer``). Batches are sorted by length
-    internally (less padding) and results come back in input order. With the
-    ``torchscript`` runtime (default) encoder, pooling and the heads' torch twins are
-    one traced graph; with ``torch`` the encoder runs eagerly and the heads in numpy.
+    internally (less padding) and results come back in input order. With the ``int8``
+    runtime (default) encoder, pooling and heads are one per-token int8 ONNX graph
+    (``processors/int8.py``); with ``torchscript`` the same graph is traced fp32 torch;
+    with ``torch`` the encoder runs eagerly and the heads in numpy.
 
     Each chunk is split into ``config.parallel`` interleaved sub-batches that run on
     the analyzer's own threads, each forward with ``config.threads`` torch threads.
@@ -149,7 +155,10 @@ class EncoderAnalyzer:
         self._check_compatible()
         # two graphs: the embedding alone (topics, search) and embedding + both heads
         self._traced: dict[bool, torch.jit.ScriptModule] = {}
-        if self.config.runtime == "torchscript":
+        self._int8: dict[bool, int8.OnnxGraph] = {}
+        if self.config.runtime == "int8":
+            self._int8 = self._load_int8()
+        if not self._int8 and self.config.runtime != "torch":
             for heads in (False, True):
                 traced = trace_encoder(self.tokenizer, self.model,
                                        self.heads if heads else None, self.config.max_length)
@@ -157,7 +166,41 @@ class EncoderAnalyzer:
                     self._traced = {}
                     break
                 self._traced[heads] = traced
-        self.runtime = "torchscript" if self._traced else "torch"
+        self.runtime = "int8" if self._int8 else "torchscript" if self._traced else "torch"
+
+    def _load_int8(self) -> dict[bool, int8.OnnxGraph]:
+        """Both graphs as per-token int8, checked against eager fp32 on a few sentences.
+
+        Any failure (an encoder that does not export, outputs off by more than int8
+        rounding explains) logs a warning and returns {}: the caller falls back to
+        TorchScript, so a configured model still runs.
+        """
+        example = self.tokenizer(["ok", "the parcel came two days late and the box was damaged"],
+                                 padding=True, return_tensors="pt")
+        probe = self.tokenizer(list(_PROBE), padding=True, return_tensors="pt")
+        graphs: dict[bool, int8.OnnxGraph] = {}
+        try:
+            for heads in (False, True):
+                wrapper = _Traceable(self.model, self.heads if heads else None).eval()
+                outputs = ["embedding", "sentiment", "emotion"] if heads else ["embedding"]
+                graph = int8.OnnxGraph(int8.build(wrapper, example, outputs,
+                                                  skip_prefixes=("/sentiment", "/emotion")),
+                                       self.config.threads)
+                got = graph(probe["input_ids"].numpy(), probe["attention_mask"].numpy())
+                with torch.inference_mode():
+                    want = [t.numpy() for t in wrapper(probe["input_ids"], probe["attention_mask"])]
+                cosine = float((got[0] * want[0]).sum(axis=1).min())
+                drift = max((float(np.abs(g - w).max()) for g, w in zip(got[1:], want[1:],
+                                                                         strict=True)), default=0.0)
+                if cosine < 0.95 or drift > 0.1:  # int8 rounding gave >= 0.97 and <= 0.05
+                    raise ValueError(f"int8 outputs too far from fp32 (embedding cosine "
+                                     f"{cosine:.3f}, probability drift {drift:.3f})")
+                graphs[heads] = graph
+        except Exception as exc:  # noqa: BLE001 - any build failure means: run fp32
+            log.warning("encoder cannot run as per-token int8 (%s: %s); using TorchScript",
+                        type(exc).__name__, exc)
+            return {}
+        return graphs
 
     def _check_compatible(self) -> None:
         """Refuse heads trained for another encoder shape (they would give nonsense)."""
@@ -210,6 +253,10 @@ class EncoderAnalyzer:
             enc = self.tokenizer(texts, padding=True, truncation=True,
                                  max_length=self.config.max_length, return_tensors="pt")
         mask = enc["attention_mask"]
+        graph = self._int8.get(heads)
+        if graph is not None:  # one ONNX Runtime call: int8 encoder, pooling and heads
+            outs = graph(enc["input_ids"].numpy(), mask.numpy())
+            return (outs[0], outs[1], outs[2]) if heads else (outs[0], None, None)
         traced = self._traced.get(heads)
         if traced is not None:  # one TorchScript call: encoder, pooling and heads
             outs = [t.numpy() for t in traced(enc["input_ids"], mask)]

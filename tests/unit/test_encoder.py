@@ -26,6 +26,11 @@ def analyzer() -> EncoderAnalyzer:
     return EncoderAnalyzer(ModelConfig(), batch_size=2)  # small batches: sorting spans chunks
 
 
+@pytest.fixture(scope="module")
+def fp32() -> EncoderAnalyzer:
+    return EncoderAnalyzer(ModelConfig(runtime="torchscript"), batch_size=2)
+
+
 def test_embeddings_are_unit_length_with_model_dim(analyzer: EncoderAnalyzer) -> None:
     emb = analyzer.embed(TEXTS)
     assert emb.shape == (len(TEXTS), analyzer.model.config.hidden_size)
@@ -51,13 +56,17 @@ def test_order_is_preserved_under_length_sorting(analyzer: EncoderAnalyzer) -> N
             assert s.sentiment[k] == pytest.approx(one.sentiment[k], abs=1e-4)
 
 
-def test_matches_sentence_transformers_pooling(analyzer: EncoderAnalyzer) -> None:
-    """Mean pooling over real tokens + L2 norm: same vector as an unpadded single pass."""
+def test_matches_sentence_transformers_pooling(analyzer: EncoderAnalyzer,
+                                               fp32: EncoderAnalyzer) -> None:
+    """Mean pooling over real tokens + L2 norm: same vector as an unpadded single pass
+    (fp32), and the default int8 graph within int8 rounding of it."""
     model = AutoModel.from_pretrained(resolve_model_dir(None))
-    enc = analyzer.tokenizer([TEXTS[1]], return_tensors="pt")
+    enc = fp32.tokenizer([TEXTS[1]], return_tensors="pt")
     out = model(**enc).last_hidden_state[0].detach().numpy().mean(axis=0)
     ref = out / np.linalg.norm(out)
-    np.testing.assert_allclose(analyzer.embed([TEXTS[1]])[0], ref, atol=1e-4)
+    np.testing.assert_allclose(fp32.embed([TEXTS[1]])[0], ref, atol=1e-4)
+    assert analyzer.runtime == "int8"
+    assert float(analyzer.embed([TEXTS[1]])[0] @ ref) > 0.97
 
 
 def test_embedding_from_analyze_equals_embed(analyzer: EncoderAnalyzer) -> None:
@@ -111,8 +120,9 @@ def test_unsupported_runtime_is_refused() -> None:
         EncoderAnalyzer(ModelConfig(runtime="onnx"))  # type: ignore[arg-type]
 
 
-def test_torchscript_runtime_matches_eager(analyzer: EncoderAnalyzer) -> None:
-    """The traced encoder is the default and gives eager's numbers, at any batch length."""
+def test_torchscript_runtime_matches_eager(fp32: EncoderAnalyzer) -> None:
+    """The traced encoder gives eager's numbers, at any batch length."""
+    analyzer = fp32
     eager = EncoderAnalyzer(ModelConfig(runtime="torch"))
     assert analyzer.runtime == "torchscript" and eager.runtime == "torch"
     texts = [*TEXTS, "ok", "a much longer message " * 30]
