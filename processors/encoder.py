@@ -27,6 +27,8 @@ from processors.types import EMOTION_LABELS, SENTIMENT_LABELS, TextSignals
 
 log = logging.getLogger(__name__)
 
+#: a padded batch to trace or export on (so the attention-mask path is the one recorded)
+_EXAMPLE = ("ok", "the parcel came two days late and the box was damaged")
 #: sentences the int8 graph is checked on against eager fp32 when it is loaded
 _PROBE = ("thanks", "billing is wrong again", "why was I charged twice this month?",
           "I love the new app, it is so much faster", "the engineer never came and nobody called")
@@ -97,7 +99,7 @@ def trace_encoder(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
         return tokenizer(texts, padding=True, truncation=True, max_length=max_length,
                          return_tensors="pt")
 
-    example = batch(["ok", "the parcel came two days late and the box was damaged"])
+    example = batch(list(_EXAMPLE))
     probe = batch(["thanks", "billing is wrong again", "why was I charged twice this month?"])
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # tracing touches config fields that log noise
@@ -175,8 +177,7 @@ class EncoderAnalyzer:
         rounding explains) logs a warning and returns {}: the caller falls back to
         TorchScript, so a configured model still runs.
         """
-        example = self.tokenizer(["ok", "the parcel came two days late and the box was damaged"],
-                                 padding=True, return_tensors="pt")
+        example = self.tokenizer(list(_EXAMPLE), padding=True, return_tensors="pt")
         probe = self.tokenizer(list(_PROBE), padding=True, return_tensors="pt")
         graphs: dict[bool, int8.OnnxGraph] = {}
         try:
@@ -253,13 +254,10 @@ class EncoderAnalyzer:
             enc = self.tokenizer(texts, padding=True, truncation=True,
                                  max_length=self.config.max_length, return_tensors="pt")
         mask = enc["attention_mask"]
-        graph = self._int8.get(heads)
-        if graph is not None:  # one ONNX Runtime call: int8 encoder, pooling and heads
-            outs = graph(enc["input_ids"].numpy(), mask.numpy())
-            return (outs[0], outs[1], outs[2]) if heads else (outs[0], None, None)
-        traced = self._traced.get(heads)
-        if traced is not None:  # one TorchScript call: encoder, pooling and heads
-            outs = [t.numpy() for t in traced(enc["input_ids"], mask)]
+        graph, traced = self._int8.get(heads), self._traced.get(heads)
+        if graph is not None or traced is not None:  # one call: encoder, pooling and heads
+            outs = (graph(enc["input_ids"].numpy(), mask.numpy()) if graph is not None
+                    else [t.numpy() for t in traced(enc["input_ids"], mask)])  # type: ignore[misc]
             return (outs[0], outs[1], outs[2]) if heads else (outs[0], None, None)
         out = self.model(**enc, output_hidden_states=heads)
         pooled = torch.nn.functional.normalize(mean_pool(out.last_hidden_state, mask), dim=-1)
