@@ -1,12 +1,12 @@
-"""Per-token int8 encoder graph for ONNX Runtime: ~1.5x the fp32 forward, deterministic.
+"""Per-token int8 encoder graph for ONNX Runtime: 1.3-1.5x the fp32 forward, deterministic.
 
 ONNX Runtime's own dynamic quantization scales each activation tensor by the range of
 the whole batch, so a message's label could change with its batch-mates (3.5-5% of
 labels did). Here every weight MatMul ``X @ W`` becomes an integer product where each
 token row of ``X`` gets its own scale, max|row| / 127, and each column of ``W`` its own
-(per-channel int8 weights). A row's numbers then depend only on that row: a message
-gets the same result alone or in any batch. The rest of the graph (attention scores,
-softmax, layer norms, pooling, heads) stays fp32.
+(per-channel weights, 7 bits stored as int8; see ``_W_MAX``). A row's numbers then
+depend only on that row: a message gets the same result alone or in any batch. The
+rest of the graph (attention scores, softmax, layer norms, pooling, heads) stays fp32.
 
 The graph is exported with ``torch.onnx`` and rewritten in memory when the analyzer
 loads (about a second per graph here), so it always matches the loaded weights.
