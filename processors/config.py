@@ -23,7 +23,7 @@ class ModelConfig(BaseModel):
     heads_path: Path | None = Field(
         default=None, description="trained heads file; None = the one shipped in processors/"
     )
-    # "int8": per-token int8 graph on ONNX Runtime (processors/int8.py; ~1.5x TorchScript
+    # "int8": per-token int8 graph on ONNX Runtime (processors/int8.py; 1.3-1.5x TorchScript
     # at batch 32 here, and a message's result does not depend on its batch-mates), built
     # at load. "torchscript": the fp32 encoder traced once at load
     # (outputs within 1e-4 of eager). "torch": eager. A runtime that cannot be built for a

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 #: a padded batch to trace or export on (so the attention-mask path is the one recorded)
 _EXAMPLE = ("ok", "the parcel came two days late and the box was damaged")
-#: sentences the int8 graph is checked on against eager fp32 when it is loaded
+#: sentences a traced or int8 graph is checked on against eager fp32 when it is built
 _PROBE = ("thanks", "billing is wrong again", "why was I charged twice this month?",
           "I love the new app, it is so much faster", "the engineer never came and nobody called")
 
@@ -100,7 +100,7 @@ def trace_encoder(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
                          return_tensors="pt")
 
     example = batch(list(_EXAMPLE))
-    probe = batch(["thanks", "billing is wrong again", "why was I charged twice this month?"])
+    probe = batch(list(_PROBE))
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # tracing touches config fields that log noise
     try:

@@ -122,17 +122,16 @@ def test_unsupported_runtime_is_refused() -> None:
 
 def test_torchscript_runtime_matches_eager(fp32: EncoderAnalyzer) -> None:
     """The traced encoder gives eager's numbers, at any batch length."""
-    analyzer = fp32
     eager = EncoderAnalyzer(ModelConfig(runtime="torch"))
-    assert analyzer.runtime == "torchscript" and eager.runtime == "torch"
+    assert fp32.runtime == "torchscript" and eager.runtime == "torch"
     texts = [*TEXTS, "ok", "a much longer message " * 30]
-    for got, want in zip(analyzer.analyze(texts), eager.analyze(texts), strict=True):
+    for got, want in zip(fp32.analyze(texts), eager.analyze(texts), strict=True):
         np.testing.assert_allclose(got.embedding, want.embedding, atol=1e-5)
         for lab in SENTIMENT_LABELS:
             assert abs(got.sentiment[lab] - want.sentiment[lab]) < 1e-4
         for lab in EMOTION_LABELS:
             assert abs(got.emotion[lab] - want.emotion[lab]) < 1e-4
-    np.testing.assert_allclose(analyzer.embed(texts), eager.embed(texts), atol=1e-5)
+    np.testing.assert_allclose(fp32.embed(texts), eager.embed(texts), atol=1e-5)
 
 
 def test_untraceable_encoder_falls_back_to_eager(analyzer: EncoderAnalyzer) -> None:
