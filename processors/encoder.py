@@ -125,22 +125,23 @@ def trace_encoder(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
 class EncoderAnalyzer:
     """``TextAnalyzer``: frozen encoder + attention-pooling heads.
 
-    One forward per chunk yields both the sentence embedding (mean-pooled last
+    One forward per sub-batch yields both the sentence embedding (mean-pooled last
     layer, L2-normalised; used by topics and search) and the token states the
     heads read (layer ``heads.feature_layer``). Batches are sorted by length
-    internally (less padding) and results come back in input order. With the ``int8``
+    internally and cut into sub-batches of ``config.sub_batch`` texts (next to no
+    padding); results come back in input order. With the ``int8``
     runtime (default) encoder, pooling and heads are one per-token int8 ONNX graph
     (``processors/int8.py``); with ``torchscript`` the same graph is traced fp32 torch;
     with ``torch`` the encoder runs eagerly and the heads in numpy.
 
-    Each chunk is split into ``config.parallel`` interleaved sub-batches that run on
-    the analyzer's own threads, each forward with ``config.threads`` torch threads.
+    The sub-batches run on the analyzer's ``config.parallel`` threads, each forward with
+    ``config.threads`` threads.
     The tokenizer is called under a lock, and the BLAS thread count is set once here
     (numpy's BLAS, for the eager runtime's heads and the topic similarities) rather
     than toggled per call, so concurrent sub-batches share nothing mutable.
     """
 
-    def __init__(self, config: ModelConfig | None = None, batch_size: int = 64) -> None:
+    def __init__(self, config: ModelConfig | None = None) -> None:
         self.config = config or ModelConfig()
         torch.set_num_threads(self.config.threads)
         # the heads' matrices are small: one BLAS thread is faster (see processors/heads.py)
@@ -148,7 +149,6 @@ class EncoderAnalyzer:
         self._tokenizer_lock = threading.Lock()
         self._pool = (ThreadPoolExecutor(self.config.parallel, thread_name_prefix="voc-encoder")
                       if self.config.parallel > 1 else None)
-        self.batch_size = batch_size
         self.tokenizer, self.model = load_base(self.config.encoder)
         self.heads = Heads.load(self.config.heads_path)
         base_name = resolve_model_dir(self.config.encoder)
@@ -223,14 +223,10 @@ class EncoderAnalyzer:
         emb = np.zeros((n, self.model.config.hidden_size), dtype=np.float32)
         sent = np.zeros((n, len(SENTIMENT_LABELS)), np.float32) if heads else None
         emo = np.zeros((n, len(EMOTION_LABELS)), np.float32) if heads else None
+        # length-sorted runs of sub_batch texts: next to no padding (see ModelConfig)
         order = sorted(range(n), key=lambda i: len(texts[i]))
-        p = self.config.parallel
-        parts = [
-            part
-            for s in range(0, n, self.batch_size)
-            for k in range(p)
-            if (part := order[s : s + self.batch_size][k::p])  # interleaved: similar lengths
-        ]
+        size = self.config.sub_batch
+        parts = [order[s : s + size] for s in range(0, n, size)]
 
         def run(idx: list[int]) -> None:  # writes disjoint rows: safe from several threads
             e, sp, ep = self._forward_part([texts[i] for i in idx], heads)

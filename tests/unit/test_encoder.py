@@ -23,12 +23,12 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def analyzer() -> EncoderAnalyzer:
-    return EncoderAnalyzer(ModelConfig(), batch_size=2)  # small batches: sorting spans chunks
+    return EncoderAnalyzer(ModelConfig(sub_batch=2))  # small sub-batches: sorting spans several
 
 
 @pytest.fixture(scope="module")
 def fp32() -> EncoderAnalyzer:
-    return EncoderAnalyzer(ModelConfig(runtime="torchscript"), batch_size=2)
+    return EncoderAnalyzer(ModelConfig(runtime="torchscript", sub_batch=2))
 
 
 def test_embeddings_are_unit_length_with_model_dim(analyzer: EncoderAnalyzer) -> None:
@@ -146,8 +146,8 @@ def test_untraceable_encoder_falls_back_to_eager(analyzer: EncoderAnalyzer) -> N
 
 
 def test_parallel_sub_batches_give_the_same_results(analyzer: EncoderAnalyzer) -> None:
-    """Splitting each chunk over threads changes the speed, not the answers or their order."""
-    serial = EncoderAnalyzer(ModelConfig(parallel=1), batch_size=2)
+    """Spreading sub-batches over threads changes the speed, not the answers or their order."""
+    serial = EncoderAnalyzer(ModelConfig(parallel=1, sub_batch=2))
     assert analyzer.config.parallel == 2 and serial._pool is None
     texts = TEXTS * 3
     got, want = analyzer.analyze(texts), serial.analyze(texts)
