@@ -53,7 +53,7 @@ test-reliability: install
 demo: install
 	$(VOC) demo
 
-# Retrain the sentiment/emotion heads + tuned top layer from ../shared/data (seeded; writes
+# Retrain the sentiment/emotion heads from ../shared/data (seeded; writes
 # processors/models/). Caches frozen hidden states in ~/.cache/voc-pipeline/heads-cache.
 train: install
 	nice -n 10 $(PY) scripts/train_heads.py all

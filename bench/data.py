@@ -141,3 +141,69 @@ def customer_sms() -> Split:
             labels.append(SENTIMENT_LABELS.index(row["sentiment"]))
             golds.append((EMOTION_LABELS.index(row["emotion"]),))
     return Split("customer_sms", texts, labels, golds)
+
+
+# BANKING77 intents as weak sentiment labels for customer-service text (training only).
+# Intents that report something gone wrong (a charge, a decline, a loss, a fault) are
+# complaints even when worded as a plain fact or a question ("I got charged twice for the
+# same payment"): "negative". Intents that ask how to do something or what something costs
+# are "neutral". Intents that mix both kinds of message (card_arrival, pending_*,
+# transfer_timing, request_refund, terminate_account, ...) are left out. The labels come
+# from the intent alone; no row was labelled by reading it.
+BANKING77_NEGATIVE = frozenset({
+    "Refund_not_showing_up", "balance_not_updated_after_bank_transfer",
+    "balance_not_updated_after_cheque_or_cash_deposit", "beneficiary_not_allowed",
+    "card_not_working", "card_payment_fee_charged", "card_payment_not_recognised",
+    "card_payment_wrong_exchange_rate", "card_swallowed", "cash_withdrawal_charge",
+    "cash_withdrawal_not_recognised", "compromised_card", "contactless_not_working",
+    "declined_card_payment", "declined_cash_withdrawal", "declined_transfer",
+    "direct_debit_payment_not_recognised", "extra_charge_on_statement", "failed_transfer",
+    "lost_or_stolen_card", "lost_or_stolen_phone", "pin_blocked", "top_up_failed",
+    "top_up_reverted", "transaction_charged_twice", "transfer_fee_charged",
+    "unable_to_verify_identity", "virtual_card_not_working", "wrong_amount_of_cash_received",
+    "wrong_exchange_rate_for_cash_withdrawal",
+})
+BANKING77_NEUTRAL = frozenset({
+    "activate_my_card", "age_limit", "apple_pay_or_google_pay", "atm_support",
+    "automatic_top_up", "card_about_to_expire", "card_acceptance", "card_delivery_estimate",
+    "change_pin", "country_support", "disposable_card_limits", "edit_personal_details",
+    "exchange_charge", "exchange_rate", "exchange_via_app", "fiat_currency_support",
+    "get_disposable_virtual_card", "getting_spare_card", "getting_virtual_card",
+    "order_physical_card", "receiving_money", "supported_cards_and_currencies",
+    "top_up_by_bank_transfer_charge", "top_up_by_card_charge", "top_up_by_cash_or_cheque",
+    "top_up_limits", "transfer_into_account", "verify_my_identity", "verify_top_up",
+    "visa_or_mastercard",
+})
+
+
+def banking77_sentiment(split: str) -> Split:
+    """BANKING77 ``train`` or ``test`` rows of the mapped intents, with weak sentiment labels
+    (``BANKING77_NEGATIVE`` / ``BANKING77_NEUTRAL``); the other intents are dropped."""
+    texts: list[str] = []
+    labels: list[int] = []
+    with (DATA_DIR / "banking77" / f"{split}.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            intent = row["category"]
+            if intent in BANKING77_NEGATIVE:
+                label = "negative"
+            elif intent in BANKING77_NEUTRAL:
+                label = "neutral"
+            else:
+                continue
+            texts.append(_WS.sub(" ", row["text"]).strip())
+            labels.append(SENTIMENT_LABELS.index(label))
+    return Split(f"banking77_sentiment_{split}", texts, labels)
+
+
+def customer_dev() -> Split:
+    """60 customer messages written for choosing between training variants (20 negative,
+    20 neutral, 20 positive; bench/data/customer_dev.tsv). Model selection only: never
+    trained on, and kept apart from the 48 test SMS of ``customer_sms``."""
+    path = Path(__file__).resolve().parent / "data" / "customer_dev.tsv"
+    texts: list[str] = []
+    labels: list[int] = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            texts.append(row["text"])
+            labels.append(SENTIMENT_LABELS.index(row["sentiment"]))
+    return Split("customer_dev", texts, labels)

@@ -55,7 +55,8 @@ def seed_all(seed: int = SEED) -> None:
 # forward per text) within budget on 2 shared cores; sizes are recorded in the report.
 # "semeval_rest" is the complement of the "semeval" subset (cached second, as a separate
 # file, so a cache built for the 20k subset stays valid).
-SUBSET = {"semeval": 20000, "tweeteval_val": None, "goemo_train": 20000, "goemo_dev": 3000}
+SUBSET = {"semeval": 20000, "tweeteval_val": None, "goemo_train": 20000, "goemo_dev": 3000,
+          "banking_train": None, "banking_val": None, "customer_dev": None}
 
 
 def subsample(split: data.Split, n: int | None, seed: int = SEED) -> data.Split:
@@ -76,11 +77,15 @@ def complement(split: data.Split, n: int, seed: int = SEED) -> data.Split:
                       [split.labels[i] for i in idx])
 
 
-def training_sets(full_semeval: bool = False) -> dict[str, data.Split]:
+def training_sets(full_semeval: bool = False, customer: bool = False) -> dict[str, data.Split]:
     """Every text the training stage may read: train splits plus validation splits.
 
-    ``full_semeval`` adds the SemEval rows left out of the 20k subset (opt-in: the
-    shipped weights were trained without them, see TRAINING_REPORT.md).
+    ``full_semeval`` adds the SemEval rows left out of the 20k subset (the shipped weights
+    use them, see TRAINING_REPORT.md; the 20k subset alone is cached first). ``customer`` adds
+    customer-service text with weak sentiment labels from its intent (BANKING77 train; its
+    test split is reported beside validation, ``data.banking77_sentiment``) and the 60
+    hand-written customer messages of ``data.customer_dev`` (reported, for choosing between
+    training variants).
     """
     full = {
         "semeval": data.semeval2017(),
@@ -91,18 +96,22 @@ def training_sets(full_semeval: bool = False) -> dict[str, data.Split]:
     out = {k: subsample(v, SUBSET[k]) for k, v in full.items()}
     if full_semeval:
         out["semeval_rest"] = complement(full["semeval"], SUBSET["semeval"])
+    if customer:
+        out["banking_train"] = data.banking77_sentiment("train")
+        out["customer_dev"] = data.customer_dev()
+        out["banking_val"] = data.banking77_sentiment("test")
     return out
 
 
 def stage_cache(cut_layer: int, max_length: int, batch: int, only: list[str] | None,
-                full_semeval: bool, threads: int = 1) -> None:
+                full_semeval: bool, customer: bool, threads: int = 1) -> None:
     """Cache hidden states after layer ``cut_layer`` (fp16, ragged) and final embeddings.
 
     ``threads`` defaults to 1 so several ``--only`` caches can run side by side."""
     tok, model = load_base(None)
     torch.set_num_threads(threads)
     CACHE.mkdir(parents=True, exist_ok=True)
-    for name, split in training_sets(full_semeval).items():
+    for name, split in training_sets(full_semeval, customer).items():
         if only and name not in only:
             continue
         out = CACHE / f"{name}.L{cut_layer}.npz"
@@ -287,14 +296,20 @@ def frozen_baseline(sets: dict[str, Cached]) -> dict[str, float]:
 
 
 def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden: int,
-                goemo_sent_weight: float, threads: int, full_semeval: bool) -> dict:
+                goemo_sent_weight: float, threads: int, full_semeval: bool,
+                customer_weight: float | None) -> dict:
     """Fit both heads on the cache; keep the best epoch on validation; fit emotion offsets."""
     seed_all()
     torch.set_num_threads(threads)
     t_start = time.time()
-    splits = training_sets(full_semeval)
+    customer = customer_weight is not None
+    splits = training_sets(full_semeval, customer)
     sets = {name: Cached(name, v, cut_layer) for name, v in splits.items()}
-    sent_sets = [n for n in ("semeval", "semeval_rest") if n in sets]
+    tweet_sets = [n for n in ("semeval", "semeval_rest") if n in sets]
+    customer_sets = ["banking_train"] if customer else []
+    sent_sets = [*tweet_sets, *customer_sets]
+    loss_weight = {"goemo_train": goemo_sent_weight,
+                   **dict.fromkeys(customer_sets, customer_weight or 0.0)}
     print("train: frozen-embedding LR baseline...", flush=True)
     frozen = frozen_baseline(sets)
     print(f"train: frozen baseline {frozen}", flush=True)
@@ -304,7 +319,9 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
     sent_lab: dict[str, np.ndarray] = {n: np.array(splits[n].labels) for n in sent_sets}
     sent_lab["goemo_train"] = np.array(group_sentiment("goemo_train"))
     emo_t = np.stack([emotion_target(g) for g in splits["goemo_train"].gold_sets or []])
-    s_counts = sum(np.bincount(sent_lab[n], minlength=3) for n in sent_sets).astype(float)
+    # class weights from the tweets' label mix only: the weakly labelled customer rows
+    # (negative/neutral, no positive) would otherwise shift them
+    s_counts = sum(np.bincount(sent_lab[n], minlength=3) for n in tweet_sets).astype(float)
     w_s, w_e = class_weights(s_counts), class_weights(emo_t.sum(0))
     opt = torch.optim.AdamW(top.parameters(), lr=lr, weight_decay=0.01)
 
@@ -334,7 +351,7 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
             loss = torch.zeros(())
             if valid.any():
                 ce = torch.nn.functional.cross_entropy(s_logit[valid], ys[valid], weight=w_s)
-                loss = loss + ce * (goemo_sent_weight if name == "goemo_train" else 1.0)
+                loss = loss + ce * loss_weight.get(name, 1.0)
             if name == "goemo_train":
                 tgt = torch.from_numpy(emo_t[idx])
                 loss = loss - (tgt * torch.log_softmax(e_logit, -1) * w_e).sum(-1).mean()
@@ -352,6 +369,13 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
                 splits["goemo_dev"].gold_sets or [], argmax(ed))["macro_f1"],
             "seconds": round(time.time() - t0),
         }
+        if customer:  # reported, not used for the epoch: weak labels / 60 messages
+            bv, _ = predict(top, sets["banking_val"])
+            rec["banking_val_sentiment_f1"] = sentiment_scores(
+                splits["banking_val"].labels, argmax(bv), labels=(0, 1))["macro_f1"]
+            cv, _ = predict(top, sets["customer_dev"])
+            rec["customer_dev_sentiment_f1"] = sentiment_scores(
+                splits["customer_dev"].labels, argmax(cv))["macro_f1"]
         history.append(rec)
         print(f"train: {rec}", flush=True)
         score = rec["tweeteval_val_sentiment_f1"] + rec["goemo_dev_emotion_f1"]
@@ -384,8 +408,11 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
         "version": version, "seed": SEED, "feature_layer": cut_layer, "attention_pools": k,
         "mlp_hidden": hidden, "epochs": epochs, "best_epoch": best[2], "lr": lr,
         "batch_size": bs, "goemo_sentiment_weight": goemo_sent_weight,
+        "customer_sentiment_weight": customer_weight,
         "train_rows": {n: len(splits[n].texts) for n in (*sent_sets, "goemo_train")},
-        "validation_rows": {n: len(splits[n].texts) for n in ("tweeteval_val", "goemo_dev")},
+        "validation_rows": {n: len(splits[n].texts)
+                            for n in ("tweeteval_val", "goemo_dev", "banking_val", "customer_dev")
+                            if n in splits},
         "sentiment_class_weights": [round(float(x), 3) for x in w_s],
         "emotion_class_weights": [round(float(x), 3) for x in w_e],
         "history": history, "frozen_lr_baseline_validation": frozen,
@@ -408,7 +435,7 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", help="cache only these sets (to run in parallel)")
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--full-semeval", action="store_true",
+    ap.add_argument("--full-semeval", action=argparse.BooleanOptionalAction, default=True,
                     help="also cache/train on the SemEval rows outside the 20k subset")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -416,6 +443,8 @@ def main() -> None:
     ap.add_argument("--pools", type=int, default=4, help="attention pools per head")
     ap.add_argument("--hidden", type=int, default=256, help="MLP hidden width")
     ap.add_argument("--goemo-sentiment-weight", type=float, default=0.5)
+    ap.add_argument("--customer-weight", type=float, default=0.5,
+                    help="loss weight of the BANKING77 weak sentiment labels (0: leave them out)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads for training")
     ap.add_argument("--cache-threads", type=int, default=1,
                     help="torch threads per cache process (1: run --only caches in parallel)")
@@ -423,10 +452,11 @@ def main() -> None:
     seed_all()
     if args.stage in ("cache", "all"):
         stage_cache(args.cut_layer, args.max_length, args.batch, args.only, args.full_semeval,
-                    args.cache_threads)
+                    args.customer_weight > 0, args.cache_threads)
     if args.stage in ("train", "all"):
         stage_train(args.cut_layer, args.epochs, args.lr, args.train_batch, args.pools,
-                    args.hidden, args.goemo_sentiment_weight, args.threads, args.full_semeval)
+                    args.hidden, args.goemo_sentiment_weight, args.threads, args.full_semeval,
+                    args.customer_weight or None)
 
 
 if __name__ == "__main__":
