@@ -125,22 +125,23 @@ def goemotions_sentiment(split: str) -> Split:
     return Split(f"goemotions_group_{split}", texts, labels)
 
 
+def _written_here(name: str) -> list[dict[str, str]]:
+    """Rows of a tab-separated set written for this project (``bench/data/<name>.tsv``)."""
+    path = Path(__file__).resolve().parent / "data" / f"{name}.tsv"
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
 def customer_sms() -> Split:
     """48 customer SMS written for this project (bench/data/customer_sms.tsv); evaluation only.
 
     ``labels`` are sentiment ids; ``gold_sets`` hold the single emotion id per row.
     Never used for training or model selection.
     """
-    path = Path(__file__).resolve().parent / "data" / "customer_sms.tsv"
-    texts: list[str] = []
-    labels: list[int] = []
-    golds: list[tuple[int, ...]] = []
-    with path.open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh, delimiter="\t"):
-            texts.append(row["text"])
-            labels.append(SENTIMENT_LABELS.index(row["sentiment"]))
-            golds.append((EMOTION_LABELS.index(row["emotion"]),))
-    return Split("customer_sms", texts, labels, golds)
+    rows = _written_here("customer_sms")
+    return Split("customer_sms", [r["text"] for r in rows],
+                 [SENTIMENT_LABELS.index(r["sentiment"]) for r in rows],
+                 [(EMOTION_LABELS.index(r["emotion"]),) for r in rows])
 
 
 # BANKING77 intents as weak sentiment labels for customer-service text (training only).
@@ -199,11 +200,6 @@ def customer_dev() -> Split:
     """60 customer messages written for choosing between training variants (20 negative,
     20 neutral, 20 positive; bench/data/customer_dev.tsv). Model selection only: never
     trained on, and kept apart from the 48 test SMS of ``customer_sms``."""
-    path = Path(__file__).resolve().parent / "data" / "customer_dev.tsv"
-    texts: list[str] = []
-    labels: list[int] = []
-    with path.open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh, delimiter="\t"):
-            texts.append(row["text"])
-            labels.append(SENTIMENT_LABELS.index(row["sentiment"]))
-    return Split("customer_dev", texts, labels)
+    rows = _written_here("customer_dev")
+    return Split("customer_dev", [r["text"] for r in rows],
+                 [SENTIMENT_LABELS.index(r["sentiment"]) for r in rows])

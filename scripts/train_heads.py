@@ -55,8 +55,7 @@ def seed_all(seed: int = SEED) -> None:
 # forward per text) within budget on 2 shared cores; sizes are recorded in the report.
 # "semeval_rest" is the complement of the "semeval" subset (cached second, as a separate
 # file, so a cache built for the 20k subset stays valid).
-SUBSET = {"semeval": 20000, "tweeteval_val": None, "goemo_train": 20000, "goemo_dev": 3000,
-          "banking_train": None, "banking_val": None, "customer_dev": None}
+SUBSET = {"semeval": 20000, "tweeteval_val": None, "goemo_train": 20000, "goemo_dev": 3000}
 
 
 def subsample(split: data.Split, n: int | None, seed: int = SEED) -> data.Split:
@@ -297,19 +296,19 @@ def frozen_baseline(sets: dict[str, Cached]) -> dict[str, float]:
 
 def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden: int,
                 goemo_sent_weight: float, threads: int, full_semeval: bool,
-                customer_weight: float | None) -> dict:
+                customer_weight: float) -> dict:
     """Fit both heads on the cache; keep the best epoch on validation; fit emotion offsets."""
     seed_all()
     torch.set_num_threads(threads)
     t_start = time.time()
-    customer = customer_weight is not None
+    customer = customer_weight > 0
     splits = training_sets(full_semeval, customer)
     sets = {name: Cached(name, v, cut_layer) for name, v in splits.items()}
     tweet_sets = [n for n in ("semeval", "semeval_rest") if n in sets]
     customer_sets = ["banking_train"] if customer else []
     sent_sets = [*tweet_sets, *customer_sets]
     loss_weight = {"goemo_train": goemo_sent_weight,
-                   **dict.fromkeys(customer_sets, customer_weight or 0.0)}
+                   **dict.fromkeys(customer_sets, customer_weight)}
     print("train: frozen-embedding LR baseline...", flush=True)
     frozen = frozen_baseline(sets)
     print(f"train: frozen baseline {frozen}", flush=True)
@@ -456,7 +455,7 @@ def main() -> None:
     if args.stage in ("train", "all"):
         stage_train(args.cut_layer, args.epochs, args.lr, args.train_batch, args.pools,
                     args.hidden, args.goemo_sentiment_weight, args.threads, args.full_semeval,
-                    args.customer_weight or None)
+                    args.customer_weight)
 
 
 if __name__ == "__main__":
