@@ -8,11 +8,14 @@ which this 2-core CPU could neither train nor serve cheaply). The encoder
 returns the token states of layer ``feature_layer`` from the same forward pass
 that produces the embedding, so both heads share that one forward.
 
-Per task the head computes, for token states X (L x D) with padding masked:
-  K attention pools softmax(X q_k) . X, the masked mean of X and the final
-  sentence embedding -> LayerNorm -> Linear -> GELU(tanh) -> Linear -> + offset.
-The heads file (``processors/models/heads.safetensors``, fp16) holds those
-tensors; ``offset`` are per-class logit offsets fitted on validation splits.
+Per task and per member the head computes, for token states X (L x D) with padding
+masked: K attention pools softmax(X q_k) . X, the masked mean of X and the final
+sentence embedding -> LayerNorm -> Linear -> GELU(tanh) -> Linear. A head is an
+ensemble of M such members trained from different seeds (M = 1 is one plain head):
+their logits are averaged, then the per-class ``offset`` (fitted on validation
+splits) is added. In memory every parameter carries the member axis first. The heads
+file (``processors/models/heads.safetensors``, fp16) holds those tensors; a single head
+is written without the member axis, as before ensembles existed.
 Metadata (JSON strings) records labels, the base encoder, its shape and the
 feature layer, so a mismatched encoder is refused instead of giving nonsense.
 """
@@ -66,22 +69,43 @@ def pooled_features(tokens: np.ndarray, mask: np.ndarray, emb: np.ndarray,
 
 @dataclass
 class AttnHead:
-    """One task's head; ``probs`` returns (B, n_labels) rows summing to 1."""
+    """One task's head (an ensemble of ``members``); ``probs`` returns (B, n_labels) rows
+    summing to 1. Every entry of ``params`` has the member axis first."""
 
     labels: tuple[str, ...]
     params: dict[str, np.ndarray]
     offset: np.ndarray
 
+    def __post_init__(self) -> None:
+        if self.params["query"].ndim == 2:  # a single head without the member axis
+            self.params = {k: v[None] for k, v in self.params.items()}
+
+    @property
+    def members(self) -> int:
+        """How many independently trained heads are averaged."""
+        return int(self.params["query"].shape[0])
+
+    @classmethod
+    def stack(cls, heads: list[AttnHead], offset: np.ndarray) -> AttnHead:
+        """One ensemble head from single heads of the same shape and labels."""
+        if len({h.labels for h in heads}) != 1:
+            raise ValueError("cannot stack heads with different labels")
+        params = {k: np.concatenate([h.params[k] for h in heads]) for k in _PARAMS}
+        return cls(heads[0].labels, params, offset)
+
     def logits(self, tokens: np.ndarray, mask: np.ndarray, emb: np.ndarray) -> np.ndarray:
-        """Raw logits (before softmax), offsets included."""
-        p = self.params
-        x = pooled_features(tokens.astype(np.float32), mask, emb.astype(np.float32),
-                            p["query"])
-        mu = x.mean(-1, keepdims=True)
-        var = ((x - mu) ** 2).mean(-1, keepdims=True)
-        x = (x - mu) / np.sqrt(var + 1e-5) * p["ln_weight"] + p["ln_bias"]
-        h = gelu_tanh(x @ p["fc1_weight"].T + p["fc1_bias"])
-        return h @ p["fc2_weight"].T + p["fc2_bias"] + self.offset
+        """Raw logits (before softmax): the members' mean, offsets included."""
+        tokens, emb = tokens.astype(np.float32), emb.astype(np.float32)
+        total = np.zeros((tokens.shape[0], len(self.labels)), np.float32)
+        for i in range(self.members):
+            p = {k: v[i] for k, v in self.params.items()}
+            x = pooled_features(tokens, mask, emb, p["query"])
+            mu = x.mean(-1, keepdims=True)
+            var = ((x - mu) ** 2).mean(-1, keepdims=True)
+            x = (x - mu) / np.sqrt(var + 1e-5) * p["ln_weight"] + p["ln_bias"]
+            h = gelu_tanh(x @ p["fc1_weight"].T + p["fc1_bias"])
+            total += h @ p["fc2_weight"].T + p["fc2_bias"]
+        return total / self.members + self.offset
 
     def probs(self, tokens: np.ndarray, mask: np.ndarray, emb: np.ndarray) -> np.ndarray:
         """Class probabilities."""
@@ -94,27 +118,38 @@ class AttnHead:
 
 class TorchAttnHead(torch.nn.Module):
     """``AttnHead.probs`` in torch, same maths and weights: traced together with the
-    encoder, forward + heads are one TorchScript call, with no Python between ops."""
+    encoder, forward + heads are one TorchScript call, with no Python between ops.
+    Members run one after another with plain 2-D products (one batched 3-D einsum over
+    the member axis measured 1.3x slower for a single member)."""
 
     def __init__(self, head: AttnHead) -> None:
         super().__init__()
-        for k in _PARAMS:
-            self.register_buffer(k, torch.from_numpy(np.ascontiguousarray(head.params[k])))
+        self.members = head.members  # a constant: the loop is unrolled when traced
+        for i in range(self.members):
+            for k in _PARAMS:
+                self.register_buffer(f"{k}_{i}",
+                                     torch.from_numpy(np.ascontiguousarray(head.params[k][i])))
         self.register_buffer("offset", torch.from_numpy(np.ascontiguousarray(head.offset)))
-        self.width = int(head.params["ln_weight"].shape[0])  # a constant, not a traced shape
+        self.width = int(head.params["ln_weight"].shape[1])  # a constant, not a traced shape
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor, emb: torch.Tensor
                 ) -> torch.Tensor:
         m = mask.bool()
-        scores = torch.einsum("bld,kd->blk", tokens, self.query)
-        scores = scores.masked_fill(~m[..., None], -1e9)
-        pools = torch.einsum("blk,bld->bkd", scores.softmax(1), tokens).flatten(1)
         mf = m[..., None].to(tokens.dtype)
         mean = (tokens * mf).sum(1) / mf.sum(1).clamp(min=1.0)
-        x = torch.cat([pools, mean, emb], 1)
-        x = torch.nn.functional.layer_norm(x, (self.width,), self.ln_weight, self.ln_bias, 1e-5)
-        h = torch.nn.functional.gelu(x @ self.fc1_weight.T + self.fc1_bias, approximate="tanh")
-        return (h @ self.fc2_weight.T + self.fc2_bias + self.offset).softmax(-1)
+        total = torch.zeros(())
+        for i in range(self.members):
+            p = {k: getattr(self, f"{k}_{i}") for k in _PARAMS}
+            scores = torch.einsum("bld,kd->blk", tokens, p["query"])
+            scores = scores.masked_fill(~m[..., None], -1e9)
+            pools = torch.einsum("blk,bld->bkd", scores.softmax(1), tokens).flatten(1)
+            x = torch.cat([pools, mean, emb], 1)
+            x = torch.nn.functional.layer_norm(x, (self.width,), p["ln_weight"], p["ln_bias"],
+                                               1e-5)
+            h = torch.nn.functional.gelu(x @ p["fc1_weight"].T + p["fc1_bias"],
+                                         approximate="tanh")
+            total = total + h @ p["fc2_weight"].T + p["fc2_bias"]
+        return (total / self.members + self.offset).softmax(-1)
 
 
 @dataclass
@@ -134,7 +169,7 @@ class Heads:
     @property
     def dim(self) -> int:
         """Token-state width the heads expect."""
-        return int(self.sentiment.params["query"].shape[1])
+        return int(self.sentiment.params["query"].shape[2])
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> Heads:
@@ -164,10 +199,13 @@ class Heads:
         """Write fp16 tensors plus metadata (labels, feature layer, base encoder, version)."""
         tensors: dict[str, np.ndarray] = {}
         for name, h in (("sentiment", self.sentiment), ("emotion", self.emotion)):
-            for k in _PARAMS:
-                tensors[f"{name}.{k}"] = np.ascontiguousarray(h.params[k].astype(np.float16))
+            for k in _PARAMS:  # one member: the plain layout (files stay as they were)
+                v = h.params[k][0] if h.members == 1 else h.params[k]
+                tensors[f"{name}.{k}"] = np.ascontiguousarray(v.astype(np.float16))
             tensors[f"{name}.offset"] = h.offset.astype(np.float16)
         meta = dict(self.meta)
+        if self.sentiment.members > 1 or self.emotion.members > 1:
+            meta["members"] = str(self.sentiment.members)
         meta.update(feature_layer=str(self.feature_layer),
                     sentiment_labels=json.dumps(list(self.sentiment.labels)),
                     emotion_labels=json.dumps(list(self.emotion.labels)))

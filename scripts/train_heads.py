@@ -296,9 +296,9 @@ def frozen_baseline(sets: dict[str, Cached]) -> dict[str, float]:
 
 def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden: int,
                 goemo_sent_weight: float, threads: int, full_semeval: bool,
-                customer_weight: float) -> dict:
-    """Fit both heads on the cache; keep the best epoch on validation; fit emotion offsets."""
-    seed_all()
+                customer_weight: float, members: int = 1, out_dir: Path = MODELS) -> dict:
+    """Fit ``members`` pairs of heads from seeds SEED, SEED+1, ...; keep each member's best
+    epoch on validation; average their logits; fit emotion offsets on the average."""
     torch.set_num_threads(threads)
     t_start = time.time()
     customer = customer_weight > 0
@@ -313,7 +313,6 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
     frozen = frozen_baseline(sets)
     print(f"train: frozen baseline {frozen}", flush=True)
     dim = int(sets["semeval"].states.shape[1])
-    top = Top(dim, k, hidden)
 
     sent_lab: dict[str, np.ndarray] = {n: np.array(splits[n].labels) for n in sent_sets}
     sent_lab["goemo_train"] = np.array(group_sentiment("goemo_train"))
@@ -322,107 +321,140 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
     # (negative/neutral, no positive) would otherwise shift them
     s_counts = sum(np.bincount(sent_lab[n], minlength=3) for n in tweet_sets).astype(float)
     w_s, w_e = class_weights(s_counts), class_weights(emo_t.sum(0))
-    opt = torch.optim.AdamW(top.parameters(), lr=lr, weight_decay=0.01)
+    val_names = [n for n in ("tweeteval_val", "goemo_dev", "banking_val", "customer_dev")
+                 if n in sets]
 
-    def batches(epoch: int) -> list[tuple[str, list[int]]]:
-        """Length-bucketed batches per set (little padding), shuffled each epoch."""
-        rng = np.random.default_rng(SEED + epoch)
-        out = []
-        for name in (*sent_sets, "goemo_train"):
-            ln = sets[name].lengths
-            order = np.argsort(ln + rng.random(len(ln)) * 4)
-            out += [(name, order[a : a + bs].tolist()) for a in range(0, len(order), bs)]
-        rng.shuffle(out)  # type: ignore[arg-type]
-        return out
-
-    total = epochs * len(batches(0))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda step: min(1.0, (step + 1) / (0.05 * total)) * max(0.0, 1 - step / total))
-    history: list[dict] = []
-    best: tuple[float, dict, int] | None = None
-    for ep in range(epochs):
-        top.train()
-        t0 = time.time()
-        for name, idx in batches(ep):
-            s_logit, e_logit = top(*sets[name].batch(idx))
-            ys = torch.from_numpy(sent_lab[name][idx])
-            valid = ys >= 0
-            loss = torch.zeros(())
-            if valid.any():
-                ce = torch.nn.functional.cross_entropy(s_logit[valid], ys[valid], weight=w_s)
-                loss = loss + ce * loss_weight.get(name, 1.0)
-            if name == "goemo_train":
-                tgt = torch.from_numpy(emo_t[idx])
-                loss = loss - (tgt * torch.log_softmax(e_logit, -1) * w_e).sum(-1).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        sv, _ = predict(top, sets["tweeteval_val"])
-        gs, ed = predict(top, sets["goemo_dev"])
+    def scores(logits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+        """Validation scores from (sentiment, emotion) logits per validation set."""
         rec = {
-            "epoch": ep + 1,
             "tweeteval_val_sentiment_f1": sentiment_scores(
-                splits["tweeteval_val"].labels, argmax(sv))["macro_f1"],
+                splits["tweeteval_val"].labels, argmax(logits["tweeteval_val"][0]))["macro_f1"],
             "goemo_dev_emotion_f1": emotion_scores(
-                splits["goemo_dev"].gold_sets or [], argmax(ed))["macro_f1"],
-            "seconds": round(time.time() - t0),
+                splits["goemo_dev"].gold_sets or [], argmax(logits["goemo_dev"][1]))["macro_f1"],
         }
-        if customer:  # reported, not used for the epoch: weak labels / 60 messages
-            bv, _ = predict(top, sets["banking_val"])
+        if customer:  # reported, not used for choices: weak labels / 60 messages
             rec["banking_val_sentiment_f1"] = sentiment_scores(
-                splits["banking_val"].labels, argmax(bv), labels=(0, 1))["macro_f1"]
-            cv, _ = predict(top, sets["customer_dev"])
+                splits["banking_val"].labels, argmax(logits["banking_val"][0]),
+                labels=(0, 1))["macro_f1"]
             rec["customer_dev_sentiment_f1"] = sentiment_scores(
-                splits["customer_dev"].labels, argmax(cv))["macro_f1"]
-        history.append(rec)
-        print(f"train: {rec}", flush=True)
-        score = rec["tweeteval_val_sentiment_f1"] + rec["goemo_dev_emotion_f1"]
-        if best is None or score > best[0]:
-            best = (score, copy.deepcopy(top.state_dict()), ep + 1)
-    assert best is not None
-    top.load_state_dict(best[1])
-    top.eval()
+                splits["customer_dev"].labels, argmax(logits["customer_dev"][0]))["macro_f1"]
+        return rec
 
-    # Per-class emotion offsets, fitted on the validation split only.
-    sv, _ = predict(top, sets["tweeteval_val"])
-    _, ed = predict(top, sets["goemo_dev"])
+    def train_member(seed: int) -> tuple[Top, list[dict], int]:
+        """One pair of heads from ``seed``; the epoch with the best validation score."""
+        seed_all(seed)
+        top = Top(dim, k, hidden)
+        opt = torch.optim.AdamW(top.parameters(), lr=lr, weight_decay=0.01)
+
+        def batches(epoch: int) -> list[tuple[str, list[int]]]:
+            """Length-bucketed batches per set (little padding), shuffled each epoch."""
+            rng = np.random.default_rng(seed + epoch)
+            out = []
+            for name in (*sent_sets, "goemo_train"):
+                ln = sets[name].lengths
+                order = np.argsort(ln + rng.random(len(ln)) * 4)
+                out += [(name, order[a : a + bs].tolist()) for a in range(0, len(order), bs)]
+            rng.shuffle(out)  # type: ignore[arg-type]
+            return out
+
+        total = epochs * len(batches(0))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: min(1.0, (step + 1) / (0.05 * total)) * max(0.0, 1 - step / total))
+        history: list[dict] = []
+        best: tuple[float, dict, int] | None = None
+        for ep in range(epochs):
+            top.train()
+            t0 = time.time()
+            for name, idx in batches(ep):
+                s_logit, e_logit = top(*sets[name].batch(idx))
+                ys = torch.from_numpy(sent_lab[name][idx])
+                valid = ys >= 0
+                loss = torch.zeros(())
+                if valid.any():
+                    ce = torch.nn.functional.cross_entropy(s_logit[valid], ys[valid], weight=w_s)
+                    loss = loss + ce * loss_weight.get(name, 1.0)
+                if name == "goemo_train":
+                    tgt = torch.from_numpy(emo_t[idx])
+                    loss = loss - (tgt * torch.log_softmax(e_logit, -1) * w_e).sum(-1).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+            rec = {"seed": seed, "epoch": ep + 1,
+                   **scores({n: predict(top, sets[n]) for n in val_names}),
+                   "seconds": round(time.time() - t0)}
+            history.append(rec)
+            print(f"train: {rec}", flush=True)
+            score = rec["tweeteval_val_sentiment_f1"] + rec["goemo_dev_emotion_f1"]
+            if best is None or score > best[0]:
+                best = (score, copy.deepcopy(top.state_dict()), ep + 1)
+        assert best is not None
+        top.load_state_dict(best[1])
+        top.eval()
+        return top, history, best[2]
+
+    tops: list[Top] = []
+    history: list[dict] = []
+    best_epochs: list[int] = []
+    member_logits: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
+    for i in range(members):
+        top, hist, best_epoch = train_member(SEED + i)
+        tops.append(top)
+        history += hist
+        best_epochs.append(best_epoch)
+        member_logits.append({n: predict(top, sets[n]) for n in val_names})
+
+    def mean_logits(first: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Validation logits of the ensemble of the first ``first`` members."""
+        return {n: (np.mean([m[n][0] for m in member_logits[:first]], 0),
+                    np.mean([m[n][1] for m in member_logits[:first]], 0)) for n in val_names}
+
+    # how the validation scores grow with the ensemble (reported; the count is an argument)
+    by_members = [{"members": j, **scores(mean_logits(j))} for j in range(1, members + 1)]
+    for rec in by_members:
+        print(f"train: ensemble {rec}", flush=True)
+
+    # Per-class emotion offsets, fitted on the validation split only (ensemble logits).
+    ens = mean_logits(members)
+    sv, ed = ens["tweeteval_val"][0], ens["goemo_dev"][1]
     gold_e = splits["goemo_dev"].gold_sets or []
     off_e = fit_offsets(ed, lambda p: emotion_scores(gold_e, p)["macro_f1"])
     emo_before = emotion_scores(gold_e, argmax(ed))["macro_f1"]
     emo_after = emotion_scores(gold_e, argmax(ed + off_e))["macro_f1"]
     sent_val = sentiment_scores(splits["tweeteval_val"].labels, argmax(sv))["macro_f1"]
 
-    version = time.strftime("heads-%Y%m%d") + f"-s{SEED}"
+    version = time.strftime("heads-%Y%m%d") + f"-s{SEED}" + (f"x{members}" if members > 1 else "")
     heads = Heads(
-        sentiment=top.sentiment.export(SENTIMENT_LABELS, np.zeros(3, np.float32)),
-        emotion=top.emotion.export(EMOTION_LABELS, off_e),
+        sentiment=AttnHead.stack([t.sentiment.export(SENTIMENT_LABELS, np.zeros(3, np.float32))
+                                  for t in tops], np.zeros(3, np.float32)),
+        emotion=AttnHead.stack([t.emotion.export(EMOTION_LABELS, off_e) for t in tops], off_e),
         feature_layer=cut_layer,
         meta={"version": version, "base_encoder": "sentence-transformers/all-MiniLM-L6-v2",
               "num_hidden_layers": "6", "seed": str(SEED)},
     )
-    MODELS.mkdir(parents=True, exist_ok=True)
-    heads.save(MODELS / "heads.safetensors")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    heads.save(out_dir / "heads.safetensors")
     result = {
-        "version": version, "seed": SEED, "feature_layer": cut_layer, "attention_pools": k,
-        "mlp_hidden": hidden, "epochs": epochs, "best_epoch": best[2], "lr": lr,
+        "version": version, "seed": SEED, "members": members,
+        "member_seeds": [SEED + i for i in range(members)], "feature_layer": cut_layer,
+        "attention_pools": k, "mlp_hidden": hidden, "epochs": epochs,
+        "best_epoch": best_epochs if members > 1 else best_epochs[0], "lr": lr,
         "batch_size": bs, "goemo_sentiment_weight": goemo_sent_weight,
         "customer_sentiment_weight": customer_weight,
         "train_rows": {n: len(splits[n].texts) for n in (*sent_sets, "goemo_train")},
-        "validation_rows": {n: len(splits[n].texts)
-                            for n in ("tweeteval_val", "goemo_dev", "banking_val", "customer_dev")
-                            if n in splits},
+        "validation_rows": {n: len(splits[n].texts) for n in val_names},
         "sentiment_class_weights": [round(float(x), 3) for x in w_s],
         "emotion_class_weights": [round(float(x), 3) for x in w_e],
-        "history": history, "frozen_lr_baseline_validation": frozen,
+        "history": history, "validation_by_members": by_members,
+        "frozen_lr_baseline_validation": frozen,
         "validation": {"tweeteval_val_sentiment_f1": sent_val,
                        "goemo_dev_emotion_f1_before_offsets": emo_before,
                        "goemo_dev_emotion_f1_after_offsets": emo_after},
         "emotion_offsets": [round(float(x), 2) for x in off_e],
         "train_seconds": round(time.time() - t_start),
-        "weights_bytes": (MODELS / "heads.safetensors").stat().st_size,
+        "weights_bytes": (out_dir / "heads.safetensors").stat().st_size,
     }
-    (MODELS / "training_result.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out_dir / "training_result.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2), flush=True)
     return result
 
@@ -444,6 +476,10 @@ def main() -> None:
     ap.add_argument("--goemo-sentiment-weight", type=float, default=0.5)
     ap.add_argument("--customer-weight", type=float, default=0.5,
                     help="loss weight of the BANKING77 weak sentiment labels (0: leave them out)")
+    ap.add_argument("--members", type=int, default=1,
+                    help="heads trained from seeds 13, 14, ... and averaged (an ensemble)")
+    ap.add_argument("--out-dir", type=Path, default=MODELS,
+                    help="where heads.safetensors and training_result.json go")
     ap.add_argument("--threads", type=int, default=2, help="torch threads for training")
     ap.add_argument("--cache-threads", type=int, default=1,
                     help="torch threads per cache process (1: run --only caches in parallel)")
@@ -455,7 +491,7 @@ def main() -> None:
     if args.stage in ("train", "all"):
         stage_train(args.cut_layer, args.epochs, args.lr, args.train_batch, args.pools,
                     args.hidden, args.goemo_sentiment_weight, args.threads, args.full_semeval,
-                    args.customer_weight)
+                    args.customer_weight, args.members, args.out_dir)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +118,58 @@ def test_torch_twin_gives_the_numpy_probabilities() -> None:
         got = head.to_torch()(torch.from_numpy(tokens), torch.from_numpy(mask),
                               torch.from_numpy(emb)).numpy()
         np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_an_ensemble_averages_its_members_logits() -> None:
+    """M heads trained from different seeds run as one head: mean logits, then offset."""
+    a, b = _random_heads(seed=0), _random_heads(seed=7)
+    offset = np.linspace(-0.5, 0.5, 7).astype(np.float32)
+    ens = AttnHead.stack([a.emotion, b.emotion], offset)
+    assert ens.members == 2
+    tokens, mask, emb = _inputs()
+    want = (a.emotion.logits(tokens, mask, emb) + b.emotion.logits(tokens, mask, emb)) / 2
+    np.testing.assert_allclose(ens.logits(tokens, mask, emb), want + offset, atol=1e-5)
+    same = AttnHead.stack([a.emotion, a.emotion], a.emotion.offset)
+    np.testing.assert_allclose(same.probs(tokens, mask, emb), a.emotion.probs(tokens, mask, emb),
+                               atol=1e-6)
+
+
+def test_an_ensemble_survives_save_and_load_and_its_torch_twin_agrees(tmp_path: Path) -> None:
+    import torch
+
+    a, b = _random_heads(seed=0), _random_heads(seed=3)
+    heads = Heads(AttnHead.stack([a.sentiment, b.sentiment], np.zeros(3, np.float32)),
+                  AttnHead.stack([a.emotion, b.emotion], np.zeros(7, np.float32)),
+                  feature_layer=5, meta={"version": "test-x2"})
+    path = tmp_path / "h.safetensors"
+    heads.save(path)
+    back = Heads.load(path)
+    assert back.sentiment.members == back.emotion.members == 2
+    assert back.meta["members"] == "2" and back.dim == 8
+    tokens, mask, emb = _inputs()
+    np.testing.assert_allclose(back.predict(tokens, mask, emb)[0],
+                               heads.predict(tokens, mask, emb)[0], atol=2e-2)
+    got = back.sentiment.to_torch()(torch.from_numpy(tokens), torch.from_numpy(mask),
+                                    torch.from_numpy(emb)).numpy()
+    np.testing.assert_allclose(got, back.sentiment.probs(tokens, mask, emb), atol=1e-5)
+
+
+def test_a_file_without_the_member_axis_loads_as_one_member(tmp_path: Path) -> None:
+    """Heads files written before ensembles (2-D query etc.) still load and predict."""
+    from safetensors.numpy import save_file
+
+    heads = _random_heads()
+    tensors = {f"{name}.{k}": v[0].astype(np.float16)
+               for name, h in (("sentiment", heads.sentiment), ("emotion", heads.emotion))
+               for k, v in h.params.items()}
+    tensors.update({"sentiment.offset": np.zeros(3, np.float16),
+                    "emotion.offset": np.zeros(7, np.float16)})
+    meta = {"feature_layer": "5", "version": "old",
+            "sentiment_labels": json.dumps(list(SENTIMENT_LABELS)),
+            "emotion_labels": json.dumps(list(EMOTION_LABELS))}
+    path = tmp_path / "old.safetensors"
+    save_file(tensors, str(path), metadata=meta)
+    back = Heads.load(path)
+    assert back.sentiment.members == 1 and back.sentiment.params["query"].shape == (1, 2, 8)
+    np.testing.assert_allclose(back.predict(*_inputs())[1], heads.predict(*_inputs())[1],
+                               atol=2e-2)
