@@ -356,8 +356,15 @@ def targets(variant: dict[str, Any], enrich: dict[str, Any]) -> dict[str, Any]:
     ratio = variant["sustained"]["msgs_per_s"] / enrich["msgs_per_s"]
     p99 = variant["latency"]["p99_s"]
     cpu_ratio = variant["sustained"]["worker_msgs_per_cpu_s"] / enrich["msgs_per_cpu_s"]
+    # enrichment alone is timed before and after the pipeline; on a noisy machine the two
+    # differ by up to 30%, so the ratio against each is reported as its range
+    halves = [enrich[k]["msgs_per_s"] for k in ("before_pipeline", "after_pipeline") if k in enrich]
+    sustained = variant["sustained"]["msgs_per_s"]
     return {
         "sustained_vs_enrich_only": round(ratio, 3), "sustained_ok": ratio >= 0.70,
+        "sustained_vs_enrich_only_range": (
+            [round(sustained / max(halves), 3), round(sustained / min(halves), 3)]
+            if halves else None),
         # robust to other load on a shared machine: CPU cost per message in the worker
         # (enrichment + Kafka + batching + bulk calls; not the broker's or engine's own CPU)
         "worker_cpu_efficiency_vs_enrich_only": round(cpu_ratio, 3),

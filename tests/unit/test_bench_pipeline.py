@@ -1,0 +1,26 @@
+"""bench/pipeline.py's target arithmetic (the benchmark itself needs the stack)."""
+
+from __future__ import annotations
+
+from bench.pipeline import targets
+
+
+def _variant(sustained: float, p99: float | None) -> dict:
+    return {"sustained": {"msgs_per_s": sustained, "worker_msgs_per_cpu_s": 100.0},
+            "latency": {"p99_s": p99}}
+
+
+def test_ratio_and_its_range_over_the_two_baseline_halves() -> None:
+    enrich = {"msgs_per_s": 250.0, "msgs_per_cpu_s": 125.0,
+              "before_pipeline": {"msgs_per_s": 200.0}, "after_pipeline": {"msgs_per_s": 300.0}}
+    got = targets(_variant(180.0, 0.5), enrich)
+    assert got["sustained_vs_enrich_only"] == 0.72 and got["sustained_ok"] is True
+    assert got["sustained_vs_enrich_only_range"] == [0.6, 0.9]
+    assert got["worker_cpu_efficiency_vs_enrich_only"] == 0.8
+    assert got["p99_under_1s_ok"] is True
+
+
+def test_missing_latency_or_halves_never_passes_silently() -> None:
+    got = targets(_variant(100.0, None), {"msgs_per_s": 250.0, "msgs_per_cpu_s": 125.0})
+    assert got["sustained_ok"] is False and got["p99_under_1s_ok"] is False
+    assert got["sustained_vs_enrich_only_range"] is None
