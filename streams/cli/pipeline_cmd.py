@@ -6,6 +6,7 @@ stays instant.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -70,6 +71,21 @@ def _running_pid(pidfile: Path) -> int | None:
     return pid
 
 
+def freeze_startup_objects() -> int:
+    """Move everything alive after start-up (the model, tokenizer, libraries) out of the
+    garbage collector's reach; returns how many objects were frozen.
+
+    They live as long as the worker, yet every full collection walked them all: measured
+    in the pipeline bench, a steady-state gen-2 collection paused the whole event loop
+    (every agent, /metrics, Kafka heartbeats) for 0.43-0.45 s. Frozen, a full collection
+    only walks what the stream allocated since. Start-up garbage is collected first, so
+    nothing that is already unreachable is frozen with the rest.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 def register(cli: click.Group) -> None:
     """Attach ``worker`` and ``demo`` to the voc group."""
 
@@ -93,6 +109,7 @@ def register(cli: click.Group) -> None:
             app = build_worker_app(settings)
         except (OSError, ValueError) as exc:  # model/heads/taxonomy missing or invalid
             raise click.ClickException(f"cannot start the worker: {exc}") from exc
+        freeze_startup_objects()
         click.echo(
             f"voc worker: kafka {settings.kafka_bootstrap}, search {settings.search_url} "
             f"(alias {settings.search_alias}), web http://{settings.web_host}:{settings.web_port}",
