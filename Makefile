@@ -67,4 +67,4 @@ bench-speed: install
 # Kafka in -> indexed out, beside enrichment alone (needs the stack: voc stack up).
 bench-pipeline: install
 	$(VOC) stack up
-	$(PY) bench/pipeline.py
+	$(PY) bench/pipeline.py --pairs 5

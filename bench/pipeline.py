@@ -14,6 +14,10 @@ Needs the local stack (``voc stack up``). One run measures, on this machine:
    inside buckets the way Prometheus' ``histogram_quantile`` does; ``share_under_1s`` is
    exact at the 1 s bucket).
 
+With ``--pairs N`` the same worker then runs N more sustained phases, each between two
+short enrichment-alone slices, and ``paired`` reports each phase against the slices on
+either side of it and the median of those ratios (the machine's speed drifts over minutes).
+
 CPU time is recorded too (the bench process for the baseline, the worker process for the
 pipeline), because on a shared machine wall-clock rates move with other load while the
 CPU cost per message does not. Prints JSON and writes ``bench/results/pipeline.json``.
@@ -328,6 +332,9 @@ def run_variant(run: str, extra_env: dict[str, str], args: argparse.Namespace
                             "stack_cpu_seconds": stack_cpu,
                             **batch_stats(m0, m1, t1 - t0)}
         done = worker.indexed()
+        if args.pairs > 1:
+            out["paired"] = paired_phases(worker, settings, run, done, args)
+            done = worker.indexed()
 
         rate = sustained / 2
         m = int(rate * args.latency_seconds)
@@ -351,6 +358,39 @@ def run_variant(run: str, extra_env: dict[str, str], args: argparse.Namespace
     return out
 
 
+def paired_phases(worker: Worker, settings: Settings, run: str, done: float,
+                  args: argparse.Namespace) -> dict[str, Any]:
+    """``--pairs`` more sustained phases on the same worker, each bracketed by enrichment
+    alone timed just before and just after it (the worker idle meanwhile).
+
+    The machine's speed drifts by up to 30% over minutes, so a ratio whose two sides were
+    timed a minute or more apart is only good to about ±0.1; paired this way the two sides
+    are at most a few seconds apart, and the median over the pairs is the verdict."""
+    base = Settings()
+    slices = [enrich_only(base, args.enrich_messages, base.batch_size)["msgs_per_s"]]
+    phases: list[float] = []
+    for k in range(args.pairs):
+        n = args.messages
+        t0 = time.time()
+        produce(settings, (message(i, f"{run}p{k}") for i in range(n)), None)
+        t1 = wait_indexed(worker, done + n, 600)
+        done += n
+        phases.append(round(n / (t1 - t0), 1))
+        slices.append(enrich_only(base, args.enrich_messages, base.batch_size)["msgs_per_s"])
+    return {"sustained_msgs_per_s": phases, "enrich_only_msgs_per_s": slices,
+            **paired_ratios(phases, slices)}
+
+
+def paired_ratios(phases: list[float], slices: list[float]) -> dict[str, Any]:
+    """Each phase against the mean of the enrichment-alone slices on either side of it."""
+    ratios = [p / ((slices[k] + slices[k + 1]) / 2) for k, p in enumerate(phases)]
+    ordered = sorted(ratios)
+    mid = len(ordered) // 2
+    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return {"ratios": [round(r, 3) for r in ratios], "median_ratio": round(median, 3),
+            "pairs_at_or_above_0_70": sum(r >= 0.70 for r in ratios)}
+
+
 def targets(variant: dict[str, Any], enrich: dict[str, Any]) -> dict[str, Any]:
     """Issue 4's targets for one variant against the run's enrichment-only baseline."""
     ratio = variant["sustained"]["msgs_per_s"] / enrich["msgs_per_s"]
@@ -369,6 +409,10 @@ def targets(variant: dict[str, Any], enrich: dict[str, Any]) -> dict[str, Any]:
         # (enrichment + Kafka + batching + bulk calls; not the broker's or engine's own CPU)
         "worker_cpu_efficiency_vs_enrich_only": round(cpu_ratio, 3),
         "p99_under_1s_ok": p99 is not None and p99 < 1.0,
+        # with --pairs: the median of the paired ratios, the less noisy verdict
+        **({"paired_median_ratio": variant["paired"]["median_ratio"],
+            "paired_ok": variant["paired"]["median_ratio"] >= 0.70}
+           if "paired" in variant else {}),
     }
 
 
@@ -386,6 +430,9 @@ def main() -> None:
     ap.add_argument("--warmup-messages", type=int, default=1000,
                     help="records through the pipeline before anything is measured")
     ap.add_argument("--enrich-messages", type=int, default=1024)
+    ap.add_argument("--pairs", type=int, default=1,
+                    help="N > 1: N more sustained phases, each between two enrichment-alone "
+                         "slices, reported as paired ratios and their median")
     ap.add_argument("--compare", action="append", default=[], metavar="NAME:VOC_X=V,...",
                     help="also measure a worker with these settings (repeatable), same run")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json")
@@ -418,6 +465,8 @@ def main() -> None:
     default = measured["default"]
     result.update(sustained=default["sustained"], latency=default["latency"], enrich_only=enrich,
                   targets=targets(default, enrich))
+    if "paired" in default:
+        result["paired"] = default["paired"]
     if len(measured) > 1:
         result["compared"] = {name: {**v, "targets": targets(v, enrich)}
                               for name, v in measured.items() if name != "default"}
