@@ -33,6 +33,7 @@ import platform
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -332,7 +333,7 @@ def run_variant(run: str, extra_env: dict[str, str], args: argparse.Namespace
                             "stack_cpu_seconds": stack_cpu,
                             **batch_stats(m0, m1, t1 - t0)}
         done = worker.indexed()
-        if args.pairs > 1:
+        if args.pairs > 0:
             out["paired"] = paired_phases(worker, settings, run, done, args)
             done = worker.indexed()
 
@@ -384,10 +385,8 @@ def paired_phases(worker: Worker, settings: Settings, run: str, done: float,
 def paired_ratios(phases: list[float], slices: list[float]) -> dict[str, Any]:
     """Each phase against the mean of the enrichment-alone slices on either side of it."""
     ratios = [p / ((slices[k] + slices[k + 1]) / 2) for k, p in enumerate(phases)]
-    ordered = sorted(ratios)
-    mid = len(ordered) // 2
-    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-    return {"ratios": [round(r, 3) for r in ratios], "median_ratio": round(median, 3),
+    return {"ratios": [round(r, 3) for r in ratios],
+            "median_ratio": round(statistics.median(ratios), 3),
             "pairs_at_or_above_0_70": sum(r >= 0.70 for r in ratios)}
 
 
@@ -430,8 +429,8 @@ def main() -> None:
     ap.add_argument("--warmup-messages", type=int, default=1000,
                     help="records through the pipeline before anything is measured")
     ap.add_argument("--enrich-messages", type=int, default=1024)
-    ap.add_argument("--pairs", type=int, default=1,
-                    help="N > 1: N more sustained phases, each between two enrichment-alone "
+    ap.add_argument("--pairs", type=int, default=0,
+                    help="N more sustained phases, each between two enrichment-alone "
                          "slices, reported as paired ratios and their median")
     ap.add_argument("--compare", action="append", default=[], metavar="NAME:VOC_X=V,...",
                     help="also measure a worker with these settings (repeatable), same run")
