@@ -55,8 +55,13 @@ demo: install
 
 # Retrain the sentiment/emotion heads from ../shared/data (seeded; writes
 # processors/models/). Caches frozen hidden states in ~/.cache/voc-pipeline/heads-cache.
+# Stage 1: heads on the frozen encoder; stage 2 (about 55 min): encoder adapters (LoRA)
+# trained together with those heads, written to processors/models/heads.safetensors.
+PLAIN_HEADS ?= $(HOME)/.cache/voc-pipeline/heads-plain
 train: install
-	nice -n 10 $(PY) scripts/train_heads.py all
+	nice -n 10 $(PY) scripts/train_heads.py all --out-dir $(PLAIN_HEADS)
+	cp $(PLAIN_HEADS)/training_result.json processors/models/training_result.json
+	nice -n 10 $(PY) scripts/train_adapter.py --init $(PLAIN_HEADS)/heads.safetensors
 
 bench-quality: install
 	$(PY) bench/quality.py

@@ -82,12 +82,14 @@ def vader_3class(compound: np.ndarray) -> list[int]:
     return [2 if c >= 0.05 else 0 if c <= -0.05 else 1 for c in compound]
 
 
-def run(limit: int | None) -> dict:
-    """Score every method on every test split; returns the JSON-able result."""
+def run(limit: int | None, heads: Path | None = None) -> dict:
+    """Score every method on every test split; returns the JSON-able result.
+
+    ``heads``: a heads file to score instead of the shipped one (a training variant)."""
     t0 = time.time()
-    analyzer = EncoderAnalyzer(ModelConfig())
+    analyzer = EncoderAnalyzer(ModelConfig(heads_path=heads))
     # the fp32 TorchScript encoder, to measure how often the default (int8) changes a label
-    fp32 = (EncoderAnalyzer(ModelConfig(runtime="torchscript"))
+    fp32 = (EncoderAnalyzer(ModelConfig(runtime="torchscript", heads_path=heads))
             if analyzer.runtime != "torchscript" else None)
     sent_proto = prototype_matrix(analyzer, SENTIMENT_PROTOTYPES, SENTIMENT_LABELS)
     emo_proto = prototype_matrix(analyzer, EMOTION_PROTOTYPES, EMOTION_LABELS)
@@ -208,8 +210,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="quality benchmark")
     ap.add_argument("--limit", type=int, default=None, help="first N rows per set (smoke runs)")
     ap.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "quality.json")
+    ap.add_argument("--heads", type=Path, default=None,
+                    help="score this heads file instead of the shipped one")
     args = ap.parse_args()
-    result = run(args.limit)
+    result = run(args.limit, args.heads)
     text = json.dumps(result, indent=2)
     print(text)
     if not args.limit:

@@ -155,6 +155,8 @@ class EncoderAnalyzer:
         self.name = "all-MiniLM-L6-v2" if self.config.encoder is None else base_name
         self.version = self.heads.version
         self._check_compatible()
+        if self.heads.merge_lora(self.model):  # adapters trained with the heads, if any
+            log.info("merged %d low-rank encoder updates from the heads file", len(self.heads.lora))
         # two graphs: the embedding alone (topics, search) and embedding + both heads
         self._traced: dict[bool, torch.jit.ScriptModule] = {}
         self._int8: dict[bool, int8.OnnxGraph] = {}

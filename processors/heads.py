@@ -40,6 +40,16 @@ DEFAULT_HEADS = Path(__file__).resolve().parent / "models" / "heads.safetensors"
 # EncoderAnalyzer sets that limit once for the process (toggling it per call is not
 # safe while another thread is inside BLAS).
 _PARAMS = ("query", "ln_weight", "ln_bias", "fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias")
+#: the Linear layers of a BERT-style encoder layer that may carry a low-rank update
+_LORA_SUFFIXES = ("attention.self.query", "attention.self.key", "attention.self.value",
+                  "attention.output.dense", "intermediate.dense", "output.dense")
+
+
+def lora_targets(model: torch.nn.Module) -> list[str]:
+    """Names of the encoder's Linear layers that low-rank adapters (LoRA) may update."""
+    return [name for name, m in model.named_modules()
+            if isinstance(m, torch.nn.Linear) and ".layer." in name
+            and name.endswith(_LORA_SUFFIXES)]
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -160,6 +170,8 @@ class Heads:
     emotion: AttnHead
     feature_layer: int
     meta: dict[str, str] = field(default_factory=dict)
+    #: low-rank encoder updates per Linear layer name: (A scaled, B), W += B @ A
+    lora: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -192,8 +204,10 @@ class Heads:
             params = {k: tensors[f"{name}.{k}"] for k in _PARAMS}
             return AttnHead(labels, params, tensors[f"{name}.offset"])
 
+        lora = {k[5:-2]: (tensors[k], tensors[k[:-2] + ".B"])
+                for k in tensors if k.startswith("lora.") and k.endswith(".A")}
         return cls(head("sentiment", labels_s), head("emotion", labels_e),
-                   int(meta["feature_layer"]), meta)
+                   int(meta["feature_layer"]), meta, lora)
 
     def save(self, path: Path) -> None:
         """Write fp16 tensors plus metadata (labels, feature layer, base encoder, version)."""
@@ -203,6 +217,9 @@ class Heads:
                 v = h.params[k][0] if h.members == 1 else h.params[k]
                 tensors[f"{name}.{k}"] = np.ascontiguousarray(v.astype(np.float16))
             tensors[f"{name}.offset"] = h.offset.astype(np.float16)
+        for name, (a, b) in self.lora.items():
+            tensors[f"lora.{name}.A"] = np.ascontiguousarray(a.astype(np.float16))
+            tensors[f"lora.{name}.B"] = np.ascontiguousarray(b.astype(np.float16))
         meta = dict(self.meta)
         if self.sentiment.members > 1 or self.emotion.members > 1:
             meta["members"] = str(self.sentiment.members)
@@ -211,6 +228,21 @@ class Heads:
                     emotion_labels=json.dumps(list(self.emotion.labels)))
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(path), metadata=meta)
+
+    def merge_lora(self, model: torch.nn.Module) -> int:
+        """Add the low-rank updates into ``model``'s weights in place (once, at load: the
+        adapted encoder then runs exactly as fast as the plain one); how many layers.
+        Refuses an update whose layer or shape the model lacks."""
+        targets = set(lora_targets(model))
+        with torch.no_grad():
+            for name, (a, b) in self.lora.items():
+                layer = model.get_submodule(name) if name in targets else None
+                if not isinstance(layer, torch.nn.Linear) or layer.weight.shape != (
+                        b.shape[0], a.shape[1]):
+                    raise ValueError(f"heads file adapts encoder layer {name!r} "
+                                     f"({b.shape[0]}x{a.shape[1]}), which this encoder lacks")
+                layer.weight += torch.from_numpy(b @ a).to(layer.weight.dtype)
+        return len(self.lora)
 
     def predict(self, tokens: np.ndarray, mask: np.ndarray,
                 emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

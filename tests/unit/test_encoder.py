@@ -59,8 +59,12 @@ def test_order_is_preserved_under_length_sorting(analyzer: EncoderAnalyzer) -> N
 def test_matches_sentence_transformers_pooling(analyzer: EncoderAnalyzer,
                                                fp32: EncoderAnalyzer) -> None:
     """Mean pooling over real tokens + L2 norm: same vector as an unpadded single pass
-    (fp32), and the default int8 graph within int8 rounding of it."""
+    (fp32) of the encoder with the shipped adapters merged, and the default int8 graph
+    within int8 rounding of it."""
+    from processors.heads import Heads
+
     model = AutoModel.from_pretrained(resolve_model_dir(None))
+    Heads.load().merge_lora(model)
     enc = fp32.tokenizer([TEXTS[1]], return_tensors="pt")
     out = model(**enc).last_hidden_state[0].detach().numpy().mean(axis=0)
     ref = out / np.linalg.norm(out)
@@ -157,3 +161,30 @@ def test_parallel_sub_batches_give_the_same_results(analyzer: EncoderAnalyzer) -
             assert abs(g.sentiment[lab] - w.sentiment[lab]) < 1e-4
         for lab in EMOTION_LABELS:
             assert abs(g.emotion[lab] - w.emotion[lab]) < 1e-4
+
+
+def test_encoder_adapters_in_the_heads_file_reach_every_runtime(
+        analyzer: EncoderAnalyzer, tmp_path) -> None:
+    """Low-rank updates in a heads file are merged before the graphs are built: the int8
+    graph computes the adapted encoder (close to eager torch on it), not the plain one."""
+    from processors.heads import Heads
+
+    heads = Heads.load()
+    rng = np.random.default_rng(0)
+    name = "encoder.layer.2.attention.self.value"
+    a, b = rng.normal(0, 0.1, size=(4, 384)), rng.normal(0, 0.1, size=(384, 4))
+    heads.lora = {name: (a.astype(np.float32), b.astype(np.float32))}
+    path = tmp_path / "adapted.safetensors"
+    heads.save(path)
+    eager = EncoderAnalyzer(ModelConfig(runtime="torch", heads_path=path))
+    int8 = EncoderAnalyzer(ModelConfig(heads_path=path, sub_batch=2))
+    assert int8.runtime == "int8"
+    plain = AutoModel.from_pretrained(resolve_model_dir(None)).get_submodule(name).weight
+    merged = eager.model.get_submodule(name).weight
+    delta = torch.from_numpy(heads.lora[name][1].astype(np.float16).astype(np.float32)
+                             @ heads.lora[name][0].astype(np.float16).astype(np.float32))
+    torch.testing.assert_close(merged, plain + delta)
+    got, want, base = int8.embed(TEXTS), eager.embed(TEXTS), analyzer.embed(TEXTS)
+    to_adapted, to_plain = (got * want).sum(1), (got * base).sum(1)
+    assert float(to_adapted.min()) > 0.95  # int8 rounding of the adapted encoder
+    assert np.all(to_adapted > to_plain)  # ... and not the plain one

@@ -173,3 +173,68 @@ def test_a_file_without_the_member_axis_loads_as_one_member(tmp_path: Path) -> N
     assert back.sentiment.members == 1 and back.sentiment.params["query"].shape == (1, 2, 8)
     np.testing.assert_allclose(back.predict(*_inputs())[1], heads.predict(*_inputs())[1],
                                atol=2e-2)
+
+
+def _tiny_bert():
+    """A 2-layer BERT built from a config (no weights to fetch)."""
+    from transformers import BertConfig, BertModel
+
+    cfg = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=16, max_position_embeddings=16)
+    return BertModel(cfg).eval()
+
+
+def test_lora_targets_are_every_layers_attention_and_feed_forward_linears() -> None:
+    from processors.heads import lora_targets
+
+    names = lora_targets(_tiny_bert())
+    assert len(names) == 2 * 6  # query, key, value, attention output, intermediate, output
+    assert "encoder.layer.0.attention.self.query" in names
+    assert "encoder.layer.1.output.dense" in names
+    assert not any(n.startswith(("pooler", "embeddings")) for n in names)
+
+
+def test_lora_survives_save_and_load_and_merges_as_w_plus_b_a(tmp_path: Path) -> None:
+    import torch
+
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(2, 8)).astype(np.float32)  # rank 2, in 8
+    b = rng.normal(size=(16, 2)).astype(np.float32)  # out 16 (intermediate)
+    heads = _random_heads()
+    heads.lora = {"encoder.layer.1.intermediate.dense": (a, b)}
+    path = tmp_path / "h.safetensors"
+    heads.save(path)
+    back = Heads.load(path)
+    assert set(back.lora) == {"encoder.layer.1.intermediate.dense"}
+    np.testing.assert_allclose(back.lora["encoder.layer.1.intermediate.dense"][0], a, atol=2e-3)
+
+    model = _tiny_bert()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert back.merge_lora(model) == 1
+    after = model.state_dict()
+    name = "encoder.layer.1.intermediate.dense.weight"
+    a16, b16 = back.lora["encoder.layer.1.intermediate.dense"]
+    torch.testing.assert_close(after[name], before[name] + torch.from_numpy(b16 @ a16))
+    changed = [k for k in after if not torch.equal(after[k], before[k])]
+    assert changed == [name]
+
+
+def test_lora_for_a_layer_the_encoder_lacks_is_refused() -> None:
+    heads = _random_heads()
+    heads.lora = {"encoder.layer.7.output.dense": (np.zeros((2, 16), np.float32),
+                                                   np.zeros((8, 2), np.float32))}
+    with pytest.raises(ValueError, match="encoder.layer.7.output.dense"):
+        heads.merge_lora(_tiny_bert())
+    heads.lora = {"encoder.layer.0.output.dense": (np.zeros((2, 99), np.float32),
+                                                   np.zeros((8, 2), np.float32))}
+    with pytest.raises(ValueError, match="lacks"):
+        heads.merge_lora(_tiny_bert())
+
+
+def test_a_heads_file_without_lora_leaves_the_encoder_untouched() -> None:
+    import torch
+
+    model = _tiny_bert()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert _random_heads().merge_lora(model) == 0
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
