@@ -194,15 +194,9 @@ def main() -> None:  # noqa: PLR0915 - one training loop, read top to bottom
         name, idx = batches[step % len(batches)]
         tokens, mask, emb = encode([splits[name].texts[i] for i in idx])
         s_logit, e_logit = top(tokens, mask, emb)
-        ys = torch.from_numpy(sent_lab[name][idx])
-        valid = ys >= 0
-        loss = torch.zeros(())
-        if valid.any():
-            ce = torch.nn.functional.cross_entropy(s_logit[valid], ys[valid], weight=w_s)
-            loss = loss + ce * loss_weight.get(name, 1.0)
-        if name == "goemo_train":
-            tgt = torch.from_numpy(emo_t[idx])
-            loss = loss - (tgt * torch.log_softmax(e_logit, -1) * w_e).sum(-1).mean()
+        loss = th.task_loss(s_logit, e_logit, sent_lab[name][idx],
+                            emo_t[idx] if name == "goemo_train" else None,
+                            w_s, w_e, loss_weight.get(name, 1.0))
         target = torch.from_numpy(frozen[name][idx])
         loss = loss + args.distill * (1 - (emb * target).sum(-1)).mean()
         opt.zero_grad()

@@ -229,6 +229,23 @@ def emotion_target(gold: tuple[int, ...]) -> np.ndarray:
     return t
 
 
+def task_loss(s_logit: torch.Tensor, e_logit: torch.Tensor, sent: np.ndarray,
+              emo: np.ndarray | None, w_s: torch.Tensor, w_e: torch.Tensor,
+              sent_weight: float) -> torch.Tensor:
+    """Weighted sentiment cross-entropy over the rows with a label (``sent`` >= 0), scaled by
+    the set's ``sent_weight``, plus soft emotion cross-entropy when ``emo`` targets exist."""
+    ys = torch.from_numpy(sent)
+    valid = ys >= 0
+    loss = torch.zeros(())
+    if valid.any():
+        ce = torch.nn.functional.cross_entropy(s_logit[valid], ys[valid], weight=w_s)
+        loss = loss + ce * sent_weight
+    if emo is not None:
+        tgt = torch.from_numpy(emo)
+        loss = loss - (tgt * torch.log_softmax(e_logit, -1) * w_e).sum(-1).mean()
+    return loss
+
+
 def group_sentiment(name: str) -> list[int]:
     """GoEmotions sentiment-group label per row of the cached subset, mapped; -1 if none.
 
@@ -367,15 +384,9 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
             t0 = time.time()
             for name, idx in batches(ep):
                 s_logit, e_logit = top(*sets[name].batch(idx))
-                ys = torch.from_numpy(sent_lab[name][idx])
-                valid = ys >= 0
-                loss = torch.zeros(())
-                if valid.any():
-                    ce = torch.nn.functional.cross_entropy(s_logit[valid], ys[valid], weight=w_s)
-                    loss = loss + ce * loss_weight.get(name, 1.0)
-                if name == "goemo_train":
-                    tgt = torch.from_numpy(emo_t[idx])
-                    loss = loss - (tgt * torch.log_softmax(e_logit, -1) * w_e).sum(-1).mean()
+                loss = task_loss(s_logit, e_logit, sent_lab[name][idx],
+                                 emo_t[idx] if name == "goemo_train" else None,
+                                 w_s, w_e, loss_weight.get(name, 1.0))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
