@@ -123,7 +123,7 @@ def trace_encoder(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
 
 
 class EncoderAnalyzer:
-    """``TextAnalyzer``: frozen encoder + attention-pooling heads.
+    """``TextAnalyzer``: encoder (plus the heads file's low-rank updates) + attention-pooling heads.
 
     One forward per sub-batch yields both the sentence embedding (mean-pooled last
     layer, L2-normalised; used by topics and search) and the token states the

@@ -18,6 +18,9 @@ file (``processors/models/heads.safetensors``, fp16) holds those tensors; a sing
 is written without the member axis, as before ensembles existed.
 Metadata (JSON strings) records labels, the base encoder, its shape and the
 feature layer, so a mismatched encoder is refused instead of giving nonsense.
+The file may also carry low-rank encoder updates (LoRA, ``lora.<layer>.A/B``, trained
+with the heads by ``scripts/train_adapter.py``); ``Heads.merge_lora`` adds them into the
+encoder's weights once at load, so they cost nothing per message.
 """
 
 from __future__ import annotations
@@ -164,7 +167,7 @@ class TorchAttnHead(torch.nn.Module):
 
 @dataclass
 class Heads:
-    """Everything trained on top of the frozen encoder."""
+    """Everything trained for the encoder: the heads, and optional low-rank encoder updates."""
 
     sentiment: AttnHead
     emotion: AttnHead
