@@ -174,6 +174,12 @@ class Cached:
         return out, mask, torch.from_numpy(self.emb[idx])
 
 
+#: processors.heads.AttnHead parameter name -> TorchHead state_dict key
+HEAD_KEYS = {"query": "query", "ln_weight": "ln.weight", "ln_bias": "ln.bias",
+             "fc1_weight": "fc1.weight", "fc1_bias": "fc1.bias",
+             "fc2_weight": "fc2.weight", "fc2_bias": "fc2.bias"}
+
+
 class TorchHead(torch.nn.Module):
     """Training twin of processors.heads.AttnHead (same maths, dropout while training)."""
 
@@ -197,10 +203,13 @@ class TorchHead(torch.nn.Module):
     def export(self, labels: tuple[str, ...], offset: np.ndarray) -> AttnHead:
         """Numpy head for processors.heads."""
         sd = {k: v.detach().numpy() for k, v in self.state_dict().items()}
-        params = {"query": sd["query"], "ln_weight": sd["ln.weight"], "ln_bias": sd["ln.bias"],
-                  "fc1_weight": sd["fc1.weight"], "fc1_bias": sd["fc1.bias"],
-                  "fc2_weight": sd["fc2.weight"], "fc2_bias": sd["fc2.bias"]}
+        params = {name: sd[key] for name, key in HEAD_KEYS.items()}
         return AttnHead(labels, params, offset.astype(np.float32))
+
+    def load_head(self, head: AttnHead) -> None:
+        """Take the weights of a single-member numpy head (the inverse of ``export``)."""
+        self.load_state_dict({key: torch.from_numpy(head.params[name][0].copy())
+                              for name, key in HEAD_KEYS.items()})
 
 
 class Top(torch.nn.Module):
@@ -311,6 +320,26 @@ def frozen_baseline(sets: dict[str, Cached]) -> dict[str, float]:
     }
 
 
+def validation_scores(splits: dict[str, data.Split],
+                      logits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """Validation scores from (sentiment, emotion) logits per validation set; the customer
+    sets are scored when present (reported, not used for choices: weak labels / 60 messages)."""
+    rec = {
+        "tweeteval_val_sentiment_f1": sentiment_scores(
+            splits["tweeteval_val"].labels, argmax(logits["tweeteval_val"][0]))["macro_f1"],
+        "goemo_dev_emotion_f1": emotion_scores(
+            splits["goemo_dev"].gold_sets or [], argmax(logits["goemo_dev"][1]))["macro_f1"],
+    }
+    if "banking_val" in logits:
+        rec["banking_val_sentiment_f1"] = sentiment_scores(
+            splits["banking_val"].labels, argmax(logits["banking_val"][0]),
+            labels=(0, 1))["macro_f1"]
+    if "customer_dev" in logits:
+        rec["customer_dev_sentiment_f1"] = sentiment_scores(
+            splits["customer_dev"].labels, argmax(logits["customer_dev"][0]))["macro_f1"]
+    return rec
+
+
 def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden: int,
                 goemo_sent_weight: float, threads: int, full_semeval: bool,
                 customer_weight: float, members: int = 1, out_dir: Path = MODELS) -> dict:
@@ -342,20 +371,7 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
                  if n in sets]
 
     def scores(logits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-        """Validation scores from (sentiment, emotion) logits per validation set."""
-        rec = {
-            "tweeteval_val_sentiment_f1": sentiment_scores(
-                splits["tweeteval_val"].labels, argmax(logits["tweeteval_val"][0]))["macro_f1"],
-            "goemo_dev_emotion_f1": emotion_scores(
-                splits["goemo_dev"].gold_sets or [], argmax(logits["goemo_dev"][1]))["macro_f1"],
-        }
-        if customer:  # reported, not used for choices: weak labels / 60 messages
-            rec["banking_val_sentiment_f1"] = sentiment_scores(
-                splits["banking_val"].labels, argmax(logits["banking_val"][0]),
-                labels=(0, 1))["macro_f1"]
-            rec["customer_dev_sentiment_f1"] = sentiment_scores(
-                splits["customer_dev"].labels, argmax(logits["customer_dev"][0]))["macro_f1"]
-        return rec
+        return validation_scores(splits, logits)
 
     def train_member(seed: int) -> tuple[Top, list[dict], int]:
         """One pair of heads from ``seed``; the epoch with the best validation score."""
