@@ -13,8 +13,9 @@ the heads start from the shipped ones. Nothing from a test split is read.
 
 Usage (``make train`` runs both stages): ``python scripts/train_heads.py all --out-dir
 PLAIN`` then ``python scripts/train_adapter.py --init PLAIN/heads.safetensors`` (it reads
-the frozen embeddings from the heads cache that ``train_heads.py cache`` builds). About
-55 min on the idle 2-core machine.
+the frozen embeddings from the heads cache that ``train_heads.py cache`` builds, or
+computes them with the frozen encoder when the cache is absent). About 55 min per epoch
+on the idle 2-core machine; ``--device cuda`` runs it on a GPU (about a minute per epoch).
 """
 
 from __future__ import annotations
@@ -69,6 +70,22 @@ def add_lora(model: torch.nn.Module, rank: int, alpha: float) -> dict[str, LoRAL
     return wrapped
 
 
+@torch.inference_mode()
+def frozen_embeddings(tok, model: torch.nn.Module, texts: list[str], max_length: int,
+                      device: str, batch: int = 256) -> np.ndarray:
+    """Sentence embeddings of the unadapted encoder (what the heads cache holds)."""
+    out = np.zeros((len(texts), model.config.hidden_size), np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for a in range(0, len(order), batch):
+        idx = order[a : a + batch]
+        enc = tok([texts[i] for i in idx], padding=True, truncation=True,
+                  max_length=max_length, return_tensors="pt").to(device)
+        hidden = model(**enc).last_hidden_state
+        emb = torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1)
+        out[idx] = emb.float().cpu().numpy()
+    return out
+
+
 def top_from_heads(heads: Heads) -> th.Top:
     """Torch heads initialised from a heads file (warm start)."""
     query, fc1 = heads.sentiment.params["query"][0], heads.sentiment.params["fc1_weight"][0]
@@ -97,19 +114,34 @@ def main() -> None:  # noqa: PLR0915 - one training loop, read top to bottom
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-steps", type=int, default=0, help="stop early (timing runs)")
+    ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    ap.add_argument("--encoder", default=None,
+                    help="encoder id or path (default: the bundled all-MiniLM-L6-v2)")
     args = ap.parse_args()
     th.seed_all()
     torch.set_num_threads(args.threads)
-    tok, model = load_base(None)
+    dev = args.device
+    tok, model = load_base(args.encoder)
+    model.float().to(dev)
     heads0 = Heads.load(args.init)
     if heads0.lora:
         raise SystemExit(f"{args.init} already adapts the encoder: start from plain heads "
                          "(scripts/train_heads.py all --out-dir DIR)")
     layer = heads0.feature_layer
-    loras = add_lora(model, args.rank, args.alpha)
-    top = top_from_heads(heads0)
     splits = th.training_sets(full_semeval=True, customer=True)
-    frozen = {n: np.load(th.CACHE / f"{n}.L{layer}.npz")["emb"] for n in splits}
+    frozen = {}
+    for n in splits:
+        cached = th.CACHE / f"{n}.L{layer}.npz"
+        if cached.exists():
+            frozen[n] = np.load(cached)["emb"]
+        else:
+            t = time.time()
+            frozen[n] = frozen_embeddings(tok, model, splits[n].texts, args.max_length, dev)
+            print(f"frozen embeddings: {n} {len(splits[n].texts)} texts {time.time() - t:.0f}s",
+                  flush=True)
+    loras = add_lora(model, args.rank, args.alpha)
+    model.to(dev)  # the new A, B parameters too
+    top = top_from_heads(heads0).to(dev)
     tweet_sets = ["semeval", "semeval_rest"]
     sent_sets = [*tweet_sets, "banking_train"]
     train_names = [*sent_sets, "goemo_train"]
@@ -124,7 +156,7 @@ def main() -> None:  # noqa: PLR0915 - one training loop, read top to bottom
 
     def encode(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         enc = tok(texts, padding=True, truncation=True, max_length=args.max_length,
-                  return_tensors="pt")
+                  return_tensors="pt").to(dev)
         out = model(**enc, output_hidden_states=True)
         emb = torch.nn.functional.normalize(mean_pool(out.last_hidden_state,
                                                       enc["attention_mask"]), dim=-1)
@@ -145,8 +177,8 @@ def main() -> None:  # noqa: PLR0915 - one training loop, read top to bottom
                 idx = order[a : a + 128]
                 tokens, mask, emb = encode([texts[i] for i in idx])
                 s, e = top(tokens, mask, emb)
-                s_out[idx], e_out[idx] = s.numpy(), e.numpy()
-                cos += (emb.numpy() * frozen[n][idx]).sum(1).tolist()
+                s_out[idx], e_out[idx] = s.cpu().numpy(), e.cpu().numpy()
+                cos += (emb.cpu().numpy() * frozen[n][idx]).sum(1).tolist()
             logits[n] = (s_out, e_out)
         rec = th.validation_scores(splits, logits)
         rec["embedding_cosine_to_frozen_mean"] = float(np.mean(cos))
@@ -186,7 +218,7 @@ def main() -> None:  # noqa: PLR0915 - one training loop, read top to bottom
         loss = th.task_loss(s_logit, e_logit, sent_lab[name][idx],
                             emo_t[idx] if name == "goemo_train" else None,
                             w_s, w_e, loss_weight.get(name, 1.0))
-        target = torch.from_numpy(frozen[name][idx])
+        target = torch.from_numpy(frozen[name][idx]).to(dev)
         loss = loss + args.distill * (1 - (emb * target).sum(-1)).mean()
         opt.zero_grad()
         loss.backward()
@@ -205,8 +237,8 @@ def main() -> None:  # noqa: PLR0915 - one training loop, read top to bottom
             if score > best:
                 best = score
                 off_e = th.fit_offsets(e_logits, lambda p: emotion_scores(gold_e, p)["macro_f1"])
-                lora = {name: ((m.A.detach() * m.scale).numpy().copy(),
-                               m.B.detach().numpy().copy()) for name, m in loras.items()}
+                lora = {name: ((m.A.detach() * m.scale).cpu().numpy().copy(),
+                               m.B.detach().cpu().numpy().copy()) for name, m in loras.items()}
                 heads = Heads(
                     sentiment=top.sentiment.export(SENTIMENT_LABELS, np.zeros(3, np.float32)),
                     emotion=top.emotion.export(EMOTION_LABELS, off_e),

@@ -202,7 +202,7 @@ class TorchHead(torch.nn.Module):
 
     def export(self, labels: tuple[str, ...], offset: np.ndarray) -> AttnHead:
         """Numpy head for processors.heads."""
-        sd = {k: v.detach().numpy() for k, v in self.state_dict().items()}
+        sd = {k: v.detach().cpu().numpy() for k, v in self.state_dict().items()}
         params = {name: sd[key] for name, key in HEAD_KEYS.items()}
         return AttnHead(labels, params, offset.astype(np.float32))
 
@@ -243,15 +243,17 @@ def task_loss(s_logit: torch.Tensor, e_logit: torch.Tensor, sent: np.ndarray,
               sent_weight: float) -> torch.Tensor:
     """Weighted sentiment cross-entropy over the rows with a label (``sent`` >= 0), scaled by
     the set's ``sent_weight``, plus soft emotion cross-entropy when ``emo`` targets exist."""
-    ys = torch.from_numpy(sent)
+    ys = torch.from_numpy(sent).to(s_logit.device)
     valid = ys >= 0
-    loss = torch.zeros(())
+    loss = s_logit.new_zeros(())
     if valid.any():
-        ce = torch.nn.functional.cross_entropy(s_logit[valid], ys[valid], weight=w_s)
+        ce = torch.nn.functional.cross_entropy(s_logit[valid], ys[valid],
+                                               weight=w_s.to(s_logit.device))
         loss = loss + ce * sent_weight
     if emo is not None:
-        tgt = torch.from_numpy(emo)
-        loss = loss - (tgt * torch.log_softmax(e_logit, -1) * w_e).sum(-1).mean()
+        tgt = torch.from_numpy(emo).to(e_logit.device)
+        loss = loss - (tgt * torch.log_softmax(e_logit, -1)
+                       * w_e.to(e_logit.device)).sum(-1).mean()
     return loss
 
 
