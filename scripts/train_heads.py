@@ -372,9 +372,6 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
     val_names = [n for n in ("tweeteval_val", "goemo_dev", "banking_val", "customer_dev")
                  if n in sets]
 
-    def scores(logits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-        return validation_scores(splits, logits)
-
     def train_member(seed: int) -> tuple[Top, list[dict], int]:
         """One pair of heads from ``seed``; the epoch with the best validation score."""
         seed_all(seed)
@@ -410,7 +407,7 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
                 opt.step()
                 sched.step()
             rec = {"seed": seed, "epoch": ep + 1,
-                   **scores({n: predict(top, sets[n]) for n in val_names}),
+                   **validation_scores(splits, {n: predict(top, sets[n]) for n in val_names}),
                    "seconds": round(time.time() - t0)}
             history.append(rec)
             print(f"train: {rec}", flush=True)
@@ -439,7 +436,8 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
                     np.mean([m[n][1] for m in member_logits[:first]], 0)) for n in val_names}
 
     # how the validation scores grow with the ensemble (reported; the count is an argument)
-    by_members = [{"members": j, **scores(mean_logits(j))} for j in range(1, members + 1)]
+    by_members = [{"members": j, **validation_scores(splits, mean_logits(j))}
+                  for j in range(1, members + 1)]
     for rec in by_members:
         print(f"train: ensemble {rec}", flush=True)
 
