@@ -114,11 +114,13 @@ def main() -> None:  # noqa: PLR0915 - one training loop, read top to bottom
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-steps", type=int, default=0, help="stop early (timing runs)")
+    ap.add_argument("--seed", type=int, default=th.SEED,
+                    help="LoRA init, dropout and batch order (the data splits keep theirs)")
     ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     ap.add_argument("--encoder", default=None,
                     help="encoder id or path (default: the bundled all-MiniLM-L6-v2)")
     args = ap.parse_args()
-    th.seed_all()
+    th.seed_all(args.seed)
     torch.set_num_threads(args.threads)
     dev = args.device
     tok, model = load_base(args.encoder)
@@ -188,7 +190,7 @@ def main() -> None:  # noqa: PLR0915 - one training loop, read top to bottom
         top.train()
         return rec
 
-    rng = np.random.default_rng(th.SEED)
+    rng = np.random.default_rng(args.seed)
     batches: list[tuple[str, list[int]]] = []
     for name in train_names:
         ln = np.array([len(t) for t in splits[name].texts])
@@ -247,7 +249,7 @@ def main() -> None:  # noqa: PLR0915 - one training loop, read top to bottom
                           "version": f"{heads0.version}-lora{args.rank}"})
                 heads.save(args.out_dir / "heads.safetensors")
                 (args.out_dir / "adapter_result.json").write_text(json.dumps(
-                    {"version": heads.version, "init": heads0.version, "seed": th.SEED,
+                    {"version": heads.version, "init": heads0.version, "seed": args.seed,
                      "args": {k: str(v) for k, v in vars(args).items()}, "best_step": step + 1,
                      "trainable_lora_numbers": sum(p.numel() for p in lora_params),
                      "emotion_offsets": [round(float(x), 2) for x in off_e],
