@@ -160,6 +160,8 @@ def suggest_reply(text: str, emotion: str, topics: list[TopicTag], quote: bool =
     cause = cause[0].lower() + cause[1:] if cause[:2] != "I " else cause
     if question:
         return f"{opening}, and you're asking {cause}. {closing}"
+    # after the dash the closing continues the sentence: "— let's sort this out together."
+    closing = closing if closing.startswith("I") else closing[0].lower() + closing[1:]
     return f"{opening} that {cause} — {closing}"
 
 

@@ -27,6 +27,14 @@ def test_feeling_follows_emotion() -> None:
     assert suggest_reply(text, "sadness", []).startswith("I'm sorry, it sounds really")
 
 
+def test_closing_continues_the_sentence_after_the_dash() -> None:
+    text = "You cut off my gas with a baby in the house"
+    assert suggest_reply(text, "fear", []) == (
+        "I understand how worrying it is that we cut off your gas with a baby in the house"
+        " — let's sort this out together.")
+    assert suggest_reply(text, "sadness", []).endswith(" — let's see what we can do.")
+
+
 def test_prefers_topic_evidence_clause() -> None:
     text = "Hi there. The engineer never turned up, and I took a day off work."
     assert pick_cause(text, [tag("staff", "engineer")]) == ("The engineer never turned up", False)
