@@ -56,6 +56,32 @@ _SWAPS: list[tuple[str, str]] = [
 ]
 
 
+# "you" as an object becomes "us" ("money I don't owe you" -> "money you don't owe us"):
+# after a preposition or a verb, unless a verb follows ("since I moved you have ...").
+_PREPOSITIONS = frozenset({
+    "to", "for", "with", "at", "from", "about", "on", "by", "of", "than", "without", "against",
+    "towards"})  # not after/before: they mostly start a clause ("before you fix it")
+_OBJECT_VERBS = frozenset({
+    "owe", "pay", "paid", "tell", "told", "call", "ask", "asked", "email", "emailed", "phone",
+    "phoned", "ring", "rang", "trust", "sue", "contact", "contacted", "message", "messaged",
+    "chase", "chased", "give", "gave", "thank", "join", "joined", "leave", "left", "reported"})
+_VERB_AFTER = re.compile(
+    r"(?i)^(?:have|has|had|are|were|will|would|can|can't|could|did|didn't|do|don't|never|"
+    r"still|keep|kept|always|just|said|sent|took|cut|\w+ed)$")
+
+
+def _you_is_object(phrase: str, start: int, end: int) -> bool:
+    before = re.findall(r"[\w']+", phrase[:start])
+    after = re.findall(r"[\w']+", phrase[end:])
+    if not before:
+        return False
+    prev = before[-1].lower()
+    if prev not in _PREPOSITIONS and prev not in _OBJECT_VERBS and not re.search(
+            r"\w(?:ed|ing)$", prev):
+        return False
+    return not (after and _VERB_AFTER.match(after[0]))
+
+
 def _swap_pronouns(phrase: str) -> str:
     """Turn the customer's first/second person round, in one pass so swaps don't chain."""
     combined = re.compile("|".join(f"(?P<g{i}>{p})" for i, (p, _) in enumerate(_SWAPS)), re.I)
@@ -63,6 +89,9 @@ def _swap_pronouns(phrase: str) -> str:
     def repl(m: re.Match[str]) -> str:
         for i, (_, new) in enumerate(_SWAPS):
             if m.group(f"g{i}") is not None:
+                if new == "we" and m.group(0).lower() == "you" and _you_is_object(
+                        phrase, m.start(), m.end()):
+                    return "us"
                 return new
         return m.group(0)
 
@@ -119,6 +148,21 @@ def _as_reported_question(clause: str) -> str | None:
     return None
 
 
+_IMPERATIVE = re.compile(
+    r"(?i)^(?:please|pls|stop|sort|fix|refund|cancel|give|send|call|ring|tell|just|get|pay)\b")
+# The customer often drops the subject ("been on hold two hours"): put it back.
+_SUBJECTLESS = [
+    (re.compile(r"^been\b"), "you've been"),
+    (re.compile(r"^(still )?waiting\b"), r"you're \1waiting"),
+    (re.compile(r"^(over)?charged\b"), r"you were \1charged"),
+]
+# A fragment with no subject to hang "that ..." on ("no signal since Monday", "wrong item
+# delivered", "£12.50 gone") follows a colon instead.
+_FRAGMENT = re.compile(
+    r"(?i)^(?:no\b(?! one)|not\b|wrong\b|missed\b|missing\b|another\b|"
+    r"(?:second|third|fourth|fifth) time\b|[£$€]|\d)")
+
+
 def pick_cause(text: str, topics: list[TopicTag]) -> tuple[str, bool]:
     """The clause that best says what went wrong, cleaned for quoting back, and whether
     it is a (reported) question. ("", False) when nothing is quotable."""
@@ -132,6 +176,8 @@ def pick_cause(text: str, topics: list[TopicTag]) -> tuple[str, bool]:
         if _INSULT.search(c):
             continue
         cleaned = _clean(c)
+        if _IMPERATIVE.match(cleaned):
+            continue  # a demand ("please cancel my broadband") is not the cause
         question = c.rstrip().endswith("?") or bool(_QUESTION_START.match(cleaned))
         if question:
             reported = _as_reported_question(cleaned)
@@ -160,9 +206,12 @@ def suggest_reply(text: str, emotion: str, topics: list[TopicTag], quote: bool =
     cause = cause[0].lower() + cause[1:] if cause[:2] != "I " else cause
     if question:
         return f"{opening}, and you're asking {cause}. {closing}"
+    for pattern, subject in _SUBJECTLESS:
+        cause = pattern.sub(subject, cause, count=1)
     # after the dash the closing continues the sentence: "— let's sort this out together."
     closing = closing if closing.startswith("I") else closing[0].lower() + closing[1:]
-    return f"{opening} that {cause} — {closing}"
+    joint = ":" if _FRAGMENT.match(cause) else " that"
+    return f"{opening}{joint} {cause} — {closing}"
 
 
 def summarize(

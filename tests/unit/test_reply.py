@@ -88,3 +88,37 @@ def test_insults_are_not_quoted_back() -> None:
 
 def test_no_quote_when_not_english() -> None:
     assert suggest_reply("Sie haben mir zweimal berechnet", "anger", [], quote=False) == NO_CAUSE
+
+
+def test_you_as_object_becomes_us() -> None:
+    assert "you have called us five times about order 123" in suggest_reply(
+        "I have called you FIVE times about order 123.", "anger", [])
+    assert "the refund we promised in October still hasn't arrived" in suggest_reply(
+        "The refund you promised in October still hasn't arrived", "anger", [])
+    assert "since you moved we have charged you twice" in suggest_reply(
+        "Since I moved you have charged me twice", "anger", [])
+
+
+def test_demands_are_not_quoted_as_the_cause() -> None:
+    assert suggest_reply("Please cancel my broadband from the end of October", "anger",
+                         []) == NO_CAUSE
+    reply = suggest_reply("Stop taking money I don't owe you!!! My rent bounced because of it",
+                          "anger", [])
+    assert "stop taking" not in reply.lower() and "your rent bounced" in reply
+
+
+def test_dropped_subject_is_put_back() -> None:
+    assert "that you've been on hold two hours" in suggest_reply(
+        "Been on hold two hours, ridiculous", "anger", [])
+    assert "that you're still waiting for a callback" in suggest_reply(
+        "Still waiting for a callback promised five days ago", "anger", [])
+    assert "that you were overcharged for October" in suggest_reply(
+        "Overcharged for October. I want a refund", "anger", [])
+
+
+def test_fragment_follows_a_colon() -> None:
+    assert suggest_reply("No mobile signal at all since yesterday", "fear", []) == (
+        "I understand how worrying it is: no mobile signal at all since yesterday"
+        " — let's sort this out together.")
+    assert "how let down you feel: wrong item delivered —" in suggest_reply(
+        "Wrong item delivered, I ordered the 128GB model", "disgust", [])
