@@ -61,6 +61,24 @@ _NEGATED = re.compile(
     r"(?i)\b(?:don'?t|do not|didn'?t|won'?t|will not|never|not|no plans to|no intention of)"
     r"\W+(?:\w+\W+){0,2}$"
 )
+# "after I cancelled the add-on", "you cancelled my order": history, not a threat to leave
+_PAST_CANCEL = re.compile(r"(?i)^cancel+ed$")
+_HISTORY_BEFORE = re.compile(
+    r"(?i)\b(?:after|since|when|once|because|you|they|was|were|been|got|had)\W+(?:i\W+)?$")
+
+
+def _churn_threat(text: str) -> re.Match[str] | None:
+    """The first churn cue that is neither negated ("I don't want to cancel") nor history."""
+    for m in CHURN.finditer(text):
+        before = text[max(0, m.start() - 30) : m.start()]
+        if _NEGATED.search(before):
+            continue
+        if _PAST_CANCEL.match(m.group(0)) and _HISTORY_BEFORE.search(before):
+            continue
+        return m
+    return None
+
+
 SAFETY = _rx(
     r"gas leak", r"smell(?:s|ing)? (?:of )?gas", r"fire", r"smoke", r"sparks?", r"sparking",
     r"electrocut\w*", r"injur(?:ed|y|ies)", r"hurt", r"unsafe", r"danger(?:ous)?",
@@ -183,9 +201,7 @@ def score_urgency(inp: UrgencyInput, cfg: UrgencyConfig) -> Urgency:
     if cue := _first(LEGAL, text):
         s.add(0.4, f"mentions legal action or a regulator ('{cue}')")
         s.floor = max(s.floor, LEVELS.index("high"))
-    churn = CHURN.search(text)
-    if churn and _NEGATED.search(text[max(0, churn.start() - 30) : churn.start()]):
-        churn = None  # "I don't want to cancel": the opposite of a threat
+    churn = _churn_threat(text)
     if churn:
         if CANCEL_REQUEST.search(text):
             s.add(0.15, "asks to cancel")  # a polite request: a retention lead, not a rant

@@ -161,6 +161,13 @@ def test_vulnerable_and_unhappy_is_high() -> None:
 
 def test_negated_churn_is_not_a_threat() -> None:
     assert score("I don't want to cancel, I love your service!").reasons == []
+    for history in ("You took £45 from my account after I cancelled the add-on",
+                    "you cancelled my order without telling me",
+                    "my delivery was cancelled twice"):
+        assert "threatens to cancel or leave" not in score(history, NEG).reasons, history
+    assert "threatens to cancel or leave" in score(
+        "after you cancelled my order I'm cancelling everything", NEG).reasons
+    assert "threatens to cancel or leave" in score("I have cancelled my contract", NEG).reasons
     assert "threatens to cancel or leave" in score("I want to leave you", NEG).reasons
 
 
