@@ -26,7 +26,12 @@ def _rx(*phrases: str) -> re.Pattern[str]:
 
 
 CHURN = _rx(
-    r"cancel(?:l?ing|l?ed|lation)?", r"switch(?:ing)? (?:to|provider|supplier|network)",
+    r"cancel(?:l?ing|l?ed|lation)?", r"switch(?:ing)? (?:provider|supplier|network|company)",
+    # "switching to another provider", not "switching to a cheaper plan" or "to paperless"
+    r"switch(?:ing)? (?:over )?to (?:another|a different|a new|a better|a cheaper|a rival|"
+    r"a competitor|the competition|competitors?|someone else)"
+    r"(?! (?:plan|tariff|bundle|package|phone|handset|sim|deal|payment|date|account|"
+    r"contract|bill|router)s?\b)",
     r"leav(?:e|ing) you", r"i'?m leaving", r"going elsewhere", r"take my business elsewhere",
     r"close my account", r"terminate", r"end(?:ing)? my contract", r"pac code", r"porting out",
     r"never (?:use|using|buy|buying) (?:you|from you|this)",
@@ -61,6 +66,11 @@ _NEGATED = re.compile(
     r"(?i)\b(?:don'?t|do not|didn'?t|won'?t|will not|never|not|no plans to|no intention of)"
     r"\W+(?:\w+\W+){0,2}$"
 )
+# "switching to Vodafone": a named rival (case-sensitive: a capitalised name after "to")
+CHURN_TO_NAMED = re.compile(
+    r"\b[Ss]witch(?:ing)? (?:over )?to (?!I\b|(?:Direct|Paperless|Pay|Monthly|Annual|"
+    r"January|February|March|April|May|June|July|August|September|October|November|"
+    r"December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b)[A-Z][\w&.-]*")
 # "after I cancelled the add-on", "you cancelled my order": history, not a threat to leave
 _PAST_CANCEL = re.compile(r"(?i)^cancel+ed$")
 _HISTORY_BEFORE = re.compile(
@@ -69,7 +79,9 @@ _HISTORY_BEFORE = re.compile(
 
 def _churn_threat(text: str) -> re.Match[str] | None:
     """The first churn cue that is neither negated ("I don't want to cancel") nor history."""
-    for m in CHURN.finditer(text):
+    cues = sorted([*CHURN.finditer(text), *CHURN_TO_NAMED.finditer(text)],
+                  key=lambda m: m.start())
+    for m in cues:
         before = text[max(0, m.start() - 30) : m.start()]
         if _NEGATED.search(before):
             continue

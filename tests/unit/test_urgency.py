@@ -168,6 +168,13 @@ def test_negated_churn_is_not_a_threat() -> None:
     assert "threatens to cancel or leave" in score(
         "after you cancelled my order I'm cancelling everything", NEG).reasons
     assert "threatens to cancel or leave" in score("I have cancelled my contract", NEG).reasons
+    for leaving in ("I'm switching to another provider", "Switching to Vodafone tomorrow",
+                    "switching to a competitor", "time to switch to EE", "switch provider"):
+        assert "threatens to cancel or leave" in score(leaving, NEG).reasons, leaving
+    for staying in ("I am switching to paperless billing", "Can I switch to the cheaper plan?",
+                    "switching to a new phone, will my SIM work?",
+                    "I want to switch to monthly payments", "switch to Direct Debit please"):
+        assert "threatens to cancel or leave" not in score(staying, NEG).reasons, staying
     assert "threatens to cancel or leave" in score("I want to leave you", NEG).reasons
 
 
