@@ -59,6 +59,12 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
 
+def sentence_embedding(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """L2-normalised mean pooling: the embedding that search, topics and the training
+    scripts' distillation target all share."""
+    return torch.nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
+
+
 class _Traceable(torch.nn.Module):
     """Encoder forward -> L2-normalised mean-pooled embedding, and with ``heads`` also the
     sentiment and emotion probabilities from the heads' layer: one graph per call."""
@@ -74,8 +80,7 @@ class _Traceable(torch.nn.Module):
                 ) -> tuple[torch.Tensor, ...]:
         out = self.model(input_ids=input_ids, attention_mask=attention_mask,
                          output_hidden_states=self.sentiment is not None, return_dict=True)
-        emb = torch.nn.functional.normalize(mean_pool(out.last_hidden_state, attention_mask),
-                                            dim=-1)
+        emb = sentence_embedding(out.last_hidden_state, attention_mask)
         if self.sentiment is None or self.emotion is None:
             return (emb,)
         tokens = out.hidden_states[self.feature_layer]
@@ -258,7 +263,7 @@ class EncoderAnalyzer:
                     else [t.numpy() for t in traced(enc["input_ids"], mask)])  # type: ignore[misc]
             return (outs[0], outs[1], outs[2]) if heads else (outs[0], None, None)
         out = self.model(**enc, output_hidden_states=heads)
-        pooled = torch.nn.functional.normalize(mean_pool(out.last_hidden_state, mask), dim=-1)
+        pooled = sentence_embedding(out.last_hidden_state, mask)
         e = pooled.numpy()
         if not heads:
             return e, None, None

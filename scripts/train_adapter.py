@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_heads as th  # noqa: E402
 
 from bench.metrics import argmax, emotion_scores  # noqa: E402
-from processors.encoder import load_base, mean_pool  # noqa: E402
+from processors.encoder import load_base, sentence_embedding  # noqa: E402
 from processors.heads import Heads, lora_targets  # noqa: E402
 from processors.types import EMOTION_LABELS, SENTIMENT_LABELS  # noqa: E402
 
@@ -81,8 +81,7 @@ def frozen_embeddings(tok, model: torch.nn.Module, texts: list[str], max_length:
         enc = tok([texts[i] for i in idx], padding=True, truncation=True,
                   max_length=max_length, return_tensors="pt").to(device)
         hidden = model(**enc).last_hidden_state
-        emb = torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1)
-        out[idx] = emb.float().cpu().numpy()
+        out[idx] = sentence_embedding(hidden, enc["attention_mask"]).float().cpu().numpy()
     return out
 
 
@@ -160,8 +159,7 @@ def main() -> None:  # noqa: PLR0915 - one training loop, read top to bottom
         enc = tok(texts, padding=True, truncation=True, max_length=args.max_length,
                   return_tensors="pt").to(dev)
         out = model(**enc, output_hidden_states=True)
-        emb = torch.nn.functional.normalize(mean_pool(out.last_hidden_state,
-                                                      enc["attention_mask"]), dim=-1)
+        emb = sentence_embedding(out.last_hidden_state, enc["attention_mask"])
         return out.hidden_states[layer], enc["attention_mask"], emb
 
     @torch.inference_mode()
