@@ -31,7 +31,8 @@ class TopicLayout(BaseModel):
 
 
 def _topic_names() -> type[TopicLayout]:
-    fields: dict[str, Any] = {t.logical: (str, t.default_name) for t in (*TOPICS, *INTERNAL_TOPICS)}
+    fields: dict[str, Any] = {t.logical: (str, t.default_name) for t in TOPICS}
+    fields |= {t.logical: (str, t.default_name) for t in INTERNAL_TOPICS}
     doc = "Topic names (before the optional prefix) and their partition counts."
     return create_model("TopicNames", __base__=TopicLayout, __doc__=doc, **fields)
 

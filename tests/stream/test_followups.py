@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from streams.agents.followups import (
+from streams.handlers.followups import (
     apply_followup_op,
     breach_op,
     route_followup_event,
