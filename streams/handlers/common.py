@@ -33,23 +33,6 @@ class RawEvent:
     value: bytes | None
     timestamp: float | None = None
 
-    @classmethod
-    def from_faust(cls, event: Any) -> RawEvent:
-        """Copy what we need out of a Faust event (value is raw bytes: serializer "raw")."""
-        msg = event.message
-        key = msg.key if isinstance(msg.key, bytes | None) else str(msg.key).encode()
-        value = event.value
-        if isinstance(value, str):
-            value = value.encode("utf-8")
-        return cls(
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            key=key,
-            value=value,
-            timestamp=msg.timestamp,
-        )
-
 
 @dataclass(frozen=True)
 class OutRecord:
