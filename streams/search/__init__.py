@@ -1,14 +1,15 @@
 """Search sink: one interface (``SearchBackend``), Elasticsearch and OpenSearch adapters."""
 
-from streams.retry import RetryPolicy, retry
 from streams.search.base import (
     IndexResult,
+    RetryPolicy,
     SearchBackend,
     SearchHit,
     SearchUnavailable,
     build_query,
     index_for,
     parse_since,
+    retry,
 )
 from streams.search.factory import connect_backend, detect_backend, detect_server, make_backend
 
