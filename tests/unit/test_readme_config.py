@@ -52,4 +52,4 @@ def test_every_setting_is_in_the_configuration_table() -> None:
 
 def test_the_table_names_only_real_settings() -> None:
     unknown = _documented(_config_doc()) - _env_names(Settings)
-    assert not unknown, f"docs/configuration.md documents settings that do not exist: {sorted(unknown)}"
+    assert not unknown, f"docs/configuration.md names settings that do not exist: {sorted(unknown)}"
