@@ -1,4 +1,4 @@
-"""Records on the wire, exactly as in ARCHITECTURE.md.
+"""Records on the wire, exactly as in docs/architecture.md.
 
 Inbound records are strict about what they need and tolerant of extra fields
 (gateways add their own); outbound records are strict both ways, so a

@@ -3,7 +3,7 @@
 Every address, port, topic name and tuning knob lives here and is read from
 ``VOC_*`` environment variables (nested groups use ``__``, e.g.
 ``VOC_ENRICH__RANT_LEVEL=critical``). Nothing else in the code reads
-``os.environ``; the README's configuration table documents each field.
+``os.environ``; docs/configuration.md's tables document each field.
 """
 
 from __future__ import annotations
