@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from schemas.records import (
+    AuditEvent,
     DeadLetter,
     EnrichedFeedback,
     FollowUp,
@@ -47,6 +48,8 @@ TOPICS: tuple[TopicDef, ...] = (
              description="what the case tool did about a follow-up"),
     TopicDef("deadletter", "voc.deadletter", "source topic", DeadLetter,
              description="bad input with reason and original bytes"),
+    TopicDef("audit", "voc.audit", "target (follow-up id, dead letter id or alert name)",
+             AuditEvent, description="operator actions and received alerts, from the console"),
 )
 
 BY_LOGICAL: dict[str, TopicDef] = {t.logical: t for t in TOPICS}

@@ -31,6 +31,7 @@ class TopicNames(BaseModel):
     followups: str = "voc.followups"
     followup_outcomes: str = "voc.followups.outcomes"
     deadletter: str = "voc.deadletter"
+    audit: str = "voc.audit"
     partitions: int = 4
     replication_factor: int = 1
 
@@ -88,6 +89,10 @@ class Settings(BaseSettings):
     search_verify_certs: bool = True
     search_ca_certs: Path | None = None
     search_alias: str = "voc-feedback"
+    # the operator-facing indices the console reads (written by the worker's agents)
+    search_followups_alias: str = "voc-followups"
+    search_deadletters_alias: str = "voc-deadletters"
+    search_audit_alias: str = "voc-audit"
     search_replicas: int | None = None  # None = the engine's default (1); 0 on a single node
     search_timeout_s: float = 10.0
     search_retry_attempts: int = 0  # 0 = retry forever: the index agent blocks, never drops
@@ -110,6 +115,12 @@ class Settings(BaseSettings):
 
     # Local stack
     stack: StackSettings = Field(default_factory=StackSettings)
+
+    def alias(self, logical: str) -> str:
+        """The search alias for a logical index (``schemas.indices``): ``"followups"`` ..."""
+        if logical == "feedback":
+            return self.search_alias
+        return str(getattr(self, f"search_{logical}_alias"))
 
     def topic(self, name: str) -> str:
         """Full topic name for a logical name such as ``"enriched"``."""

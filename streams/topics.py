@@ -37,6 +37,8 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     # dead letters are kept longest (someone has to look at them) and carry the original
     # bytes base64-encoded: the worker's producer sends requests of up to 5 MB
     "deadletter": _delete(90, max_mib=6),
+    # operator actions and alert history: the audit trail is kept for a year
+    "audit": _delete(365),
 }
 
 
