@@ -1,4 +1,4 @@
-"""Records on the wire, exactly as in ARCHITECTURE.md.
+"""Records on the wire, exactly as in docs/architecture.md.
 
 Inbound records are strict about what they need and tolerant of extra fields
 (gateways add their own); outbound records are strict both ways, so a
@@ -21,7 +21,11 @@ UrgencyLevel = Literal["low", "medium", "high", "critical"]
 Priority = Literal["P1", "P2", "P3"]
 Channel = Literal["sms", "survey"]
 SurveyKind = Literal["nps", "csat", "ces"]
-OutcomeKind = Literal["contacted", "resolved", "no_answer", "escalated", "closed"]
+OutcomeKind = Literal["claimed", "contacted", "resolved", "no_answer", "escalated", "closed"]
+AuditAction = Literal[
+    "login", "login_failed", "logout", "claimed", "contacted", "no_answer", "resolved",
+    "escalated", "closed", "redrive", "discard", "alert", "user_added",
+]
 
 NonEmptyId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 PII_KINDS = ("phone", "email", "card", "postcode", "iban")
@@ -158,13 +162,21 @@ class FollowUp(_Out):
 
 
 class FollowUpOutcome(_Inbound):
-    """What the case tool reports back about a follow-up."""
+    """What the case tool (or the console) reports back about a follow-up.
+
+    ``action_id`` makes a retried or double-submitted action idempotent, and
+    ``expected_version`` is the follow-up version the operator saw: the follow-up agent
+    applies the outcome only if nobody acted in between, so two operators never both win.
+    """
 
     followup_id: NonEmptyId
     outcome: OutcomeKind
     at: datetime
-    agent: str | None = None
+    agent: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=10_000)
+    action_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                  pattern=r"^[A-Za-z0-9_.:-]+$")
+    expected_version: int | None = Field(default=None, ge=1)
 
 
 class DeadLetter(_Out):
@@ -179,3 +191,17 @@ class DeadLetter(_Out):
     error: str = Field(description="human-readable detail")
     original_b64: str
     failed_at: datetime
+
+
+class AuditEvent(_Out):
+    """Who did what to which case, dead letter or alert, and when (written by the console)."""
+
+    schema_version: int = SCHEMA_VERSION
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    at: datetime
+    actor: str = Field(min_length=1, max_length=200)
+    role: str = Field(default="", max_length=20)
+    action: AuditAction
+    target: str = Field(default="", max_length=300)
+    detail: str = Field(default="", max_length=20_000)
+    result: str = Field(default="ok", max_length=200)

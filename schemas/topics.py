@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from schemas.records import (
+    AuditEvent,
     DeadLetter,
     EnrichedFeedback,
     FollowUp,
@@ -53,6 +54,10 @@ TOPICS: tuple[TopicDef, ...] = (
     TopicDef("deadletter", "voc.deadletter", "source topic", DeadLetter,
              description="bad input with reason and original bytes", retention_days=90,
              max_message_mib=6),
+    # operator actions and alert history: the audit trail is kept for a year
+    TopicDef("audit", "voc.audit", "target (follow-up id, dead letter id or alert name)",
+             AuditEvent, description="operator actions and received alerts, from the console",
+             retention_days=365),
 )
 
 BY_LOGICAL: dict[str, TopicDef] = {t.logical: t for t in TOPICS}

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from schemas.records import (  # noqa: E402
+    AuditEvent,
     DeadLetter,
     EnrichedFeedback,
     FollowUp,
@@ -34,6 +35,7 @@ RECORDS: dict[str, tuple[Any, str]] = {
     "enriched_feedback": (EnrichedFeedback, "serialization"),
     "followup": (FollowUp, "serialization"),
     "deadletter": (DeadLetter, "serialization"),
+    "audit_event": (AuditEvent, "serialization"),
 }
 
 

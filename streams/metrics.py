@@ -1,4 +1,4 @@
-"""Prometheus metrics of the pipeline (names and labels are the contract in ARCHITECTURE.md).
+"""Prometheus metrics of the pipeline (names and labels are the contract in docs/architecture.md).
 
 Why a class: tests build ``Metrics(CollectorRegistry())`` so each test counts from zero
 without touching the process-wide registry; the worker uses the module-level ``METRICS``

@@ -3,7 +3,7 @@
 Every address, port, topic name and tuning knob lives here and is read from
 ``VOC_*`` environment variables (nested groups use ``__``, e.g.
 ``VOC_ENRICH__RANT_LEVEL=critical``). Nothing else in the code reads
-``os.environ``; the README's configuration table documents each field.
+``os.environ``; docs/configuration.md's tables document each field.
 """
 
 from __future__ import annotations
@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     search_verify_certs: bool = True
     search_ca_certs: Path | None = None
     search_alias: str = "voc-feedback"
+    # the operator-facing indices the console reads (written by the worker's agents)
+    search_followups_alias: str = "voc-followups"
+    search_deadletters_alias: str = "voc-deadletters"
+    search_audit_alias: str = "voc-audit"
     search_replicas: int | None = None  # None = the engine's default (1); 0 on a single node
     search_timeout_s: float = 10.0
     search_retry_attempts: int = 0  # 0 = retry forever: the index agent blocks, never drops
@@ -126,6 +130,12 @@ class Settings(BaseSettings):
     # Local stack
     stack: StackSettings = Field(default_factory=StackSettings)
 
+    def alias(self, logical: str) -> str:
+        """The search alias for a logical index (``schemas.indices``): ``"followups"`` ..."""
+        if logical == "feedback":
+            return self.search_alias
+        return str(getattr(self, f"search_{logical}_alias"))
+
     def topic(self, name: str) -> str:
         """Full topic name for a logical name such as ``"enriched"``.
 
@@ -136,7 +146,6 @@ class Settings(BaseSettings):
         if name in _INTERNAL:
             return f"{self.topic_prefix}{self.consumer_group}-{base}"
         return self.topic_prefix + base
-
 
 
 @lru_cache(maxsize=1)

@@ -36,6 +36,32 @@ def _iso(dt: datetime) -> str:
     return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).isoformat()
 
 
+def case_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What the console's queue shows of a follow-up (``voc-followups``), from the FollowUp
+    record: redacted text and the enrichment's "why", never anything unredacted."""
+    fb = data.get("feedback") if isinstance(data.get("feedback"), Mapping) else {}
+    urgency = fb.get("urgency") if isinstance(fb.get("urgency"), Mapping) else {}
+    return {
+        "feedback_id": data.get("feedback_id"),
+        "customer_id": data.get("customer_id"),
+        "brand": data.get("brand") or fb.get("brand"),
+        "channel": fb.get("channel"),
+        "created_at": data.get("created_at"),
+        "received_at": fb.get("received_at") or data.get("created_at"),
+        "reasons": list(data.get("reasons") or []),
+        "summary": data.get("summary") or "",
+        "suggested_reply": data.get("suggested_reply") or "",
+        "text": fb.get("text") or "",
+        "language": fb.get("language"),
+        "sentiment": (fb.get("sentiment") or {}).get("label"),
+        "emotion": (fb.get("emotion") or {}).get("label"),
+        "urgency": {"level": urgency.get("level"), "score": urgency.get("score"),
+                    "reasons": list(urgency.get("reasons") or [])},
+        "topics": [{"name": t.get("name"), "evidence": t.get("evidence")}
+                   for t in fb.get("topics") or [] if isinstance(t, Mapping)],
+    }
+
+
 def route_followup_event(ev: RawEvent, *, followups_topic: str) -> Outputs:
     """Turn a FollowUp or FollowUpOutcome record into one op keyed by follow-up id
     (logical topic ``"state"``), or a dead letter."""
@@ -51,6 +77,7 @@ def route_followup_event(ev: RawEvent, *, followups_topic: str) -> Outputs:
                 "priority": str(data.get("priority", "P3")),
                 "due_by": _iso(datetime.fromisoformat(str(data["due_by"]).replace("Z", "+00:00"))),
                 "customer_id": data.get("customer_id"),
+                "case": case_fields(data),
             }
         else:
             outcome = FollowUpOutcome.model_validate(data)
@@ -59,6 +86,10 @@ def route_followup_event(ev: RawEvent, *, followups_topic: str) -> Outputs:
                 "id": outcome.followup_id,
                 "outcome": outcome.outcome,
                 "at": _iso(outcome.at),
+                "agent": outcome.agent,
+                "note": outcome.note,
+                "action_id": outcome.action_id,
+                "expected_version": outcome.expected_version,
             }
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
         reason = "invalid_followup" if ev.topic == followups_topic else "invalid_outcome"
@@ -68,45 +99,122 @@ def route_followup_event(ev: RawEvent, *, followups_topic: str) -> Outputs:
     return out
 
 
+LIVE_STATES = frozenset({"open", "claimed"})
+MAX_HISTORY = 50  # actions kept per case (the audit index has them all)
+
+
+def _is_live(entry: Mapping[str, Any] | None) -> bool:
+    return entry is not None and entry.get("state") in LIVE_STATES
+
+
 def apply_followup_op(table: MutableMapping[str, Any], op: Mapping[str, Any]) -> str:
     """Apply one op to the table of follow-ups; return what happened (for metrics/tests).
 
-    Entries: ``{"state": "open"|"closed", "due_by", "priority", "breached", "last_outcome"}``.
-    An outcome may overtake its follow-up (different topics): a closing outcome for an
-    unknown id leaves a ``closed`` marker so the late ``open`` does not reopen it.
+    Live entries: ``{"state": "open"|"claimed", "due_by", "priority", "breached",
+    "last_outcome", "assignee", "version", "seq", "history", "case"}``; a closed case leaves a small
+    ``{"state": "closed", ...}`` marker, so a redelivered ``open`` never reopens it and an
+    outcome that overtook its follow-up (different topics) keeps it closed.
+
+    Outcomes are applied by this one writer per follow-up id, in order, so they can be
+    checked: a repeated ``action_id`` is a ``duplicate`` and changes nothing; an
+    ``expected_version`` other than the current version is a ``conflict`` (somebody acted
+    in between) and changes nothing. Every applied outcome raises ``version`` by one (what
+    operators act on); every change of the entry raises ``seq`` (the index document's
+    external version, so a breach never makes an operator's view stale).
     """
     fid = str(op.get("id", ""))
     kind = op.get("op")
     entry = table.get(fid)
     if kind == "open":
         if entry is not None:
-            return "duplicate" if entry.get("state") == "open" else "already_closed"
+            return "duplicate" if _is_live(entry) else "already_closed"
         table[fid] = {
             "state": "open",
             "due_by": op["due_by"],
             "priority": op.get("priority", "P3"),
             "breached": False,
             "last_outcome": None,
+            "assignee": None,
+            "version": 1,
+            "seq": 1,
+            "history": [],
+            "case": dict(op.get("case") or {}),
         }
         return "opened"
     if kind == "outcome":
-        outcome = op.get("outcome")
-        if outcome in CLOSING_OUTCOMES:
-            if entry is not None and entry.get("state") == "open":
-                del table[fid]
-                return "closed"
-            table[fid] = {"state": "closed", "last_outcome": outcome}
-            return "closed_unknown"
-        if entry is not None and entry.get("state") == "open":
-            table[fid] = {**entry, "last_outcome": outcome}
-            return "recorded"
-        return "ignored"
+        return _apply_outcome(table, fid, entry, op)
     if kind == "breach":
-        if entry is not None and entry.get("state") == "open" and not entry.get("breached"):
-            table[fid] = {**entry, "breached": True}
+        if _is_live(entry) and entry is not None and not entry.get("breached"):
+            table[fid] = {**entry, "breached": True, "seq": int(entry.get("seq") or 1) + 1}
             return "breached"
         return "ignored"
     return "unknown_op"
+
+
+def _apply_outcome(
+    table: MutableMapping[str, Any], fid: str, entry: Mapping[str, Any] | None,
+    op: Mapping[str, Any],
+) -> str:
+    outcome = op.get("outcome")
+    action_id = op.get("action_id")
+    expected = op.get("expected_version")
+    if action_id and entry is not None and action_id in {
+        h.get("action_id") for h in entry.get("history") or []
+    }:
+        return "duplicate"
+    if not _is_live(entry) or entry is None:
+        if expected is not None:  # an operator acted on a case that is gone or closed
+            return "conflict"
+        if outcome in CLOSING_OUTCOMES and entry is None:
+            table[fid] = {"state": "closed", "last_outcome": outcome, "version": 1, "seq": 1,
+                          "history": []}
+            return "closed_unknown"
+        return "ignored"
+    version = int(entry.get("version") or 1)
+    if expected is not None and int(expected) != version:
+        return "conflict"
+    step = {"action_id": action_id, "outcome": outcome, "agent": op.get("agent"),
+            "at": op.get("at"), "note": op.get("note")}
+    history = [*list(entry.get("history") or []), step][-MAX_HISTORY:]
+    seq = int(entry.get("seq") or 1) + 1
+    updated = {**entry, "last_outcome": outcome, "version": version + 1, "seq": seq,
+               "history": history}
+    if outcome == "claimed":
+        updated["state"] = "claimed"
+        updated["assignee"] = op.get("agent")
+    elif not updated.get("assignee") and op.get("agent"):
+        updated["assignee"] = op.get("agent")
+    if outcome in CLOSING_OUTCOMES:
+        # the case leaves the queue; the marker keeps its last version and history
+        table[fid] = {"state": "closed", "last_outcome": outcome, "version": version + 1,
+                      "seq": seq, "history": history, "assignee": updated.get("assignee"),
+                      "case": updated.get("case"), "priority": updated.get("priority"),
+                      "due_by": updated.get("due_by"), "breached": updated.get("breached")}
+        return "closed"
+    table[fid] = updated
+    return "claimed" if outcome == "claimed" else "recorded"
+
+
+def followup_doc(fid: str, entry: Mapping[str, Any], now: datetime) -> dict[str, Any] | None:
+    """The ``voc-followups`` document for one table entry, or None when the entry carries
+    no case (a closed marker for a follow-up this worker never saw opened)."""
+    case = entry.get("case")
+    if not case:
+        return None
+    return {
+        "id": fid,
+        **case,
+        "priority": entry.get("priority"),
+        "due_by": entry.get("due_by"),
+        "state": entry.get("state"),
+        "last_outcome": entry.get("last_outcome"),
+        "assignee": entry.get("assignee"),
+        "breached": bool(entry.get("breached")),
+        "version": int(entry.get("version") or 1),
+        "seq": int(entry.get("seq") or 1),
+        "history": list(entry.get("history") or []),
+        "updated_at": _iso(now),
+    }
 
 
 def scan_followups(
@@ -116,7 +224,7 @@ def scan_followups(
     open_count = 0
     overdue: list[str] = []
     for fid, entry in items:
-        if not entry or entry.get("state") != "open":
+        if not _is_live(entry):
             continue
         open_count += 1
         if entry.get("breached"):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import schemas
+from schemas.indices import FEEDBACK, IndexDef
 from streams.retry import RetryPolicy, retry, short_error
 
 if TYPE_CHECKING:
@@ -70,9 +71,11 @@ class SearchHit:
 READ_RETRY = RetryPolicy(3, 0.2, 2.0)
 
 
-def load_template(alias: str, replicas: int | None = None) -> dict[str, Any]:
+def load_template(
+    alias: str, replicas: int | None = None, index: IndexDef = FEEDBACK
+) -> dict[str, Any]:
     """The index template body for ``alias``: patterns ``<alias>-*`` and the alias attached."""
-    raw = json.loads(TEMPLATE_PATH.read_text(encoding="utf-8"))
+    raw = json.loads(index.template_path.read_text(encoding="utf-8"))
     body = {k: copy.deepcopy(v) for k, v in raw.items() if not k.startswith("_")}
     body["index_patterns"] = [f"{alias}-*"]
     # Aliases can nest by name (voc-feedback, voc-feedback-staging): their patterns overlap,
@@ -89,9 +92,9 @@ def load_template(alias: str, replicas: int | None = None) -> dict[str, Any]:
 _MONTH = re.compile(r"^(\d{4})-(\d{2})")
 
 
-def index_for(alias: str, doc: dict[str, Any]) -> str:
-    """The monthly index a document belongs to, from its own ``received_at`` (stable on replay)."""
-    received = doc.get("received_at")
+def index_for(alias: str, doc: dict[str, Any], time_field: str = "received_at") -> str:
+    """The monthly index a document belongs to, from its own time field (stable on replay)."""
+    received = doc.get(time_field)
     m = _MONTH.match(received) if isinstance(received, str) else None
     if m is None and isinstance(received, datetime):
         return f"{alias}-{received:%Y.%m}"
@@ -192,8 +195,10 @@ class SearchBackend(ABC):
         replicas: int | None = None,
         policy: RetryPolicy | None = None,
         metrics: Metrics | None = None,
+        index: IndexDef = FEEDBACK,
     ) -> None:
         self.client = client
+        self.index = index
         self.alias = alias
         self.replicas = replicas
         self.policy = policy or RetryPolicy()
@@ -276,7 +281,7 @@ class SearchBackend(ABC):
         document arrives; later months are created by the engine on first write and join
         the alias through the template.
         """
-        body = load_template(self.alias, self.replicas)
+        body = load_template(self.alias, self.replicas, self.index)
         await self._call(lambda: self._put_template(self.template_name, body))
         current = f"{self.alias}-{datetime.now(UTC):%Y.%m}"
         if not await self._call(lambda: self._index_exists(current)):
@@ -303,8 +308,7 @@ class SearchBackend(ABC):
         attempt = 0
         while pending:
             attempt += 1
-            actions = [{"_op_type": "index", "_index": index_for(self.alias, docs[i]),
-                        "_id": str(docs[i]["id"]), "_source": docs[i]} for i in pending]
+            actions = [self._index_action(docs[i]) for i in pending]
             outcomes = await self._call(lambda a=actions: self._bulk(a), policy)
             still: list[int] = []
             for i, (ok, item) in zip(pending, outcomes, strict=True):
@@ -326,6 +330,16 @@ class SearchBackend(ABC):
                 self.metrics.index_docs.labels(
                     result="ok" if r.ok else ("retryable" if r.retryable else "error")).inc()
         return [results[i] for i in range(len(docs))]
+
+    def _index_action(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """One bulk ``index`` action; versioned indices carry the document's own version, so
+        a replayed older state can never overwrite a newer one (the engine answers 409)."""
+        action = {"_op_type": "index", "_index": index_for(self.alias, doc, self.index.time_field),
+                  "_id": str(doc["id"]), "_source": doc}
+        if self.index.version_field:
+            action["version"] = int(doc[self.index.version_field])
+            action["version_type"] = "external"
+        return action
 
     async def _read(self, body: dict[str, Any]) -> dict[str, Any]:
         """One search request, retried briefly (reads are interactive: fail fast)."""
@@ -431,6 +445,8 @@ def _result(doc_id: str, ok: bool, item: dict[str, Any]) -> IndexResult:
     """Turn one bulk response item (``{"index": {...}}``) into an IndexResult."""
     body = next(iter(item.values()), {}) if item else {}
     status = int(body.get("status", 200 if ok else 0))
+    if not ok and status == 409 and "version_conflict" in str(body.get("error", "")):
+        ok = True  # an external version at or above this one is stored: this write is stale
     if ok:
         return IndexResult(id=doc_id, ok=True, status=status, index=body.get("_index"))
     err = body.get("error") or body.get("exception") or "unknown error"

@@ -1,7 +1,7 @@
 """Elasticsearch 8/9 adapter (the production default), on the official async client.
 
 The client refuses servers that do not say they are Elasticsearch; CI exercises this adapter
-against OpenSearch through a header-translating test proxy (see the README).
+against OpenSearch through a header-translating test proxy (see docs/local-stack.md).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
+from schemas.indices import FEEDBACK, IndexDef
 from streams.retry import RetryPolicy, retry
 from streams.search.base import SearchBackend, SearchUnavailable
 from streams.settings import Settings
@@ -72,8 +73,10 @@ def make_backend(
     kind: Kind | None = None,
     url: str | None = None,
     alias: str | None = None,
+    index: IndexDef = FEEDBACK,
 ) -> SearchBackend:
-    """Build the configured backend (``kind``/``url``/``alias`` override settings, for tests).
+    """Build the configured backend for one logical index (``schemas.indices``; feedback by
+    default); ``kind``/``url``/``alias`` override settings, for tests.
 
     With ``search_backend=auto`` this makes one blocking ``GET /`` to detect the engine.
     """
@@ -85,7 +88,8 @@ def make_backend(
         if kind == "elasticsearch" and compat is None and major is not None:
             compat = major
     common: dict[str, Any] = {
-        "alias": alias or settings.search_alias,
+        "alias": alias or settings.alias(index.logical),
+        "index": index,
         "replicas": settings.search_replicas,
         "policy": RetryPolicy.from_settings(settings),
         "metrics": metrics,
@@ -137,7 +141,8 @@ def _es_client_major() -> int:
 
 
 async def connect_backend(
-    settings: Settings, *, metrics: Metrics | None = None, policy: RetryPolicy | None = None
+    settings: Settings, *, metrics: Metrics | None = None, policy: RetryPolicy | None = None,
+    index: IndexDef = FEEDBACK,
 ) -> SearchBackend:
     """Build the backend, waiting (backoff + jitter) until the engine can be detected.
 
@@ -147,7 +152,7 @@ async def connect_backend(
     pol = policy or RetryPolicy.from_settings(settings)
 
     async def attempt() -> SearchBackend:
-        return await asyncio.to_thread(make_backend, settings, metrics=metrics)
+        return await asyncio.to_thread(make_backend, settings, metrics=metrics, index=index)
 
     backend = await retry(attempt, policy=pol,
                           is_retryable=lambda e: isinstance(e, SearchUnavailable))

@@ -1,4 +1,4 @@
-"""The metrics contract: names and labels from ARCHITECTURE.md, isolated per registry."""
+"""The metrics contract: names and labels from docs/architecture.md, isolated per registry."""
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
