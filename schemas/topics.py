@@ -1,9 +1,9 @@
 """The contract's Kafka topics: what each one is keyed by and what its values are.
 
-Names here are the defaults (before the optional prefix); the running service
-takes the actual names and partition counts from ``streams.settings`` (whose
-defaults match these, a test checks). Downstream teams read this table (and the
-JSON Schemas in ``schemas/jsonschema/``) to know what to expect on each topic.
+This table is the one list of topics: ``streams.settings.TopicNames`` (the configurable
+names), ``streams.topics`` (creation and configs) and the worker's agents all derive from
+it. Names here are the defaults (before the optional prefix). Downstream teams read this
+table (and the JSON Schemas in ``schemas/jsonschema/``) to know what to expect on each topic.
 """
 
 from __future__ import annotations
@@ -33,23 +33,50 @@ class TopicDef:
     value: type[BaseModel]
     partitions: int = 4
     description: str = ""
+    retention_days: int = 30
+    max_message_mib: int = 2  # an inbound record may carry a 1 MB body (broker default 1 MiB)
 
 
 TOPICS: tuple[TopicDef, ...] = (
     TopicDef("sms_inbound", "voc.sms.inbound", "sender or message id", InboundSMS,
-             description="SMS replies as the gateway posts them"),
+             description="SMS replies as the gateway posts them", retention_days=7),
     TopicDef("survey_replies", "voc.survey.replies", "response id", SurveyReply,
-             description="survey answers (NPS/CSAT/CES) with optional comment"),
+             description="survey answers (NPS/CSAT/CES) with optional comment",
+             retention_days=7),
     TopicDef("enriched", "voc.feedback.enriched", "customer id (falls back to feedback id)",
              EnrichedFeedback, description="one per valid inbound message"),
     TopicDef("followups", "voc.followups", "customer id", FollowUp,
              description="rants only: priority, due_by, suggested reply"),
     TopicDef("followup_outcomes", "voc.followups.outcomes", "follow-up id", FollowUpOutcome,
              description="what the case tool did about a follow-up"),
+    # kept longest (someone has to look at them); they carry the original bytes
+    # base64-encoded: the worker's producer sends requests of up to 5 MB
     TopicDef("deadletter", "voc.deadletter", "source topic", DeadLetter,
-             description="bad input with reason and original bytes"),
+             description="bad input with reason and original bytes", retention_days=90,
+             max_message_mib=6),
+    # operator actions and alert history: the audit trail is kept for a year
     TopicDef("audit", "voc.audit", "target (follow-up id, dead letter id or alert name)",
-             AuditEvent, description="operator actions and received alerts, from the console"),
+             AuditEvent, description="operator actions and received alerts, from the console",
+             retention_days=365),
 )
 
 BY_LOGICAL: dict[str, TopicDef] = {t.logical: t for t in TOPICS}
+
+
+@dataclass(frozen=True)
+class InternalTopicDef:
+    """A topic only the worker reads and writes (Faust creates it, not ``voc topics create``).
+
+    Its full name carries the consumer group: ``<prefix><consumer group>-<name>``.
+    """
+
+    logical: str  # field name in streams.settings.TopicNames, and the handlers' OutRecord.topic
+    default_name: str
+    key: str
+    description: str = ""
+
+
+INTERNAL_TOPICS: tuple[InternalTopicDef, ...] = (
+    InternalTopicDef("state", "followup-state", "follow-up id",
+                     description="follow-ups and outcomes re-keyed as open/outcome/breach ops"),
+)

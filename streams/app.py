@@ -1,8 +1,8 @@
-"""The Faust app, built from ``Settings`` (never from module globals).
+"""The worker, built in one place from ``Settings`` (never from module globals).
 
-``create_app`` gives a bare app configured for our topics; ``build_worker_app``
-adds the enricher, the search backend, the metrics and every agent and web view,
-which is what ``voc worker`` runs. Choices worth knowing:
+``build_worker_app`` is the factory ``voc worker`` runs: it makes the enricher, the search
+sink and the metrics, and wires every agent (``streams.agents``) and web view onto the app
+``create_app`` configures. Choices worth knowing:
 
 * values are ``raw`` bytes on our topics: the agents parse them, so a payload that
   is not even JSON still reaches the dead-letter topic with its original bytes;
@@ -12,23 +12,28 @@ which is what ``voc worker`` runs. Choices worth knowing:
   topic), so ``topic_allow_declare`` stays on; the leader topic is disabled;
 * the web server binds ``settings.web_host`` (127.0.0.1 by default; Faust itself
   would bind every interface);
-* the Kafka consumer is ``streams.consumer.SafeConsumer``: Faust's own can commit
-  past a message it never processed around a rebalance (see that module);
+* the Kafka consumer is ``streams.consumer.SafeConsumer`` (``VocApp.transport_class``):
+  Faust's own can commit past a message it never processed around a rebalance;
 * the Faust id is ``settings.consumer_group``: it is the Kafka consumer group and the
   prefix of the table changelog topics.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-from typing import Any
+from typing import Any, ClassVar
 
 import faust
+from faust.types import TransportT
 
+from processors.pipeline import Enricher, parse_inbound
+from streams.agents import RAW, define_agents
+from streams.consumer import SafeTransport
+from streams.metrics import METRICS, Metrics
+from streams.search.lazy import LazyBackend
 from streams.settings import Settings
-
-RAW = "raw"
+from streams.types import BatchEnricher, ParseInbound, SearchSink
+from streams.web import register_views
 
 
 def kafka_ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -63,17 +68,17 @@ def kafka_broker_urls(settings: Settings) -> list[str]:
 
 
 class VocApp(faust.App):
-    """A Faust app whose Kafka consumer is ``streams.consumer.SafeConsumer``."""
+    """A Faust app whose Kafka transport (and so its consumer) is chosen here."""
 
-    def _new_transport(self) -> Any:
-        from streams.consumer import SafeConsumer
+    #: Faust would pick the transport from the broker URL (``kafka://`` -> aiokafka's);
+    #: ours is aiokafka's with ``SafeConsumer`` as its consumer (see ``streams.consumer``).
+    transport_class: ClassVar[type[TransportT]] = SafeTransport
 
-        transport = super()._new_transport()
-        transport.Consumer = SafeConsumer
-        return transport
+    def _new_transport(self) -> TransportT:
+        return self.transport_class(self.conf.broker_consumer, self)
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings) -> VocApp:
     """A Faust app configured from settings, with no agents yet."""
     datadir = settings.worker_data_dir
     datadir.mkdir(parents=True, exist_ok=True)
@@ -104,98 +109,30 @@ def create_app(settings: Settings) -> faust.App:
     )
 
 
-def contract_topic(app: faust.App, settings: Settings, name: str) -> faust.TopicT:
-    """A contract topic (raw bytes; created by ``voc topics create``, not by Faust)."""
-    return app.topic(
-        settings.topic(name),
-        key_serializer=RAW,
-        value_serializer=RAW,
-        internal=False,
-        partitions=settings.topics.partitions,
-    )
-
-
-class LazyBackend:
-    """The search backend, connected on first use.
-
-    The worker must start (and serve ``/health`` and ``/metrics``) even while the
-    search cluster is down: the engine is detected and the template installed the
-    first time the index agent needs them, with backoff until it answers.
-    """
-
-    def __init__(self, settings: Settings, metrics: Any) -> None:
-        self.settings = settings
-        self.metrics = metrics
-        self._backend: Any | None = None
-        self._lock: asyncio.Lock | None = None
-
-    async def get(self) -> Any:
-        """The connected backend (template and alias installed)."""
-        if self._backend is None:
-            from streams.search import connect_backend
-
-            if self._lock is None:
-                self._lock = asyncio.Lock()
-            async with self._lock:
-                if self._backend is None:
-                    self._backend = await connect_backend(self.settings, metrics=self.metrics)
-        return self._backend
-
-    async def ensure_index(self) -> None:
-        await (await self.get()).ensure_index()
-
-    async def bulk_index(self, docs: list[dict[str, Any]]) -> Any:
-        return await (await self.get()).bulk_index(docs)
-
-    async def ping(self) -> bool:
-        if self._backend is not None:
-            return bool(await self._backend.ping())
-        from streams.search import detect_backend
-
-        try:
-            await asyncio.to_thread(detect_backend, self.settings, 2.0)
-        except Exception:
-            return False
-        return True
-
-    async def close(self) -> None:
-        if self._backend is not None:
-            await self._backend.close()
-
-
 def build_worker_app(
     settings: Settings,
     *,
-    enricher: Any | None = None,
-    backend: Any | None = None,
-    metrics: Any | None = None,
-) -> faust.App:
-    """The full worker: app + enricher + search backend + metrics + agents + web views.
+    enricher: BatchEnricher | None = None,
+    backend: SearchSink | None = None,
+    metrics: Metrics | None = None,
+    parse: ParseInbound = parse_inbound,
+) -> VocApp:
+    """The full worker: app + enricher + search sink + metrics + agents + web views.
 
-    The heavy pieces can be injected (tests, benchmarks); by default they are built
-    from settings here, so a broken model or config fails before Kafka is touched.
-    The default metrics are ``streams.metrics.METRICS`` (the process-wide registry,
-    which also carries the ``process_*`` metrics).
+    The heavy pieces can be injected (tests, benchmarks); by default they are built from
+    settings here, so a broken model or config fails before Kafka is touched. The default
+    metrics are ``streams.metrics.METRICS`` (the process-wide registry, which also carries
+    the ``process_*`` metrics); the default sink connects on first use (``LazyBackend``).
     """
-    from streams.agents import register_all
-    from streams.metrics import METRICS
-    from streams.web import register_views
-
     metrics = metrics if metrics is not None else METRICS
-    if enricher is None:
-        from processors.pipeline import Enricher
-
-        enricher = Enricher(settings.enrich)
-    if backend is None:
-        backend = LazyBackend(settings, metrics)
+    enricher = enricher if enricher is not None else Enricher(settings.enrich)
+    sink = backend if backend is not None else LazyBackend(settings, metrics)
     app = create_app(settings)
-    register_all(app, settings, enricher=enricher, backend=backend, metrics=metrics)
-    register_views(app, settings, backend=backend, metrics=metrics)
+    define_agents(app, settings, enricher=enricher, backend=sink, metrics=metrics, parse=parse)
+    register_views(app, settings, backend=sink, metrics=metrics)
 
-    @app.on_before_shutdown.connect
-    async def _close_search(app: faust.App, **_: Any) -> None:
-        close = getattr(backend, "close", None)
-        if close is not None:
-            await close()
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode types async receivers badly
+    async def _close_search(sender: Any, **_: Any) -> None:
+        await sink.close()
 
     return app

@@ -56,6 +56,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 from faust.types import TP, Message
 from mode import Service
 
@@ -384,3 +385,9 @@ def committable_offset(acked: list[int], first_in_flight: int | None,
     finally:
         acked.extend(held)
         acked.sort()
+
+
+class SafeTransport(AIOKafkaTransport):
+    """Faust's aiokafka transport with ``SafeConsumer`` as its consumer class."""
+
+    Consumer = SafeConsumer

@@ -60,7 +60,8 @@ def classify(line: bytes) -> Routed:
 def topic_for(kind: Kind, settings: Settings, prefix: str | None = None) -> str:
     """SMS and unknown lines go to the SMS inbound topic, surveys to the survey topic."""
     p = settings.topic_prefix if prefix is None else prefix
-    return p + (settings.topics.survey_replies if kind == "survey" else settings.topics.sms_inbound)
+    logical = "survey_replies" if kind == "survey" else "sms_inbound"
+    return p + getattr(settings.topics, logical)
 
 
 TIME_FIELD = {"sms": "received_at", "survey": "submitted_at"}

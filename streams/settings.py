@@ -10,30 +10,41 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from processors.config import EnrichConfig
+from schemas.topics import INTERNAL_TOPICS, TOPICS
 
 
 def _home(*parts: str) -> Path:
     return Path.home().joinpath(*parts)
 
 
-class TopicNames(BaseModel):
-    """Topic names (before the optional prefix) and their partition counts."""
+class TopicLayout(BaseModel):
+    """Partition count and replication factor of every topic ``voc topics create`` makes."""
 
-    sms_inbound: str = "voc.sms.inbound"
-    survey_replies: str = "voc.survey.replies"
-    enriched: str = "voc.feedback.enriched"
-    followups: str = "voc.followups"
-    followup_outcomes: str = "voc.followups.outcomes"
-    deadletter: str = "voc.deadletter"
-    audit: str = "voc.audit"
     partitions: int = 4
     replication_factor: int = 1
+
+
+def _topic_names() -> type[TopicLayout]:
+    fields: dict[str, Any] = {t.logical: (str, t.default_name) for t in TOPICS}
+    fields |= {t.logical: (str, t.default_name) for t in INTERNAL_TOPICS}
+    doc = "Topic names (before the optional prefix) and their partition counts."
+    return create_model("TopicNames", __base__=TopicLayout, __doc__=doc, **fields)
+
+
+if TYPE_CHECKING:
+    TopicNames = TopicLayout
+else:
+    # One ``str`` field per topic of ``schemas.topics`` (VOC_TOPICS__<LOGICAL>, e.g.
+    # VOC_TOPICS__ENRICHED), built from that table so the list of topics has one home.
+    TopicNames = _topic_names()
+
+_INTERNAL = frozenset(t.logical for t in INTERNAL_TOPICS)
 
 
 class StackSettings(BaseModel):
@@ -103,8 +114,11 @@ class Settings(BaseSettings):
     # Worker
     web_host: str = "127.0.0.1"
     web_port: int = 6066
-    batch_size: int = 32
+    batch_size: int = 32  # records per enrichment call (the worker and ``voc enrich``)
     batch_within_s: float = 0.05  # max wait to fill a batch; under load batches fill anyway
+    # Documents per bulk request: fewer, larger requests cost the search engine (which shares
+    # the CPU with the encoder on small machines) less per document; 4 enrich batches.
+    index_batch_size: int = Field(default=128, ge=1)
     worker_data_dir: Path = Field(
         default_factory=lambda: _home(".local", "state", "voc-pipeline", "worker")
     )
@@ -123,8 +137,15 @@ class Settings(BaseSettings):
         return str(getattr(self, f"search_{logical}_alias"))
 
     def topic(self, name: str) -> str:
-        """Full topic name for a logical name such as ``"enriched"``."""
-        return self.topic_prefix + getattr(self.topics, name)
+        """Full topic name for a logical name such as ``"enriched"``.
+
+        Internal topics (``schemas.topics.INTERNAL_TOPICS``) also carry the consumer group:
+        they belong to one worker group, like Faust's own changelog topics.
+        """
+        base: str = getattr(self.topics, name)
+        if name in _INTERNAL:
+            return f"{self.topic_prefix}{self.consumer_group}-{base}"
+        return self.topic_prefix + base
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,8 @@
 """Explicit creation of every contract topic (never rely on broker auto-create).
 
-Each topic gets its partition count from ``Settings.topics`` and its own configs
-(retention, cleanup) so the topics look the same on a laptop and in production.
+Each topic of ``schemas.topics.TOPICS`` gets its partition count from ``Settings.topics``
+and its own configs (retention, cleanup) so the topics look the same on a laptop and in
+production.
 Functions take a ``Settings`` so tests can create topics under a unique prefix.
 """
 
@@ -12,14 +13,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.topics import TOPICS
 from streams.settings import Settings
 
 _DAY_MS = 24 * 3600 * 1000
 _MIB = 1024 * 1024
 
 
-def _delete(days: int, max_mib: int = 2) -> dict[str, str]:
-    # 2 MiB: an inbound record may carry a 1 MB body (the broker default is 1 MiB)
+def _delete(days: int, max_mib: int) -> dict[str, str]:
     return {
         "cleanup.policy": "delete",
         "retention.ms": str(days * _DAY_MS),
@@ -29,16 +30,7 @@ def _delete(days: int, max_mib: int = 2) -> dict[str, str]:
 
 #: logical topic name -> topic configs (everything else is the broker default)
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {
-    "sms_inbound": _delete(7),
-    "survey_replies": _delete(7),
-    "enriched": _delete(30),
-    "followups": _delete(30),
-    "followup_outcomes": _delete(30),
-    # dead letters are kept longest (someone has to look at them) and carry the original
-    # bytes base64-encoded: the worker's producer sends requests of up to 5 MB
-    "deadletter": _delete(90, max_mib=6),
-    # operator actions and alert history: the audit trail is kept for a year
-    "audit": _delete(365),
+    t.logical: _delete(t.retention_days, t.max_message_mib) for t in TOPICS
 }
 
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 
 from streams.settings import Settings
+from streams.types import SearchSink
+
+if TYPE_CHECKING:
+    from streams.metrics import Metrics
 
 PROBE_TIMEOUT_S = 2.0
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"
@@ -47,7 +51,7 @@ async def kafka_reachable(settings: Settings, timeout: float = PROBE_TIMEOUT_S) 
     return False
 
 
-async def search_reachable(backend: Any, timeout: float = PROBE_TIMEOUT_S) -> bool:
+async def search_reachable(backend: SearchSink, timeout: float = PROBE_TIMEOUT_S) -> bool:
     """True when the search backend answers its ping within ``timeout``."""
     try:
         return bool(await asyncio.wait_for(backend.ping(), timeout))
@@ -55,7 +59,7 @@ async def search_reachable(backend: Any, timeout: float = PROBE_TIMEOUT_S) -> bo
         return False
 
 
-async def health_report(settings: Settings, backend: Any) -> tuple[int, dict[str, Any]]:
+async def health_report(settings: Settings, backend: SearchSink) -> tuple[int, dict[str, Any]]:
     """(HTTP status, body) for ``/health``."""
     started = time.perf_counter()
     kafka, search = await asyncio.gather(
@@ -71,7 +75,8 @@ async def health_report(settings: Settings, backend: Any) -> tuple[int, dict[str
     return (200 if ok else 503), body
 
 
-def register_views(app: faust.App, settings: Settings, *, backend: Any, metrics: Any) -> None:
+def register_views(app: faust.App, settings: Settings, *, backend: SearchSink,
+                   metrics: Metrics) -> None:
     """Attach ``/metrics`` and ``/health`` to the app's web server."""
     @app.page("/metrics")
     async def metrics_view(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:

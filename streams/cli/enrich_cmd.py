@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import defaultdict, deque
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -18,10 +17,6 @@ import click
 
 if TYPE_CHECKING:
     from processors.pipeline import Enricher, EnrichResult
-    from schemas.records import InboundSMS, SurveyReply
-
-BATCH_SIZE = 32
-CONTACT_WINDOW = timedelta(days=7)
 
 
 def _build_enricher() -> Enricher:
@@ -29,28 +24,6 @@ def _build_enricher() -> Enricher:
     from streams.settings import get_settings
 
     return Enricher(get_settings().enrich)
-
-
-class _ContactCounter:
-    """Contacts per customer within 7 days, in file order (as the worker counts them)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, deque[datetime]] = defaultdict(deque)
-
-    def observe(self, item: InboundSMS | SurveyReply) -> int:
-        from schemas.records import SurveyReply
-
-        if isinstance(item, SurveyReply):
-            customer, at = item.customer_id, item.submitted_at
-        else:
-            customer, at = item.customer_id or item.sender, item.received_at
-        if not customer:
-            return 0
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-        times = self._seen[customer]
-        times.append(at)
-        return sum(1 for t in times if at - CONTACT_WINDOW <= t <= at)
 
 
 def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -67,12 +40,15 @@ def _write(out: IO[str], results: list[EnrichResult]) -> None:
 
 
 def run_enrich(
-    enricher: Enricher, src: IO[bytes], out: IO[str], err: IO[str], total_bytes: int | None
+    enricher: Enricher, src: IO[bytes], out: IO[str], err: IO[str], total_bytes: int | None,
+    batch_size: int,
 ) -> tuple[int, int]:
-    """Stream JSONL through the enricher; return (enriched, bad). Bad lines -> ``err``."""
+    """Stream JSONL through the enricher in batches of ``batch_size``; return (enriched, bad).
+    Bad lines -> ``err``. Contacts are counted as the worker counts them."""
     from processors.pipeline import InvalidInput, parse_inbound
+    from streams.contacts import RecentContacts
 
-    counter = _ContactCounter()
+    counter = RecentContacts()
     batch: list[Any] = []
     counts: list[int] = []
     good = bad = 0
@@ -104,8 +80,8 @@ def run_enrich(
                     err.write(msg + "\n")
                 continue
             batch.append(item)
-            counts.append(counter.observe(item))
-            if len(batch) >= BATCH_SIZE:
+            counts.append(counter.observe_record(item))
+            if len(batch) >= batch_size:
                 _write(out, enricher.enrich_batch(batch, counts))
                 good += len(batch)
                 batch, counts = [], []
@@ -159,12 +135,15 @@ def register(cli: click.Group) -> None:
         """Enrich a JSONL file without Kafka; bad lines go to stderr (exit 1 if any)."""
         if input_path is not None and not input_path.is_file():
             raise click.BadParameter(f"{input_path} is not a file", param_hint="--input")
+        from streams.settings import get_settings
+
         enricher = _build_enricher()
         src = input_path.open("rb") if input_path else sys.stdin.buffer
         out = output_path.open("w", encoding="utf-8") if output_path else sys.stdout
         total = input_path.stat().st_size if input_path and sys.stderr.isatty() else None
         try:
-            good, bad = run_enrich(enricher, src, out, sys.stderr, total)
+            good, bad = run_enrich(enricher, src, out, sys.stderr, total,
+                                   batch_size=get_settings().batch_size)
         finally:
             if input_path:
                 src.close()

@@ -1,7 +1,7 @@
 """The search sink's one small interface, shared by the Elasticsearch and OpenSearch adapters.
 
 Why a base class and not two independent clients: the index layout (template, alias over
-monthly indices, ``_id`` = feedback id), the retry policy and the safe query builder must be
+monthly indices, ``_id`` = feedback id), the retries and the safe query builder must be
 identical on both engines, so they live here; an adapter only says how its client spells a
 call and which of its exceptions are worth retrying.
 
@@ -17,7 +17,6 @@ import asyncio
 import copy
 import json
 import logging
-import random
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import schemas
 from schemas.indices import FEEDBACK, IndexDef
+from streams.retry import RetryPolicy, retry, short_error
 
 if TYPE_CHECKING:
     from streams.metrics import Metrics
@@ -67,59 +67,8 @@ class SearchHit:
     highlights: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter; ``max_attempts=0`` retries forever."""
-
-    max_attempts: int = 0
-    base_s: float = 0.5
-    max_s: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        """Sleep before retry number ``attempt`` (1-based): uniform in [0, min(max, base*2^n)]."""
-        return random.uniform(0.0, min(self.max_s, self.base_s * (2 ** (attempt - 1))))
-
-    def gives_up_after(self, attempt: int) -> bool:
-        return self.max_attempts > 0 and attempt >= self.max_attempts
-
-
 #: Interactive calls (search, counts, refresh, drop): a few quick tries, then the error.
 READ_RETRY = RetryPolicy(3, 0.2, 2.0)
-
-
-async def retry(
-    fn: Callable[[], Awaitable[T]],
-    *,
-    policy: RetryPolicy,
-    is_retryable: Callable[[BaseException], bool],
-    on_retry: Callable[[int, BaseException], None] | None = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> T:
-    """Call ``fn`` until it succeeds, retrying only retryable errors with backoff + jitter.
-
-    Non-retryable errors propagate at once; when the policy's attempts are spent the last
-    retryable error propagates. With ``max_attempts=0`` this blocks until the cluster is back,
-    which is what the index agent wants: stop consuming rather than drop.
-    """
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return await fn()
-        except Exception as exc:
-            if not is_retryable(exc) or policy.gives_up_after(attempt):
-                raise
-            if on_retry is not None:
-                on_retry(attempt, exc)
-            delay = policy.delay(attempt)
-            log.warning("search call failed (attempt %d, retry in %.2fs): %s", attempt, delay,
-                        _short(exc))
-            await sleep(delay)
-
-
-def _short(exc: BaseException, limit: int = 300) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def load_template(
@@ -301,21 +250,28 @@ class SearchBackend(ABC):
     def template_name(self) -> str:
         return self.alias
 
+    def _mark_up(self, up: bool) -> None:
+        """The one writer of ``voc_search_up``: 1 after a call succeeds, 0 while calls fail."""
+        if self.metrics is not None:
+            self.metrics.search_up.set(1 if up else 0)
+
+    def _on_failure(self, exc: BaseException) -> None:
+        if self.is_retryable(exc):  # a non-retryable answer (4xx) still means "it answered"
+            self._mark_up(False)
+
     def _on_retry(self, attempt: int, exc: BaseException) -> None:
         if self.metrics is not None:
             self.metrics.index_retries.inc()
-            self.metrics.search_up.set(0)
 
     async def _call(self, fn: Callable[[], Awaitable[T]], policy: RetryPolicy | None = None) -> T:
         try:
             result = await retry(fn, policy=policy or self.policy, is_retryable=self.is_retryable,
-                                 on_retry=self._on_retry)
+                                 on_retry=self._on_retry, on_failure=self._on_failure)
         except Exception as exc:
             if self.is_retryable(exc):
-                raise SearchUnavailable(_short(exc)) from exc
+                raise SearchUnavailable(short_error(exc)) from exc
             raise
-        if self.metrics is not None:
-            self.metrics.search_up.set(1)
+        self._mark_up(True)
         return result
 
     async def ensure_index(self) -> None:
@@ -470,9 +426,8 @@ class SearchBackend(ABC):
             out["cluster_status"] = (await self._cluster_health()).get("status")
             out["up"] = out["cluster_status"] in ("green", "yellow")
         except Exception as exc:
-            out["error"] = _short(exc)
-        if self.metrics is not None:
-            self.metrics.search_up.set(1 if out["up"] else 0)
+            out["error"] = short_error(exc)
+        self._mark_up(out["up"])
         return out
 
     async def drop(self) -> None:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 
 from schemas.indices import FEEDBACK, IndexDef
-from streams.search.base import RetryPolicy, SearchBackend, SearchUnavailable, retry
+from streams.retry import RetryPolicy, retry
+from streams.search.base import SearchBackend, SearchUnavailable
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def make_backend(
         "alias": alias or settings.alias(index.logical),
         "index": index,
         "replicas": settings.search_replicas,
-        "policy": _policy(settings),
+        "policy": RetryPolicy.from_settings(settings),
         "metrics": metrics,
     }
     ca = str(settings.search_ca_certs) if settings.search_ca_certs else None
@@ -148,7 +149,7 @@ async def connect_backend(
     For the worker: with auto-detection and the cluster down at start, it waits instead of
     crashing, then installs the template and alias.
     """
-    pol = policy or _policy(settings)
+    pol = policy or RetryPolicy.from_settings(settings)
 
     async def attempt() -> SearchBackend:
         return await asyncio.to_thread(make_backend, settings, metrics=metrics, index=index)

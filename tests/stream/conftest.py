@@ -16,7 +16,7 @@ from schemas.records import (
     InboundSMS,
     SurveyReply,
 )
-from streams.agents.common import RawEvent
+from streams.handlers.common import RawEvent
 from streams.metrics import Metrics
 
 SMS_TOPIC = "t.voc.sms.inbound"

@@ -14,7 +14,7 @@ from typing import Any
 import faust.topics
 import pytest
 
-from streams.agents import register_all
+from streams.agents import define_agents
 from streams.app import create_app
 from streams.settings import Settings
 from tests.stream.conftest import FakeEnricher, parse, sms
@@ -23,6 +23,12 @@ from tests.stream.conftest import FakeEnricher, parse, sms
 class NullBackend:
     def __init__(self) -> None:
         self.docs: list[dict[str, Any]] = []
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
 
     async def ensure_index(self) -> None:
         return None
@@ -40,8 +46,8 @@ def wired(tmp_path: Path, metrics, monkeypatch: pytest.MonkeyPatch) -> dict[str,
                         batch_size=8)
     app = create_app(settings)
     backend = NullBackend()
-    out = register_all(app, settings, enricher=FakeEnricher(), backend=backend, metrics=metrics,
-                       parse=parse)
+    wiring = define_agents(app, settings, enricher=FakeEnricher(), backend=backend,
+                           metrics=metrics, parse=parse)
     sent: list[tuple[str, bytes | None, bytes]] = []
 
     async def fake_send(self: Any, key: Any = None, value: Any = None, **_: Any) -> Any:
@@ -51,7 +57,7 @@ def wired(tmp_path: Path, metrics, monkeypatch: pytest.MonkeyPatch) -> dict[str,
         return fut
 
     monkeypatch.setattr(faust.topics.Topic, "send", fake_send)
-    return {**out, "sent": sent, "backend": backend, "settings": settings}
+    return {"agents": wiring.agents, "sent": sent, "backend": backend, "settings": settings}
 
 
 async def wait_for(cond: Any, timeout: float = 5.0) -> None:
@@ -81,3 +87,17 @@ async def test_index_agent_indexes_enriched_documents(wired) -> None:  # type: i
         await agent.put(json.dumps(doc).encode(), key=b"C1")
         await wait_for(lambda: len(wired["backend"].docs) == 1)
     assert wired["backend"].docs == [doc]
+
+
+def test_the_worker_factory_wires_every_agent_timer_and_view(tmp_path: Path, metrics) -> None:  # type: ignore[no-untyped-def]
+    from streams.app import build_worker_app
+    from streams.consumer import SafeConsumer
+
+    settings = Settings(worker_data_dir=tmp_path, topic_prefix="tc.")
+    app = build_worker_app(settings, enricher=FakeEnricher(), backend=NullBackend(),
+                           metrics=metrics)
+    assert set(app.agents) == {"enrich", "index", "followup-intake", "followup-state"}
+    assert app.agents["followup-state"].channel.get_topic_name() == \
+        "tc.voc-pipeline-followup-state"
+    assert len(app._app_tasks) == 2  # the follow-up SLA scan and the consumer-lag sample
+    assert app.transport.Consumer is SafeConsumer

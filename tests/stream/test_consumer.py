@@ -66,6 +66,21 @@ def test_worker_app_uses_the_safe_consumer(tmp_path) -> None:  # noqa: ANN001
     assert app.transport.Consumer is SafeConsumer
 
 
+def test_the_apps_transport_is_the_one_faust_would_build_but_safe(tmp_path) -> None:  # noqa: ANN001
+    """VocApp replaces Faust's private ``_new_transport``: fail loudly if Faust's changes."""
+    import faust
+
+    from streams.consumer import SafeTransport
+
+    app = create_app(Settings(worker_data_dir=tmp_path, kafka_bootstrap="h1:9092,h2:9093"))
+    faust_own = faust.App._new_transport(app)
+    assert isinstance(app.transport, SafeTransport)
+    assert isinstance(app.transport, type(faust_own))
+    assert app.transport.url == faust_own.url
+    assert [str(u) for u in app.transport.url] == ["kafka://h1:9092", "kafka://h2:9093"]
+    assert app.transport.app is app
+
+
 class _Msg:
     def __init__(self, tp, offset: int, acked: bool = False) -> None:  # noqa: ANN001
         self.tp, self.offset, self.acked = tp, offset, acked

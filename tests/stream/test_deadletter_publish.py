@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.records import InboundSMS
-from streams.agents.common import OutRecord, publish_all
 from streams.deadletter import build_deadletter, describe_error, safe_key
+from streams.handlers.common import OutRecord, publish_all
 
 
 def test_validation_errors_never_echo_the_input() -> None:

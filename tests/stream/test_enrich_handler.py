@@ -6,7 +6,8 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 
-from streams.agents.enrich import EnrichHandler, RecentContacts
+from streams.contacts import RecentContacts
+from streams.handlers.enrich import EnrichHandler
 from tests.stream.conftest import (
     SOURCES,
     SURVEY_TOPIC,
@@ -105,7 +106,7 @@ async def test_enrich_thread_runs_calls_one_at_a_time_off_the_loop() -> None:
     import threading
     import time
 
-    from streams.agents.enrich import EnrichThread
+    from streams.handlers.enrich import EnrichThread
 
     active, peak, threads = 0, 0, set()
     guard = threading.Lock()

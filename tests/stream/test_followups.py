@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from streams.agents.followups import (
+from streams.handlers.followups import (
     apply_followup_op,
     breach_op,
     followup_doc,
@@ -149,3 +149,32 @@ def test_followup_document_carries_the_case_and_its_state() -> None:
     marker: dict = {}  # type: ignore[type-arg]
     apply_followup_op(marker, {"op": "outcome", "id": "x", "outcome": "resolved", "at": "t"})
     assert followup_doc("x", marker["x"], datetime(2026, 1, 1, tzinfo=UTC)) is None
+
+
+async def test_intake_counts_dead_letters_by_reason_without_reading_them_back(metrics) -> None:  # type: ignore[no-untyped-def]
+    from streams.handlers.followups import FollowupIntake
+
+    intake = FollowupIntake(followups_topic=FU_TOPIC, metrics=metrics)
+    out = await intake.handle([event(b"nope", topic=OUT_TOPIC), event(followup("f1"), FU_TOPIC),
+                               event(json.dumps({"id": "x"}).encode(), topic=FU_TOPIC)])
+    assert [r.topic for r in out.records] == ["deadletter", "state", "deadletter"]
+    assert [r.reason for r in out.for_topic("deadletter")] == ["invalid_outcome",
+                                                               "invalid_followup"]
+    assert metrics.value("voc_deadletter_total", {"reason": "invalid_outcome"}) == 1
+    assert metrics.value("voc_deadletter_total", {"reason": "invalid_followup"}) == 1
+
+
+def test_sla_sends_one_breach_per_follow_up_until_it_comes_back(metrics) -> None:  # type: ignore[no-untyped-def]
+    from streams.handlers.followups import FollowupSla
+
+    sla = FollowupSla({}, metrics)
+    (op,) = ops((followup("f1", "2026-11-25T20:00:00Z"), FU_TOPIC))
+    assert sla.apply(json.dumps(op).encode()) == "opened"
+    assert sla.apply(b"not json") is None
+    later = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
+    assert sla.due_breaches(later) == ["f1"]
+    assert sla.due_breaches(later) == []  # in flight: not sent twice
+    assert metrics.value("voc_followups_open") == 1
+    assert sla.apply(breach_op("f1")) == "breached"
+    assert sla.due_breaches(later) == []  # counted once, remembered in the table
+    assert metrics.value("voc_followup_sla_breaches_total") == 1

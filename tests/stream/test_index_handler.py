@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from streams.agents.index import IndexHandler
+from streams.handlers.index import IndexHandler
 from streams.search import IndexResult, SearchUnavailable
 from tests.stream.conftest import event
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.agents.operator_docs import PREVIEW_CHARS, audit_doc, deadletter_doc, safe_preview
 from streams.deadletter import build_deadletter, deadletter_bytes
+from streams.handlers.operator_docs import PREVIEW_CHARS, audit_doc, deadletter_doc, safe_preview
 from tests.stream.conftest import event
 
 SMS = {"message_id": "m1", "from": "+447700900123", "brand": "acme",

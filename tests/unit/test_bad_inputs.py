@@ -24,9 +24,9 @@ from prometheus_client import CollectorRegistry
 from processors.config import EnrichConfig
 from processors.pipeline import Enricher, InvalidInput, parse_inbound
 from schemas.records import DeadLetter, EnrichedFeedback, FollowUp
-from streams.agents.common import RawEvent
-from streams.agents.enrich import EnrichHandler
 from streams.deadletter import MAX_ORIGINAL_BYTES
+from streams.handlers.common import RawEvent
+from streams.handlers.enrich import EnrichHandler
 from streams.metrics import Metrics
 from tests.data.bad_inputs.corpus import PLANTED, Case, load
 

@@ -86,3 +86,29 @@ def test_enrich_tolerates_bom_and_crlf(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["enrich", "--input", str(src)])
     assert result.exit_code == 0, result.stderr
     assert len(result.stdout.splitlines()) == 2
+
+
+def test_enrich_batches_by_voc_batch_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streams.settings import get_settings
+
+    sizes: list[int] = []
+    real = Enricher(EnrichConfig(), FakeAnalyzer())
+
+    class Counting:
+        def enrich_batch(self, items, recent_contacts=None, now=None):  # type: ignore[no-untyped-def]
+            sizes.append(len(items))
+            return real.enrich_batch(items, recent_contacts, now)
+
+    monkeypatch.setattr(enrich_cmd, "_build_enricher", Counting)
+    monkeypatch.setenv("VOC_BATCH_SIZE", "4")
+    get_settings.cache_clear()
+    try:
+        lines = [json.dumps({**SMS, "message_id": f"M{i}"}) for i in range(10)]
+        result = CliRunner().invoke(cli, ["enrich"], input="\n".join(lines) + "\n")
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.stderr
+    assert sizes == [4, 4, 2]
+    # one customer, ten messages: the counter is the worker's (each message counted once)
+    reasons = json.loads(result.stdout.splitlines()[-1])["urgency"]["reasons"]
+    assert any("10th contact in 7 days" in r for r in reasons), reasons

@@ -1,19 +1,23 @@
-"""Plain data the agents pass around, and the one way they publish.
+"""Plain data the agents and handlers pass around, and the one way outputs are published.
 
 Agents stay thin: they turn Faust events into ``RawEvent`` values, hand a batch
 to a plain async handler that returns ``Outputs``, publish those with
-``publish_all`` and only then ack the batch's events. The handlers know nothing
-about Faust, so they are unit-tested with plain lists.
+``publish_all`` and only then ack the batch's events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from streams.deadletter import build_deadletter, deadletter_bytes
+from streams.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from streams.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -29,31 +33,18 @@ class RawEvent:
     value: bytes | None
     timestamp: float | None = None
 
-    @classmethod
-    def from_faust(cls, event: Any) -> RawEvent:
-        """Copy what we need out of a Faust event (value is raw bytes: serializer "raw")."""
-        msg = event.message
-        key = msg.key if isinstance(msg.key, bytes | None) else str(msg.key).encode()
-        value = event.value
-        if isinstance(value, str):
-            value = value.encode("utf-8")
-        return cls(
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            key=key,
-            value=value,
-            timestamp=msg.timestamp,
-        )
-
 
 @dataclass(frozen=True)
 class OutRecord:
-    """A record to produce: logical topic name (settings.topics field), key and bytes."""
+    """A record to produce: logical topic name (settings.topics field), key and bytes.
+
+    A dead letter also carries its ``reason``, so it is counted without re-reading its bytes.
+    """
 
     topic: str
     key: bytes | None
     value: bytes
+    reason: str | None = None
 
 
 @dataclass
@@ -71,13 +62,45 @@ class Outputs:
         return [r for r in self.records if r.topic == topic]
 
 
+def deadletter_record(ev: RawEvent, reason: str, error: str) -> OutRecord:
+    """The dead letter for ``ev`` (built by ``streams.deadletter``), keyed by its topic."""
+    dl = build_deadletter(
+        source_topic=ev.topic, partition=ev.partition, offset=ev.offset, key=ev.key,
+        reason=reason, error=error, original=ev.value,
+    )
+    return OutRecord("deadletter", ev.topic.encode("utf-8"), deadletter_bytes(dl), reason)
+
+
+class DeadLetters:
+    """The one way a record is parked: build the dead letter, count it, add it to the batch.
+
+    It goes out with the batch's other outputs (``publish_all``), before the batch's inputs
+    are acked, so a dead letter is never lost in a crash.
+    """
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def park(self, out: Outputs, ev: RawEvent, reason: str, error: str) -> None:
+        """Dead-letter ``ev`` with ``reason`` into ``out``."""
+        self.add(out, [deadletter_record(ev, reason, error)])
+        log.info("dead-lettered %s[%s]@%s: %s", ev.topic, ev.partition, ev.offset, reason)
+
+    def add(self, out: Outputs, records: Sequence[OutRecord]) -> None:
+        """Add records a pure step produced (``route_followup_event``), counting its dead
+        letters."""
+        for rec in records:
+            if rec.reason is not None:
+                self.metrics.deadletter.labels(reason=rec.reason).inc()
+        out.records.extend(records)
+
+
 Sender = Callable[[OutRecord], Awaitable[Awaitable[Any]]]
 """Hands a record to the producer and returns the delivery future to await."""
 
 
-def backoff_delay(attempt: int, base: float = 0.2, cap: float = 30.0) -> float:
-    """Exponential backoff with full jitter (AWS style): never a thundering herd."""
-    return random.uniform(0.0, min(cap, base * (2**attempt)))
+#: Producer retries: forever (outputs are never dropped), quick at first, then 30 s apart.
+PUBLISH_RETRY = RetryPolicy(max_attempts=0, base_s=0.2, max_s=30.0)
 
 
 async def publish_all(
@@ -102,19 +125,19 @@ async def publish_all(
         for rec in pending:
             try:
                 futures.append((rec, await send(rec), None))
-            except Exception as exc:  # buffer full, not connected, ...
-                futures.append((rec, None, exc))
+            except Exception as send_error:  # buffer full, not connected, ...
+                futures.append((rec, None, send_error))
         failed: list[OutRecord] = []
         last_exc: BaseException | None = None
-        for rec, fut, exc in futures:
+        for rec, fut, error in futures:
             if fut is not None:
                 try:
                     await fut
                     continue
-                except Exception as err:
-                    exc = err
+                except Exception as delivery_error:
+                    error = delivery_error
             failed.append(rec)
-            last_exc = exc
+            last_exc = error
         if not failed:
             return
         if should_stop():
@@ -125,6 +148,6 @@ async def publish_all(
             "publish failed for %d/%d records (%s); retrying",
             len(failed), len(pending), type(last_exc).__name__,
         )
-        await sleep(backoff_delay(attempt))
+        await sleep(PUBLISH_RETRY.delay(attempt + 1))
         attempt += 1
         pending = failed

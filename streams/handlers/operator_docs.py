@@ -16,7 +16,7 @@ from typing import Any
 
 from processors.redact import redact
 from schemas.records import AuditEvent
-from streams.agents.common import RawEvent
+from streams.handlers.common import RawEvent
 
 PREVIEW_CHARS = 280
 # redaction reads a bounded prefix: a 2 MB original costs the same as a short one

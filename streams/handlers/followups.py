@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from schemas.records import FollowUpOutcome
-from streams.agents.common import Outputs, RawEvent
-from streams.deadletter import build_deadletter, deadletter_bytes, describe_error
+from streams.deadletter import describe_error
+from streams.handlers.common import DeadLetters, Outputs, RawEvent, deadletter_record
+
+if TYPE_CHECKING:
+    from streams.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +93,7 @@ def route_followup_event(ev: RawEvent, *, followups_topic: str) -> Outputs:
             }
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
         reason = "invalid_followup" if ev.topic == followups_topic else "invalid_outcome"
-        dl = build_deadletter(
-            source_topic=ev.topic, partition=ev.partition, offset=ev.offset, key=ev.key,
-            reason=reason, error=describe_error(exc), original=ev.value,
-        )
-        out.add("deadletter", ev.topic, deadletter_bytes(dl))
+        out.records.append(deadletter_record(ev, reason, describe_error(exc)))
         return out
     out.add("state", op["id"], json.dumps(op).encode("utf-8"))
     return out
@@ -244,3 +243,55 @@ def scan_followups(
 def breach_op(fid: str) -> bytes:
     """The op the timer sends to mark a follow-up breached (counted by the state agent)."""
     return json.dumps({"op": "breach", "id": fid}).encode("utf-8")
+
+
+class FollowupIntake:
+    """The intake step: a batch of follow-ups and outcomes onto the state topic, or parked."""
+
+    def __init__(self, *, followups_topic: str, metrics: Metrics) -> None:
+        """``followups_topic`` is the full name of the FollowUp topic (the rest are outcomes)."""
+        self.followups_topic = followups_topic
+        self.dead = DeadLetters(metrics)
+
+    async def handle(self, events: Sequence[RawEvent]) -> Outputs:
+        out = Outputs()
+        for ev in events:
+            self.dead.add(out, route_followup_event(ev, followups_topic=self.followups_topic)
+                          .records)
+        return out
+
+
+class FollowupSla:
+    """The state step: owns the open-follow-ups table, counts breaches, sends each once.
+
+    ``due_breaches`` remembers which breach ops are in flight, so the timer does not send
+    a second one before the first comes back through the state topic.
+    """
+
+    def __init__(self, table: MutableMapping[str, Any], metrics: Metrics) -> None:
+        self.table = table
+        self.metrics = metrics
+        self._breach_sent: set[str] = set()
+
+    def apply(self, value: bytes) -> str | None:
+        """Apply one op from the state topic; what happened, or None for an unreadable op."""
+        try:
+            op = json.loads(value)
+        except ValueError:
+            return None
+        if not isinstance(op, dict):
+            return None
+        result = apply_followup_op(self.table, op)
+        if result == "breached":
+            self.metrics.followup_sla_breaches.inc()
+        if op.get("op") == "breach" or result == "closed":
+            self._breach_sent.discard(str(op.get("id")))
+        return result
+
+    def due_breaches(self, now: datetime) -> list[str]:
+        """Set the open gauge; the ids whose breach op should be sent now."""
+        open_count, overdue = scan_followups(list(self.table.items()), now)
+        self.metrics.followups_open.set(open_count)
+        new = [fid for fid in overdue if fid not in self._breach_sent]
+        self._breach_sent.update(new)
+        return new

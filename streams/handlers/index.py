@@ -1,7 +1,7 @@
-"""Index agent: enriched feedback in, search documents out (``_id`` = feedback id).
+"""Index handler: enriched feedback in, search documents out (``_id`` = feedback id).
 
-Transient failures (connection errors, 429, 5xx) are retried with exponential
-backoff and jitter for as long as they last: the agent simply stops consuming
+Transient failures (connection errors, 429, 5xx) are retried with the sink's one
+``RetryPolicy`` for as long as they last: the ``index`` agent simply stops consuming
 while the search cluster is down, so nothing is dropped or skipped, and Kafka
 holds the backlog. A document the cluster rejects for good (mapping error, 4xx)
 goes to the dead-letter topic with the reason instead of blocking the pipeline.
@@ -10,15 +10,20 @@ goes to the dead-letter topic with the reason instead of blocking the pipeline.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streams.agents.common import Outputs, RawEvent, backoff_delay
-from streams.deadletter import build_deadletter, deadletter_bytes
+from streams.handlers.common import DeadLetters, Outputs, RawEvent
+from streams.retry import RetryPolicy, retry
+from streams.types import SearchSink
+
+if TYPE_CHECKING:
+    from streams.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +44,19 @@ class IndexHandler:
     def __init__(
         self,
         *,
-        backend: Any,
-        metrics: Any,
+        backend: SearchSink,
+        metrics: Metrics,
+        policy: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        max_backoff_s: float = 30.0,
     ) -> None:
+        """``policy``'s waits are used without its attempt limit: a batch is never dropped."""
         self.backend = backend
         self.metrics = metrics
+        self.policy = (policy or RetryPolicy()).forever()
         self.clock = clock
         self.sleep = sleep
-        self.max_backoff_s = max_backoff_s
-
-    def _dead(self, out: Outputs, ev: RawEvent, reason: str, error: str) -> None:
-        dl = build_deadletter(
-            source_topic=ev.topic, partition=ev.partition, offset=ev.offset, key=ev.key,
-            reason=reason, error=error, original=ev.value,
-        )
-        out.add("deadletter", ev.topic, deadletter_bytes(dl))
-        self.metrics.deadletter.labels(reason=reason).inc()
+        self.dead = DeadLetters(metrics)
 
     async def handle(self, events: Sequence[RawEvent]) -> Outputs:
         """Index every parseable document of the batch; return the dead letters."""
@@ -69,29 +68,23 @@ class IndexHandler:
                 if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
                     raise ValueError("not an EnrichedFeedback object with an id")
             except ValueError as exc:
-                self._dead(out, ev, "invalid_enriched", str(exc)[:200])
+                self.dead.park(out, ev, "invalid_enriched", str(exc)[:200])
                 continue
             docs[doc["id"]] = (ev, doc)  # a later copy of the same id wins, as in the index
 
         attempt = 0
         pending = dict(docs)
         while pending:
-            try:
-                # The backend itself retries 429/5xx/connection errors (forever with the
-                # default policy) and counts voc_index_docs_total / retries / search_up.
-                results = await self.backend.bulk_index([d for _, d in pending.values()])
-            except Exception as exc:  # a finite retry policy gave up, or an unexpected error
-                self.metrics.index_retries.inc()
-                self.metrics.search_up.set(0)
-                log.warning("indexing %d documents failed (%s); backing off",
-                            len(pending), type(exc).__name__)
-                await self._backoff(attempt)
-                attempt += 1
-                continue
+            # The backend retries 429/5xx/connection errors itself (forever with the default
+            # policy) and owns voc_search_up; this retries what a finite policy gave up on.
+            batch = [d for _, d in pending.values()]
+            results = await retry(functools.partial(self.backend.bulk_index, batch),
+                                  policy=self.policy, is_retryable=lambda _: True,
+                                  on_retry=self._on_retry, sleep=self.sleep)
             stamp = self.clock()
             self.metrics.index_last_success.set(stamp)
             now = datetime.fromtimestamp(stamp, UTC)
-            retry: dict[str, tuple[RawEvent, dict[str, Any]]] = {}
+            again: dict[str, tuple[RawEvent, dict[str, Any]]] = {}
             for (doc_id, (ev, doc)), result in zip(pending.items(), results, strict=True):
                 if result.ok:
                     received = _parse_time(doc.get("received_at"))
@@ -100,16 +93,16 @@ class IndexHandler:
                             max(0.0, (now - received).total_seconds())
                         )
                 elif result.retryable:
-                    retry[doc_id] = (ev, doc)
+                    again[doc_id] = (ev, doc)
                 else:
-                    self._dead(out, ev, "index_rejected",
-                               f"search status {result.status}: {result.error or ''}")
-            if retry:
-                log.warning("%d documents still retryable; backing off", len(retry))
-                await self._backoff(attempt)
+                    self.dead.park(out, ev, "index_rejected",
+                                   f"search status {result.status}: {result.error or ''}")
+            if again:
                 attempt += 1
-            pending = retry
+                log.warning("%d documents still retryable; backing off", len(again))
+                await self.sleep(self.policy.delay(attempt))
+            pending = again
         return out
 
-    async def _backoff(self, attempt: int) -> None:
-        await self.sleep(backoff_delay(min(attempt, 20), base=0.2, cap=self.max_backoff_s))
+    def _on_retry(self, attempt: int, exc: BaseException) -> None:
+        self.metrics.index_retries.inc()

@@ -1,0 +1,245 @@
+"""The worker's agents and timers, as named methods of ``WorkerAgents``.
+
+``define_agents`` declares the topics and the table and says, in one place, which agent
+reads what. Each agent is a short loop: take a micro-batch of events (``noack_take``), call
+its plain handler (``streams.handlers``), publish the outputs and wait for the broker, and
+only then ack the batch's events. Faust's ``take``/``take_events`` ack a batch in a
+``finally`` when the generator is closed, so a batch interrupted by shutdown or an
+exception would be acked without its outputs; with explicit acks an interrupted batch is
+simply read again after the restart (at least once; outputs carry stable ids). Handlers
+never raise for bad data; if one raises anyway (a bug), the batch is dead-lettered with
+reason ``internal_error`` rather than lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
+
+import faust
+from faust.types import TP, AgentT, EventT
+
+from schemas.topics import TOPICS
+from streams.handlers.common import DeadLetters, Outputs, OutRecord, RawEvent, publish_all
+from streams.handlers.enrich import EnrichHandler
+from streams.handlers.followups import FollowupIntake, FollowupSla, breach_op
+from streams.handlers.index import IndexHandler
+from streams.retry import RetryPolicy, retry
+from streams.settings import Settings
+from streams.types import BatchEnricher, ParseInbound, SearchSink, Source
+
+if TYPE_CHECKING:
+    from streams.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+RAW = "raw"
+"""Serializer of every key and value on our topics: the handlers parse the bytes themselves."""
+
+FOLLOWUP_SCAN_INTERVAL_S = 5.0
+LAG_SAMPLE_INTERVAL_S = 10.0
+
+Handle = Callable[[list[RawEvent]], Awaitable[Outputs]]
+
+
+@dataclass(frozen=True)
+class WorkerTopics:
+    """The worker's channels: what each agent reads, and every topic it may write to."""
+
+    outputs: Mapping[str, faust.TopicT]  # by logical name (OutRecord.topic)
+    inbound: faust.TopicT  # sms_inbound + survey_replies -> enrich
+    enriched: faust.TopicT  # -> index
+    followup_in: faust.TopicT  # followups + followup_outcomes -> followup-intake
+    state: faust.TopicT  # internal, keyed by follow-up id -> followup-state
+
+
+def declare_topics(app: faust.App, settings: Settings) -> WorkerTopics:
+    """Contract topics are created by ``voc topics create`` (declared non-internal here, so
+    Faust never creates them); the internal state topic is Faust's to create."""
+
+    def topic(logical: str, internal: bool = False) -> faust.TopicT:
+        return app.topic(settings.topic(logical), key_serializer=RAW, value_serializer=RAW,
+                         internal=internal, partitions=settings.topics.partitions)
+
+    def sources(*logical: str) -> faust.TopicT:  # one channel over several input topics
+        return app.topic(*(settings.topic(n) for n in logical), key_serializer=RAW,
+                         value_serializer=RAW, internal=False)
+
+    outputs = {t.logical: topic(t.logical) for t in TOPICS}
+    state = topic("state", internal=True)
+    return WorkerTopics(
+        outputs={**outputs, "state": state},
+        inbound=sources("sms_inbound", "survey_replies"),
+        enriched=outputs["enriched"],
+        followup_in=sources("followups", "followup_outcomes"),
+        state=state,
+    )
+
+
+class WorkerAgents:
+    """One method per agent (enrich, index, followup_intake, followup_state) and timer
+    (followup_sla, consumer_lag); ``define_agents`` attaches them to the app."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        topics: WorkerTopics,
+        *,
+        enricher: BatchEnricher,
+        backend: SearchSink,
+        metrics: Metrics,
+        parse: ParseInbound,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.topics = topics
+        self.backend = backend
+        self.metrics = metrics
+        self.policy = RetryPolicy.from_settings(settings)
+        self.dead = DeadLetters(metrics)
+        sources: dict[str, Source] = {settings.topic("sms_inbound"): "sms",
+                                      settings.topic("survey_replies"): "survey"}
+        self.enrich_handler = EnrichHandler(enricher=enricher, parse=parse, sources=sources,
+                                            metrics=metrics)
+        self.index_handler = IndexHandler(backend=backend, metrics=metrics, policy=self.policy)
+        self.intake = FollowupIntake(followups_topic=settings.topic("followups"),
+                                     metrics=metrics)
+        self.table = app.Table(
+            "open-followups", default=None, partitions=settings.topics.partitions,
+            # json both ways: keys come back as str (not bytes) when the changelog is replayed
+            schema=faust.Schema(key_serializer="json", value_serializer="json"),
+        )
+        self.sla = FollowupSla(self.table, metrics)
+        self._lagged = {settings.topic(t.logical) for t in TOPICS}
+        self.agents: tuple[AgentT, ...] = ()  # set by define_agents
+
+    # --- agents --------------------------------------------------------------------------
+
+    async def enrich(self, stream: faust.StreamT) -> None:
+        """Inbound SMS and survey replies -> enriched feedback, follow-ups, dead letters."""
+        s = self.settings
+        async for events in _batches(stream, s.batch_size, s.batch_within_s):
+            await self._run_batch(stream, events, self.enrich_handler.handle)
+
+    async def index(self, stream: faust.StreamT) -> None:
+        """Enriched feedback -> the search index (dead letters for documents it rejects)."""
+        # install template + alias before the first document; never give up
+        await retry(self.backend.ensure_index, policy=self.policy.forever(),
+                    is_retryable=lambda _: True)
+        s = self.settings
+        async for events in _batches(stream, s.index_batch_size, s.batch_within_s):
+            await self._run_batch(stream, events, self.index_handler.handle)
+
+    async def followup_intake(self, stream: faust.StreamT) -> None:
+        """Follow-ups and outcomes -> ops on the state topic, keyed by follow-up id."""
+        s = self.settings
+        async for events in _batches(stream, s.batch_size, s.batch_within_s):
+            await self._run_batch(stream, events, self.intake.handle)
+
+    async def followup_state(self, stream: faust.StreamT) -> None:
+        """State ops -> the open-follow-ups table (this worker's partitions of it)."""
+        async for value in stream:
+            self.sla.apply(value)
+
+    # --- timers --------------------------------------------------------------------------
+
+    async def followup_sla(self) -> None:
+        """Open gauge, and one breach op per follow-up past its due time."""
+        for fid in self.sla.due_breaches(datetime.now(UTC)):
+            await self.topics.state.send(key=fid.encode("utf-8"), value=breach_op(fid))
+
+    async def consumer_lag(self) -> None:
+        """``voc_consumer_lag`` per contract topic, from this worker's assignment."""
+        try:
+            consumer = self.app.consumer
+            assigned = [tp for tp in consumer.assignment() if tp.topic in self._lagged]
+            ends = await consumer.highwaters(*assigned) if assigned else {}
+            # Faust keeps the committed offsets privately; SafeConsumer relies on them too
+            committed = {tp: consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
+                         for tp in assigned}
+        except Exception as exc:  # consumer not ready / rebalancing: sample next time
+            log.debug("lag sample skipped: %s", type(exc).__name__)
+            return
+        for topic, lag in lag_by_topic(ends, committed).items():
+            self.metrics.consumer_lag.labels(topic=topic).set(lag)
+
+    # --- the batch loop shared by the agents ---------------------------------------------
+
+    async def _run_batch(self, stream: faust.StreamT, events: Sequence[EventT],
+                         handle: Handle) -> None:
+        raw = [raw_event(e) for e in events]
+        try:
+            out = await handle(raw)
+        except Exception as exc:  # a bug: park the batch, never lose it
+            log.exception("handler failed on a batch of %d", len(raw))
+            out = Outputs()
+            for ev in raw:
+                self.dead.park(out, ev, "internal_error", type(exc).__name__)
+        await publish_all(out.records, self._send, on_retry=_log_producer_retry)
+        for event in events:  # outputs are on Kafka: now the inputs may be committed
+            await stream.ack(event)
+
+    async def _send(self, rec: OutRecord) -> Awaitable[Any]:
+        return await self.topics.outputs[rec.topic].send(key=rec.key, value=rec.value)
+
+
+def define_agents(
+    app: faust.App,
+    settings: Settings,
+    *,
+    enricher: BatchEnricher,
+    backend: SearchSink,
+    metrics: Metrics,
+    parse: ParseInbound,
+) -> WorkerAgents:
+    """Declare the topics and table and attach every agent and timer to ``app``."""
+    topics = declare_topics(app, settings)
+    w = WorkerAgents(app, settings, topics, enricher=enricher, backend=backend,
+                     metrics=metrics, parse=parse)
+    # concurrency=1: several actors on one take() buffer lose acks (faust #606). Overlapping
+    # batches inside the one actor was measured too (bench/pipeline.py --compare): no gain on
+    # 2 cores, so one batch at a time.
+    w.agents = (
+        app.agent(topics.inbound, name="enrich", concurrency=1)(w.enrich),
+        app.agent(topics.enriched, name="index", concurrency=1)(w.index),
+        app.agent(topics.followup_in, name="followup-intake", concurrency=1)(w.followup_intake),
+        app.agent(topics.state, name="followup-state", concurrency=1)(w.followup_state),
+    )
+    app.timer(FOLLOWUP_SCAN_INTERVAL_S, name="followup-sla")(w.followup_sla)
+    app.timer(LAG_SAMPLE_INTERVAL_S, name="consumer-lag")(w.consumer_lag)
+    return w
+
+
+def raw_event(event: EventT) -> RawEvent:
+    """What a handler sees of a Faust event (its value is bytes: serializer "raw")."""
+    msg = event.message
+    key = msg.key if isinstance(msg.key, bytes | None) else str(msg.key).encode()
+    value = event.value
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    return RawEvent(topic=msg.topic, partition=msg.partition, offset=msg.offset, key=key,
+                    value=value, timestamp=msg.timestamp)
+
+
+def lag_by_topic(ends: Mapping[TP, int | None], committed: Mapping[TP, int | None]
+                 ) -> dict[str, int]:
+    """Records not yet committed per topic: sum over partitions of end - committed offset."""
+    out: dict[str, int] = {}
+    for tp, end in ends.items():
+        done = committed.get(tp) or 0
+        out[tp.topic] = out.get(tp.topic, 0) + max(0, (end or 0) - done)
+    return out
+
+
+def _batches(stream: faust.StreamT, size: int, within_s: float
+             ) -> AsyncIterator[Sequence[EventT]]:
+    """``stream.noack_take``: on Faust's ``Stream``, missing from its ``StreamT`` interface."""
+    return cast("faust.Stream[Any]", stream).noack_take(size, within_s)
+
+
+def _log_producer_retry(attempt: int, exc: BaseException) -> None:
+    log.warning("producer retry %d: %s", attempt, type(exc).__name__)
