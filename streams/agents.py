@@ -14,7 +14,8 @@ reason ``internal_error`` rather than lost.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -26,7 +27,8 @@ from schemas.topics import TOPICS
 from streams.handlers.common import DeadLetters, Outputs, OutRecord, RawEvent, publish_all
 from streams.handlers.enrich import EnrichHandler
 from streams.handlers.followups import FollowupIntake, FollowupSla, breach_op
-from streams.handlers.index import IndexHandler
+from streams.handlers.index import IndexHandler, enriched_doc
+from streams.handlers.operator_docs import audit_doc, deadletter_doc
 from streams.retry import RetryPolicy, retry
 from streams.settings import Settings
 from streams.types import BatchEnricher, ParseInbound, SearchSink, Source
@@ -54,6 +56,17 @@ class WorkerTopics:
     enriched: faust.TopicT  # -> index
     followup_in: faust.TopicT  # followups + followup_outcomes -> followup-intake
     state: faust.TopicT  # internal, keyed by follow-up id -> followup-state
+    deadletter: faust.TopicT  # -> deadletter-index
+    audit: faust.TopicT  # -> audit-index
+
+
+@dataclass(frozen=True)
+class OperatorSinks:
+    """Where the console's indices are written (``schemas.indices``): one sink per alias."""
+
+    followups: SearchSink
+    deadletters: SearchSink
+    audit: SearchSink
 
 
 def declare_topics(app: faust.App, settings: Settings) -> WorkerTopics:
@@ -76,12 +89,15 @@ def declare_topics(app: faust.App, settings: Settings) -> WorkerTopics:
         enriched=outputs["enriched"],
         followup_in=sources("followups", "followup_outcomes"),
         state=state,
+        deadletter=outputs["deadletter"],
+        audit=outputs["audit"],
     )
 
 
 class WorkerAgents:
-    """One method per agent (enrich, index, followup_intake, followup_state) and timer
-    (followup_sla, consumer_lag); ``define_agents`` attaches them to the app."""
+    """One method per agent (enrich, index, followup_intake, followup_state,
+    deadletter_index, audit_index) and timer (followup_sla, consumer_lag);
+    ``define_agents`` attaches them to the app."""
 
     def __init__(
         self,
@@ -93,6 +109,7 @@ class WorkerAgents:
         backend: SearchSink,
         metrics: Metrics,
         parse: ParseInbound,
+        operator_sinks: OperatorSinks,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -114,6 +131,19 @@ class WorkerAgents:
             schema=faust.Schema(key_serializer="json", value_serializer="json"),
         )
         self.sla = FollowupSla(self.table, metrics)
+        self.sinks = operator_sinks
+
+        def side_index(sink: SearchSink, **kwargs: Any) -> IndexHandler:
+            return IndexHandler(backend=sink, metrics=metrics, policy=self.policy,
+                                observe_latency=False, **kwargs)
+
+        # a case document or dead letter the cluster refuses is logged, never parked again
+        self.case_index = side_index(operator_sinks.followups, build=enriched_doc,
+                                     park_rejected=False)
+        self.deadletter_index_handler = side_index(operator_sinks.deadletters,
+                                                   build=deadletter_doc, park_rejected=False)
+        self.audit_index_handler = side_index(operator_sinks.audit, build=audit_doc,
+                                              invalid_reason="invalid_audit")
         self._lagged = {settings.topic(t.logical) for t in TOPICS}
         self.agents: tuple[AgentT, ...] = ()  # set by define_agents
 
@@ -127,9 +157,7 @@ class WorkerAgents:
 
     async def index(self, stream: faust.StreamT) -> None:
         """Enriched feedback -> the search index (dead letters for documents it rejects)."""
-        # install template + alias before the first document; never give up
-        await retry(self.backend.ensure_index, policy=self.policy.forever(),
-                    is_retryable=lambda _: True)
+        await self._ensure(self.backend)
         s = self.settings
         async for events in _batches(stream, s.index_batch_size, s.batch_within_s):
             await self._run_batch(stream, events, self.index_handler.handle)
@@ -141,9 +169,40 @@ class WorkerAgents:
             await self._run_batch(stream, events, self.intake.handle)
 
     async def followup_state(self, stream: faust.StreamT) -> None:
-        """State ops -> the open-follow-ups table (this worker's partitions of it)."""
-        async for value in stream:
-            self.sla.apply(value)
+        """State ops -> the open-follow-ups table (this worker's partitions of it) and each
+        changed case's document in the follow-ups index, before the ops are acked."""
+        await self._ensure(self.sinks.followups)
+        s = self.settings
+        async for events in _batches(stream, s.batch_size, s.batch_within_s):
+
+            async def apply(raw: list[RawEvent], events: Sequence[EventT] = events) -> Outputs:
+                changed: dict[bytes | None, RawEvent] = {}  # the latest document per case
+                now = datetime.now(UTC)
+                for event, ev in zip(events, raw, strict=True):
+                    with _as_current(stream, event):  # the table's changelog partition
+                        changed.update((d.key, d) for d in self.sla.apply_batch([ev], now))
+                return await self.case_index.handle(list(changed.values()))
+
+            await self._run_batch(stream, events, apply)
+
+    async def deadletter_index(self, stream: faust.StreamT) -> None:
+        """Dead letters -> the dead-letters index (redacted preview; originals stay here)."""
+        await self._ensure(self.sinks.deadletters)
+        s = self.settings
+        async for events in _batches(stream, s.batch_size, s.batch_within_s):
+            await self._run_batch(stream, events, self.deadletter_index_handler.handle)
+
+    async def audit_index(self, stream: faust.StreamT) -> None:
+        """Operator actions and alerts from the console -> the audit index."""
+        await self._ensure(self.sinks.audit)
+        s = self.settings
+        async for events in _batches(stream, s.batch_size, s.batch_within_s):
+            await self._run_batch(stream, events, self.audit_index_handler.handle)
+
+    async def _ensure(self, sink: SearchSink) -> None:
+        """Template + alias before the first document; never give up."""
+        await retry(sink.ensure_index, policy=self.policy.forever(),
+                    is_retryable=lambda _: True)
 
     # --- timers --------------------------------------------------------------------------
 
@@ -195,11 +254,16 @@ def define_agents(
     backend: SearchSink,
     metrics: Metrics,
     parse: ParseInbound,
+    operator_sinks: OperatorSinks | None = None,
 ) -> WorkerAgents:
-    """Declare the topics and table and attach every agent and timer to ``app``."""
+    """Declare the topics and table and attach every agent and timer to ``app``.
+
+    Without ``operator_sinks`` the console's documents go to ``backend`` too (tests).
+    """
     topics = declare_topics(app, settings)
+    sinks = operator_sinks or OperatorSinks(backend, backend, backend)
     w = WorkerAgents(app, settings, topics, enricher=enricher, backend=backend,
-                     metrics=metrics, parse=parse)
+                     metrics=metrics, parse=parse, operator_sinks=sinks)
     # concurrency=1: several actors on one take() buffer lose acks (faust #606). Overlapping
     # batches inside the one actor was measured too (bench/pipeline.py --compare): no gain on
     # 2 cores, so one batch at a time.
@@ -208,6 +272,8 @@ def define_agents(
         app.agent(topics.enriched, name="index", concurrency=1)(w.index),
         app.agent(topics.followup_in, name="followup-intake", concurrency=1)(w.followup_intake),
         app.agent(topics.state, name="followup-state", concurrency=1)(w.followup_state),
+        app.agent(topics.deadletter, name="deadletter-index", concurrency=1)(w.deadletter_index),
+        app.agent(topics.audit, name="audit-index", concurrency=1)(w.audit_index),
     )
     app.timer(FOLLOWUP_SCAN_INTERVAL_S, name="followup-sla")(w.followup_sla)
     app.timer(LAG_SAMPLE_INTERVAL_S, name="consumer-lag")(w.consumer_lag)
@@ -239,6 +305,20 @@ def _batches(stream: faust.StreamT, size: int, within_s: float
              ) -> AsyncIterator[Sequence[EventT]]:
     """``stream.noack_take``: on Faust's ``Stream``, missing from its ``StreamT`` interface."""
     return cast("faust.Stream[Any]", stream).noack_take(size, within_s)
+
+
+@contextmanager
+def _as_current(stream: faust.StreamT, event: EventT) -> Iterator[None]:
+    """Make ``event`` the stream's current event while a table is written from a batch:
+    a Faust table sends its changelog record to the partition of the current event, which
+    ``noack_take`` leaves unset (``Stream._set_current_event`` is private: the private-API
+    test in tests/unit/test_faust_privates.py watches it)."""
+    s = cast("faust.Stream[Any]", stream)
+    s._set_current_event(event)
+    try:
+        yield
+    finally:
+        s._set_current_event(None)
 
 
 def _log_producer_retry(attempt: int, exc: BaseException) -> None:

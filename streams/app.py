@@ -27,7 +27,8 @@ import faust
 from faust.types import TransportT
 
 from processors.pipeline import Enricher, parse_inbound
-from streams.agents import RAW, define_agents
+from schemas.indices import AUDIT, DEADLETTERS, FOLLOWUPS
+from streams.agents import RAW, OperatorSinks, define_agents
 from streams.consumer import SafeTransport
 from streams.metrics import METRICS, Metrics
 from streams.search.lazy import LazyBackend
@@ -127,12 +128,19 @@ def build_worker_app(
     metrics = metrics if metrics is not None else METRICS
     enricher = enricher if enricher is not None else Enricher(settings.enrich)
     sink = backend if backend is not None else LazyBackend(settings, metrics)
+    operator_sinks = OperatorSinks(
+        *(sink if backend is not None else LazyBackend(settings, metrics, index)
+          for index in (FOLLOWUPS, DEADLETTERS, AUDIT))
+    )
     app = create_app(settings)
-    define_agents(app, settings, enricher=enricher, backend=sink, metrics=metrics, parse=parse)
+    define_agents(app, settings, enricher=enricher, backend=sink, metrics=metrics, parse=parse,
+                  operator_sinks=operator_sinks)
     register_views(app, settings, backend=sink, metrics=metrics)
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode types async receivers badly
     async def _close_search(sender: Any, **_: Any) -> None:
-        await sink.close()
+        sinks = (sink, operator_sinks.followups, operator_sinks.deadletters, operator_sinks.audit)
+        for each in {id(x): x for x in sinks}.values():  # an injected sink is closed once
+            await each.close()
 
     return app

@@ -70,6 +70,10 @@ class Metrics:
         self.followup_sla_breaches = Counter(
             "voc_followup_sla_breaches_total", "Follow-ups that passed their due_by while open.",
             registry=r)
+        self.followup_outcomes = Counter(
+            "voc_followup_outcomes_total",
+            "Outcomes reported for follow-ups, by what the state agent did with them "
+            "(applied, duplicate, conflict, ignored).", ["outcome", "result"], registry=r)
         self.consumer_lag = Gauge(
             "voc_consumer_lag", "Records behind the log end, per topic (sampled by the worker).",
             ["topic"], registry=r)

@@ -100,10 +100,12 @@ class Settings(BaseSettings):
     search_verify_certs: bool = True
     search_ca_certs: Path | None = None
     search_alias: str = "voc-feedback"
-    # the operator-facing indices the console reads (written by the worker's agents)
-    search_followups_alias: str = "voc-followups"
-    search_deadletters_alias: str = "voc-deadletters"
-    search_audit_alias: str = "voc-audit"
+    # The operator-facing indices the console reads (written by the worker's agents). Unset,
+    # each follows search_alias ("voc-feedback" -> "voc-followups", "x" -> "x-followups"), so
+    # one alias setting keeps a whole deployment (or a test run) apart from another.
+    search_followups_alias: str | None = None
+    search_deadletters_alias: str | None = None
+    search_audit_alias: str | None = None
     search_replicas: int | None = None  # None = the engine's default (1); 0 on a single node
     search_timeout_s: float = 10.0
     search_retry_attempts: int = 0  # 0 = retry forever: the index agent blocks, never drops
@@ -134,7 +136,12 @@ class Settings(BaseSettings):
         """The search alias for a logical index (``schemas.indices``): ``"followups"`` ..."""
         if logical == "feedback":
             return self.search_alias
-        return str(getattr(self, f"search_{logical}_alias"))
+        explicit = getattr(self, f"search_{logical}_alias")
+        if explicit:
+            return str(explicit)
+        base = self.search_alias
+        return base[: -len("feedback")] + logical if base.endswith("feedback") else (
+            f"{base}-{logical}")
 
     def topic(self, name: str) -> str:
         """Full topic name for a logical name such as ``"enriched"``.

@@ -261,6 +261,13 @@ class FollowupIntake:
         return out
 
 
+#: what the state step did with an outcome, as the voc_followup_outcomes_total ``result`` label
+OUTCOME_RESULT = {"claimed": "applied", "recorded": "applied", "closed": "applied",
+                  "closed_unknown": "applied", "duplicate": "duplicate", "conflict": "conflict"}
+#: results that changed a case, so its ``voc-followups`` document is rewritten
+CASE_CHANGED = frozenset({"opened", "claimed", "recorded", "closed", "breached"})
+
+
 class FollowupSla:
     """The state step: owns the open-follow-ups table, counts breaches, sends each once.
 
@@ -284,6 +291,10 @@ class FollowupSla:
         result = apply_followup_op(self.table, op)
         if result == "breached":
             self.metrics.followup_sla_breaches.inc()
+        if op.get("op") == "outcome":
+            self.metrics.followup_outcomes.labels(
+                outcome=str(op.get("outcome")), result=OUTCOME_RESULT.get(result, "ignored")
+            ).inc()
         if op.get("op") == "breach" or result == "closed":
             self._breach_sent.discard(str(op.get("id")))
         return result
@@ -295,3 +306,20 @@ class FollowupSla:
         new = [fid for fid in overdue if fid not in self._breach_sent]
         self._breach_sent.update(new)
         return new
+
+    def apply_batch(self, events: Sequence[RawEvent], now: datetime) -> list[RawEvent]:
+        """Apply a batch of ops in order; the changed cases' documents, one per case (its
+        latest state), as events for the follow-ups index handler."""
+        changed: dict[str, RawEvent] = {}
+        for ev in events:
+            result = self.apply(ev.value or b"")
+            if result not in CASE_CHANGED:
+                continue
+            fid = (ev.key or b"").decode("utf-8", "replace")
+            entry = self.table.get(fid)
+            doc = followup_doc(fid, entry, now) if entry else None
+            if doc is not None:
+                changed[fid] = RawEvent(topic=ev.topic, partition=ev.partition,
+                                        offset=ev.offset, key=ev.key,
+                                        value=json.dumps(doc).encode("utf-8"))
+        return list(changed.values())

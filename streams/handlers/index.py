@@ -1,4 +1,7 @@
-"""Index handler: enriched feedback in, search documents out (``_id`` = feedback id).
+"""Index handler: records in, search documents out (``_id`` = the document's ``id``).
+
+The ``index`` agent runs it over enriched feedback; the operator-facing indices (dead
+letters, audit trail) run the same handler with their own document builder.
 
 Transient failures (connection errors, 429, 5xx) are retried with the sink's one
 ``RetryPolicy`` for as long as they last: the ``index`` agent simply stops consuming
@@ -38,6 +41,18 @@ def _parse_time(value: Any) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+DocBuilder = Callable[[RawEvent], dict[str, Any]]
+"""A record's search document (with a string ``id``); raises ValueError for a bad record."""
+
+
+def enriched_doc(ev: RawEvent) -> dict[str, Any]:
+    """An EnrichedFeedback record is its own document."""
+    doc = json.loads(ev.value or b"")
+    if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
+        raise ValueError("not an EnrichedFeedback object with an id")
+    return doc
+
+
 class IndexHandler:
     """Bulk-indexes one batch, retrying transient failures until they succeed."""
 
@@ -47,11 +62,24 @@ class IndexHandler:
         backend: SearchSink,
         metrics: Metrics,
         policy: RetryPolicy | None = None,
+        build: DocBuilder = enriched_doc,
+        invalid_reason: str = "invalid_enriched",
+        park_rejected: bool = True,
+        observe_latency: bool = True,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
-        """``policy``'s waits are used without its attempt limit: a batch is never dropped."""
+        """``policy``'s waits are used without its attempt limit: a batch is never dropped.
+
+        ``park_rejected=False`` is for the dead-letter topic's own index: a document the
+        cluster refuses is logged and counted (``voc_index_docs_total{result="error"}``),
+        never dead-lettered again, which would loop.
+        """
         self.backend = backend
+        self.build = build
+        self.invalid_reason = invalid_reason
+        self.park_rejected = park_rejected
+        self.observe_latency = observe_latency
         self.metrics = metrics
         self.policy = (policy or RetryPolicy()).forever()
         self.clock = clock
@@ -64,11 +92,9 @@ class IndexHandler:
         docs: dict[str, tuple[RawEvent, dict[str, Any]]] = {}
         for ev in events:
             try:
-                doc = json.loads(ev.value or b"")
-                if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
-                    raise ValueError("not an EnrichedFeedback object with an id")
+                doc = self.build(ev)
             except ValueError as exc:
-                self.dead.park(out, ev, "invalid_enriched", str(exc)[:200])
+                self.dead.park(out, ev, self.invalid_reason, str(exc)[:200])
                 continue
             docs[doc["id"]] = (ev, doc)  # a later copy of the same id wins, as in the index
 
@@ -87,16 +113,19 @@ class IndexHandler:
             again: dict[str, tuple[RawEvent, dict[str, Any]]] = {}
             for (doc_id, (ev, doc)), result in zip(pending.items(), results, strict=True):
                 if result.ok:
-                    received = _parse_time(doc.get("received_at"))
+                    received = _parse_time(doc.get("received_at")) if self.observe_latency else None
                     if received is not None:
                         self.metrics.end_to_end_seconds.observe(
                             max(0.0, (now - received).total_seconds())
                         )
                 elif result.retryable:
                     again[doc_id] = (ev, doc)
-                else:
+                elif self.park_rejected:
                     self.dead.park(out, ev, "index_rejected",
                                    f"search status {result.status}: {result.error or ''}")
+                else:
+                    log.error("search refused document %s for good (status %d): %s",
+                              doc_id, result.status, result.error)
             if again:
                 attempt += 1
                 log.warning("%d documents still retryable; backing off", len(again))

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from schemas.indices import FEEDBACK, IndexDef
 from streams.search.base import IndexResult, SearchBackend
 from streams.search.factory import connect_backend, detect_backend
 from streams.settings import Settings
@@ -22,9 +23,10 @@ if TYPE_CHECKING:
 class LazyBackend:
     """A ``SearchSink`` that builds its ``SearchBackend`` on the first call."""
 
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, index: IndexDef = FEEDBACK) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.index = index
         self._backend: SearchBackend | None = None
         self._lock: asyncio.Lock | None = None
 
@@ -35,7 +37,8 @@ class LazyBackend:
                 self._lock = asyncio.Lock()
             async with self._lock:
                 if self._backend is None:
-                    self._backend = await connect_backend(self.settings, metrics=self.metrics)
+                    self._backend = await connect_backend(self.settings, metrics=self.metrics,
+                                                          index=self.index)
         return self._backend
 
     async def ensure_index(self) -> None:

@@ -96,8 +96,52 @@ def test_the_worker_factory_wires_every_agent_timer_and_view(tmp_path: Path, met
     settings = Settings(worker_data_dir=tmp_path, topic_prefix="tc.")
     app = build_worker_app(settings, enricher=FakeEnricher(), backend=NullBackend(),
                            metrics=metrics)
-    assert set(app.agents) == {"enrich", "index", "followup-intake", "followup-state"}
+    assert set(app.agents) == {"enrich", "index", "followup-intake", "followup-state",
+                               "deadletter-index", "audit-index"}
+    assert app.agents["audit-index"].channel.get_topic_name() == "tc.voc.audit"
     assert app.agents["followup-state"].channel.get_topic_name() == \
         "tc.voc-pipeline-followup-state"
     assert len(app._app_tasks) == 2  # the follow-up SLA scan and the consumer-lag sample
     assert app.transport.Consumer is SafeConsumer
+
+
+async def test_followup_state_agent_indexes_each_changed_case(wired) -> None:  # type: ignore[no-untyped-def]
+    state = wired["agents"][3]
+    opened = {"op": "open", "id": "followup:sms:1", "priority": "P1",
+              "due_by": "2026-11-25T20:00:00+00:00", "customer_id": "C1",
+              "case": {"brand": "acme", "text": "charged twice", "received_at":
+                       "2026-11-25T18:00:00Z"}}
+    claim = {"op": "outcome", "id": "followup:sms:1", "outcome": "claimed", "agent": "ana",
+             "at": "2026-11-25T18:05:00Z", "action_id": "a1", "expected_version": 1}
+    stale = {**claim, "agent": "ben", "action_id": "b1"}  # saw version 1 too: loses
+    key = b"followup:sms:1"
+    async with state.test_context() as agent:
+        for op in (opened, claim, stale):
+            await agent.put(json.dumps(op).encode(), key=key)
+        await wait_for(lambda: any(d.get("assignee") for d in wired["backend"].docs))
+    docs = wired["backend"].docs  # a batch writes only the latest state of each case
+    assert docs[-1]["state"] == "claimed" and docs[-1]["assignee"] == "ana"
+    assert docs[-1]["version"] == 2  # the stale claim from ben changed nothing
+    assert [h["agent"] for h in docs[-1]["history"]] == ["ana"]
+    assert docs[-1]["text"] == "charged twice"
+
+
+async def test_deadletter_and_audit_agents_index_operator_documents(wired) -> None:  # type: ignore[no-untyped-def]
+    from streams.deadletter import build_deadletter, deadletter_bytes
+
+    dl_agent, audit_agent = wired["agents"][4], wired["agents"][5]
+    dl = build_deadletter(source_topic="tc.voc.sms.inbound", partition=0, offset=5, key=None,
+                          reason="invalid_json", error="bad", original=b"call 07700 900123")
+    event = {"id": "e1", "at": "2026-11-25T18:00:00Z", "actor": "ana", "action": "discard",
+             "target": "0:1"}
+    async with dl_agent.test_context() as agent:
+        await agent.put(deadletter_bytes(dl), key=b"tc.voc.sms.inbound")
+        await wait_for(lambda: len(wired["backend"].docs) == 1)
+    async with audit_agent.test_context() as agent:
+        await agent.put(json.dumps(event).encode(), key=b"0:1")
+        await agent.put(b"{}", key=b"x")  # not an audit event: parked, never lost
+        await wait_for(lambda: len(wired["backend"].docs) == 2 and wired["sent"])
+    dl_doc, audit = wired["backend"].docs
+    assert dl_doc["reason"] == "invalid_json" and "900123" not in dl_doc["preview"]
+    assert audit["action"] == "discard" and audit["actor"] == "ana"
+    assert [json.loads(v)["reason"] for t, _, v in wired["sent"]] == ["invalid_audit"]
