@@ -60,7 +60,7 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 
 
 def sentence_embedding(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """L2-normalised mean pooling: the embedding that search, topics and the training
+    """L2-normalised mean pooling: the embedding that search, subject tagging and the training
     scripts' distillation target all share."""
     return torch.nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
 
@@ -131,7 +131,7 @@ class EncoderAnalyzer:
     """``TextAnalyzer``: encoder (plus the heads file's low-rank updates) + attention-pooling heads.
 
     One forward per sub-batch yields both the sentence embedding (mean-pooled last
-    layer, L2-normalised; used by topics and search) and the token states the
+    layer, L2-normalised; used by subject tagging and search) and the token states the
     heads read (layer ``heads.feature_layer``). Batches are sorted by length
     internally and cut into sub-batches of ``config.sub_batch`` texts (next to no
     padding); results come back in input order. With the ``int8``
@@ -162,7 +162,7 @@ class EncoderAnalyzer:
         self._check_compatible()
         if self.heads.merge_lora(self.model):  # adapters trained with the heads, if any
             log.info("merged %d low-rank encoder updates from the heads file", len(self.heads.lora))
-        # two graphs: the embedding alone (topics, search) and embedding + both heads
+        # two graphs: the embedding alone (subjects, search) and embedding + both heads
         self._traced: dict[bool, torch.jit.ScriptModule] = {}
         self._int8: dict[bool, int8.OnnxGraph] = {}
         if self.config.runtime == "int8":

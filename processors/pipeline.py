@@ -2,7 +2,7 @@
 
 ``Enricher.enrich_batch`` runs normalize -> redact -> language on every item,
 then ONE ``analyzer.analyze`` call for all non-empty texts of the batch (the
-shared encoder forward), then topics, urgency, the rant decision and, for
+shared encoder forward), then subjects, urgency, the rant decision and, for
 rants, a FollowUp with a suggested reply. ``parse_inbound`` turns raw bytes
 into a record or raises ``InvalidInput`` with a machine-readable reason that
 the stream layer uses for the dead-letter topic; its messages never contain
@@ -26,7 +26,7 @@ from processors.language import detect_language, warm_up
 from processors.normalize import Feedback, clean_and_truncate, normalize
 from processors.redact import redact
 from processors.reply import suggest_reply, summarize
-from processors.topics import TopicMatcher, load_taxonomy
+from processors.taxonomy import SubjectMatcher, load_taxonomy
 from processors.types import EMOTION_LABELS, SENTIMENT_LABELS, TextAnalyzer, TextSignals
 from processors.urgency import UrgencyInput, due_by, is_rant, priority_for, score_urgency
 from schemas.records import (
@@ -217,7 +217,7 @@ class Enricher:
             analyzer if analyzer is not None else _default_analyzer(config)
         )
         self.taxonomy = load_taxonomy(config.taxonomy_path)
-        self.topics = TopicMatcher(self.taxonomy, self.analyzer)
+        self.subjects = SubjectMatcher(self.taxonomy, self.analyzer)
         warm_up()
         self.model_info = ModelInfo(
             encoder=str(self.analyzer.name), version=str(self.analyzer.version)
@@ -260,10 +260,10 @@ class Enricher:
                 contacts: int, now: datetime) -> EnrichResult:
         if sig is not None:
             sent_p, emo_p = sig.sentiment, sig.emotion
-            topics = [] if fb.opt_out else self.topics.match(red.text, sig.embedding)
+            subjects = [] if fb.opt_out else self.subjects.match(red.text, sig.embedding)
         else:
             sent_p, emo_p = _survey_only_signals(fb.survey)
-            topics = []
+            subjects = []
         urgency = score_urgency(
             UrgencyInput(
                 text=red.text,
@@ -282,7 +282,7 @@ class Enricher:
             received_at=fb.received_at, enriched_at=now, text=red.text, survey=fb.survey,
             language=lang.code, language_supported=lang.supported, opt_out=fb.opt_out,
             truncated=fb.truncated, sentiment=_sentiment(sent_p), emotion=emotion,
-            topics=topics, urgency=urgency, is_rant=rant,
+            topics=subjects, urgency=urgency, is_rant=rant,
             pii=PiiReport(redacted=red.redacted, kinds=red.kinds), model=self.model_info,
         )
         if not rant:
@@ -292,8 +292,8 @@ class Enricher:
             id=f"followup:{fb.id}", feedback_id=fb.id, customer_id=fb.customer_id,
             brand=fb.brand, priority=priority, created_at=now,
             due_by=due_by(priority, now, self.config.urgency), reasons=urgency.reasons,
-            summary=summarize(fb.channel, emotion.label, topics, urgency.reasons, priority),
-            suggested_reply=suggest_reply(red.text, emotion.label, topics,
+            summary=summarize(fb.channel, emotion.label, subjects, urgency.reasons, priority),
+            suggested_reply=suggest_reply(red.text, emotion.label, subjects,
                                           quote=lang.code in ("en", "und")),
             feedback=feedback,
         )

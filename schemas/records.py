@@ -97,7 +97,13 @@ class Emotion(_Out):
     scores: dict[EmotionLabel, float]
 
 
-class TopicTag(_Out):
+# One taxonomy subject a message is about (billing, delivery, ...), with its evidence.
+# (A comment, not a docstring: a docstring would enter the published JSON Schema.) On the
+# wire it keeps the title ``TopicTag`` and sits in ``EnrichedFeedback.topics``: wire names
+# are a public contract (docs/naming.md).
+class Subject(_Out):
+    model_config = ConfigDict(extra="forbid", title="TopicTag")
+
     name: str
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: str = Field(description="phrase taken from the (redacted) message")
@@ -137,7 +143,7 @@ class EnrichedFeedback(_Out):
     truncated: bool = Field(default=False, description="text was cut to the configured maximum")
     sentiment: Sentiment
     emotion: Emotion
-    topics: list[TopicTag]
+    topics: list[Subject]  # wire name kept: a public contract (docs/naming.md)
     urgency: Urgency
     is_rant: bool
     pii: PiiReport
