@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from processors.types import EMOTION_LABELS, SENTIMENT_LABELS
+from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
 DATA_DIR = Path(
     os.environ.get("VOC_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")

@@ -37,7 +37,7 @@ from bench import data  # noqa: E402
 from bench.metrics import argmax, emotion_scores, sentiment_scores  # noqa: E402
 from processors.config import ModelConfig  # noqa: E402
 from processors.encoder import EncoderAnalyzer  # noqa: E402
-from processors.types import EMOTION_LABELS, SENTIMENT_LABELS  # noqa: E402
+from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS  # noqa: E402
 
 # Label descriptions for the zero-shot prototype baseline (cosine to their embeddings).
 SENTIMENT_PROTOTYPES: dict[str, list[str]] = {

@@ -23,7 +23,8 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTo
 from processors import int8
 from processors.config import ModelConfig
 from processors.heads import Heads
-from processors.types import EMOTION_LABELS, SENTIMENT_LABELS, TextSignals
+from processors.types import TextSignals
+from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ import torch
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from processors.types import EMOTION_LABELS, SENTIMENT_LABELS
+from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
 DEFAULT_HEADS = Path(__file__).resolve().parent / "models" / "heads.safetensors"
 # These matrices are small: a multi-threaded BLAS spends more time waking and

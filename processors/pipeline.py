@@ -27,8 +27,9 @@ from processors.normalize import Feedback, clean_and_truncate, normalize
 from processors.redact import redact
 from processors.reply import suggest_reply, summarize
 from processors.taxonomy import SubjectMatcher, load_taxonomy
-from processors.types import EMOTION_LABELS, SENTIMENT_LABELS, TextAnalyzer, TextSignals
+from processors.types import TextAnalyzer, TextSignals
 from processors.urgency import UrgencyInput, due_by, is_rant, priority_for, score_urgency
+from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 from schemas.records import (
     SCHEMA_VERSION,
     Emotion,

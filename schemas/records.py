@@ -13,10 +13,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from schemas.labels import EmotionLabel, SentimentLabel
+
 SCHEMA_VERSION = 1
 
-SentimentLabel = Literal["negative", "neutral", "positive"]
-EmotionLabel = Literal["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
 UrgencyLevel = Literal["low", "medium", "high", "critical"]
 Priority = Literal["P1", "P2", "P3"]
 Channel = Literal["sms", "survey"]
