@@ -29,6 +29,7 @@ from processors.reply import suggest_reply, summarize
 from processors.taxonomy import SubjectMatcher, load_taxonomy
 from processors.types import TextAnalyzer, TextSignals
 from processors.urgency import UrgencyInput, due_by, is_rant, priority_for, score_urgency
+from schemas.errors import describe_validation_error
 from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 from schemas.records import (
     SCHEMA_VERSION,
@@ -41,6 +42,8 @@ from schemas.records import (
     Sentiment,
     SurveyReply,
     SurveyScore,
+    UnsupportedSchemaVersion,
+    check_schema_version,
 )
 
 Source = Literal["sms", "survey"]
@@ -104,15 +107,6 @@ def _has_surrogate(obj: Any, depth: int = 0) -> bool:
     return False
 
 
-def _pydantic_detail(e: ValidationError, limit: int = 5) -> str:
-    parts = []
-    for err in e.errors(include_input=False, include_url=False, include_context=False)[:limit]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(record)"
-        parts.append(f"{loc}: {err['msg']}")
-    more = e.error_count() - limit
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
 def detect_source(obj: dict[str, Any]) -> Source | None:
     """SMS if it has an SMS id/body, survey if it has a response id."""
     if "message_id" in obj or "body" in obj:
@@ -145,11 +139,11 @@ def parse_inbound(raw: bytes, source: Source | None = None) -> InboundSMS | Surv
     if _has_surrogate(obj):
         raise InvalidInput("invalid_json", "lone UTF-16 surrogate escape in a string")
     version = obj.get("schema_version", SCHEMA_VERSION)
-    if isinstance(version, int) and not isinstance(version, bool) and version != SCHEMA_VERSION:
-        raise InvalidInput(
-            "unsupported_schema_version",
-            f"schema_version {version}; this worker reads {SCHEMA_VERSION}",
-        )
+    if isinstance(version, int) and not isinstance(version, bool):
+        try:
+            check_schema_version(version)
+        except UnsupportedSchemaVersion as e:
+            raise InvalidInput("unsupported_schema_version", str(e)) from None
     kind = source or detect_source(obj)
     if kind is None:
         raise InvalidInput(
@@ -159,7 +153,8 @@ def parse_inbound(raw: bytes, source: Source | None = None) -> InboundSMS | Surv
     try:
         record = model.model_validate(obj)
     except ValidationError as e:
-        raise InvalidInput("invalid_record", f"{kind}: {_pydantic_detail(e)}") from None
+        raise InvalidInput(
+            "invalid_record", f"{kind}: {describe_validation_error(e, limit=5)}") from None
     if isinstance(record, InboundSMS) and not clean_and_truncate(record.body, 1000)[0]:
         raise InvalidInput("empty_text", "SMS body is empty after removing whitespace/controls")
     return record

@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from processors.types import TextAnalyzer
+from schemas.errors import describe_validation_error
 from schemas.records import Subject
 
 DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.yaml")
@@ -122,10 +123,7 @@ def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
     try:
         return Taxonomy.model_validate(raw)
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
-            for err in e.errors(include_input=False, include_url=False)
-        )
+        problems = describe_validation_error(e, top="(top)")
         raise TaxonomyError(f"taxonomy {path}: {problems}") from e
 
 

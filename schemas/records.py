@@ -27,6 +27,21 @@ AuditAction = Literal[
     "escalated", "closed", "redrive", "discard", "alert", "user_added",
 ]
 
+
+
+class UnsupportedSchemaVersion(ValueError):
+    """A record from a producer newer (or older) than the schema this worker reads."""
+
+
+def check_schema_version(version: int) -> int:
+    """The one schema-version check: inbound models validate with it, and
+    ``processors.pipeline.parse_inbound`` runs it first to give the failure its own reason."""
+    if version != SCHEMA_VERSION:
+        raise UnsupportedSchemaVersion(
+            f"unsupported schema_version {version} (this worker reads {SCHEMA_VERSION})")
+    return version
+
+
 NonEmptyId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 PII_KINDS = ("phone", "email", "card", "postcode", "iban")
 
@@ -39,9 +54,7 @@ class _Inbound(BaseModel):
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, v: int) -> int:
-        if v != SCHEMA_VERSION:
-            raise ValueError(f"unsupported schema_version {v} (this worker reads {SCHEMA_VERSION})")
-        return v
+        return check_schema_version(v)
 
 
 class InboundSMS(_Inbound):
