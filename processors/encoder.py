@@ -48,7 +48,8 @@ def load_base(encoder: str | None) -> tuple[PreTrainedTokenizerBase, PreTrainedM
     """Tokenizer and encoder in eval mode; local files only unless an id must be fetched."""
     path = resolve_model_dir(encoder)
     local = Path(path).is_dir()
-    tok = AutoTokenizer.from_pretrained(path, local_files_only=local)
+    tok = AutoTokenizer.from_pretrained(  # type: ignore[no-untyped-call]
+        path, local_files_only=local)
     model = AutoModel.from_pretrained(path, local_files_only=local)
     model.eval()
     return tok, model
@@ -102,18 +103,21 @@ def trace_encoder(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
     wrapper = _Traceable(model, heads).eval()
 
     def batch(texts: list[str]) -> dict[str, torch.Tensor]:
-        return tokenizer(texts, padding=True, truncation=True, max_length=max_length,
-                         return_tensors="pt")
+        enc: dict[str, torch.Tensor] = tokenizer(
+            texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        return enc
 
     example = batch(list(_EXAMPLE))
     probe = batch(list(_PROBE))
     verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # tracing touches config fields that log noise
+    # tracing touches config fields that log noise
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     try:
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # TracerWarnings about Python-side shape checks
-            traced = torch.jit.trace(wrapper, (example["input_ids"], example["attention_mask"]),
-                                     strict=False, check_trace=False)
+            traced: torch.jit.ScriptModule = torch.jit.trace(  # type: ignore[no-untyped-call]
+                wrapper, (example["input_ids"], example["attention_mask"]),
+                strict=False, check_trace=False)
             for enc in (probe, batch(["x"])):
                 got = traced(enc["input_ids"], enc["attention_mask"])
                 want = wrapper(enc["input_ids"], enc["attention_mask"])

@@ -174,7 +174,8 @@ def _default_analyzer(config: EnrichConfig) -> TextAnalyzer:
 
 def _survey_only_signals(survey: SurveyScore | None) -> tuple[dict[str, float], dict[str, float]]:
     """Sentiment from the score alone (no comment to read); emotion stays neutral."""
-    neutral_emotion = {lab: (1.0 if lab == "neutral" else 0.0) for lab in EMOTION_LABELS}
+    neutral_emotion: dict[str, float] = {
+        lab: (1.0 if lab == "neutral" else 0.0) for lab in EMOTION_LABELS}
     if survey is None:
         return {"negative": 0.0, "neutral": 1.0, "positive": 0.0}, neutral_emotion
     lo, hi = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[survey.kind]
@@ -195,13 +196,13 @@ def _survey_only_signals(survey: SurveyScore | None) -> tuple[dict[str, float], 
 def _sentiment(probs: dict[str, float]) -> Sentiment:
     label = max(SENTIMENT_LABELS, key=lambda k: probs.get(k, 0.0))
     score = float(np.clip(probs.get("positive", 0.0) - probs.get("negative", 0.0), -1.0, 1.0))
-    return Sentiment(label=label, score=round(score, 4))  # type: ignore[arg-type]
+    return Sentiment(label=label, score=round(score, 4))
 
 
 def _emotion(probs: dict[str, float]) -> Emotion:
     scores = {lab: round(float(probs.get(lab, 0.0)), 4) for lab in EMOTION_LABELS}
     label = max(EMOTION_LABELS, key=lambda k: scores[k])
-    return Emotion(label=label, scores=scores)  # type: ignore[arg-type]
+    return Emotion(label=label, scores=scores)
 
 
 class Enricher:
