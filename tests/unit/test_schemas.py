@@ -119,3 +119,22 @@ def test_one_schema_version_check() -> None:
     assert check_schema_version(SCHEMA_VERSION) == SCHEMA_VERSION
     with pytest.raises(UnsupportedSchemaVersion, match="schema_version 2"):
         check_schema_version(2)
+
+
+def test_sentiment_and_emotion_labels_are_written_out_once() -> None:
+    """schemas/labels.py is their one definition; everything else imports it."""
+    import re
+
+    from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
+
+    def spelled(labels: tuple[str, ...]) -> re.Pattern[str]:
+        return re.compile(r",\s*".join(f"[\"']{lab}[\"']" for lab in labels))
+
+    patterns = (spelled(SENTIMENT_LABELS), spelled(EMOTION_LABELS))
+    owners = []
+    for pkg in ("schemas", "processors", "streams", "training", "bench", "scripts"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            if any(p.search(text) for p in patterns):
+                owners.append(str(path.relative_to(ROOT)))
+    assert owners == ["schemas/labels.py"]

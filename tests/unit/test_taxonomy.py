@@ -130,3 +130,18 @@ def test_evidence_verbatim_property(words: list[str]) -> None:
     for tag in _MATCHER.match(text, _emb(text)):
         assert tag.evidence and tag.evidence in text
         assert 0.0 <= tag.confidence <= 1.0
+
+
+def test_yaml_keeps_its_public_key_names(tmp_path: Path) -> None:
+    """The file says ``topics:`` and ``max_topics`` (a user-facing format, docs/naming.md);
+    the code reads them as subjects."""
+    path = tmp_path / "two.yaml"
+    path.write_text("matching: {max_topics: 1}\n"
+                    "topics:\n  a: {description: x, keywords: [bill]}\n"
+                    "  b: {description: y, keywords: [parcel]}\n")
+    tax = load_taxonomy(path)
+    assert set(tax.subjects) == {"a", "b"} and tax.matching.max_subjects == 1
+    assert len(SubjectMatcher(tax).match("bill and parcel")) == 1
+    path.write_text("subjects:\n  a: {description: x, keywords: [bill]}\n")
+    with pytest.raises(TaxonomyError, match="topics"):
+        load_taxonomy(path)
