@@ -24,7 +24,8 @@ stack-down: install
 	$(VOC) stack down
 
 # Style, the import contracts (pyproject [tool.importlinter]: the may-import table, pure
-# processors, no cycles) and types (pyproject [tool.mypy]: strict on schemas and processors).
+# processors, no cycles) and types (pyproject [tool.mypy]: strict on schemas and processors,
+# mypy's defaults on streams).
 lint: install
 	$(VENV)/bin/ruff check schemas processors streams tests bench scripts training
 	$(VENV)/bin/lint-imports

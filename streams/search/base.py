@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import logging
 import re
@@ -226,7 +227,7 @@ class SearchBackend(ABC):
         while pending:
             attempt += 1
             actions = [self._index_action(docs[i]) for i in pending]
-            outcomes = await self._call(lambda a=actions: self._bulk(a), policy)
+            outcomes = await self._call(functools.partial(self._bulk, actions), policy)
             still: list[int] = []
             for i, (ok, item) in zip(pending, outcomes, strict=True):
                 res = _result(str(docs[i]["id"]), ok, item)
@@ -251,8 +252,9 @@ class SearchBackend(ABC):
     def _index_action(self, doc: dict[str, Any]) -> dict[str, Any]:
         """One bulk ``index`` action; versioned indices carry the document's own version, so
         a replayed older state can never overwrite a newer one (the engine answers 409)."""
-        action = {"_op_type": "index", "_index": index_for(self.alias, doc, self.index.time_field),
-                  "_id": str(doc["id"]), "_source": doc}
+        action: dict[str, Any] = {
+            "_op_type": "index", "_index": index_for(self.alias, doc, self.index.time_field),
+            "_id": str(doc["id"]), "_source": doc}
         if self.index.version_field:
             action["version"] = int(doc[self.index.version_field])
             action["version_type"] = "external"
@@ -340,7 +342,7 @@ class SearchBackend(ABC):
 
 def _result(doc_id: str, ok: bool, item: dict[str, Any]) -> IndexResult:
     """Turn one bulk response item (``{"index": {...}}``) into an IndexResult."""
-    body = next(iter(item.values()), {}) if item else {}
+    body: dict[str, Any] = next(iter(item.values()), {}) if item else {}
     status = int(body.get("status", 200 if ok else 0))
     if not ok and status == 409 and "version_conflict" in str(body.get("error", "")):
         ok = True  # an external version at or above this one is stored: this write is stale
