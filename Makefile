@@ -23,12 +23,18 @@ stack-up: install
 stack-down: install
 	$(VOC) stack down
 
+# Style, the import contracts (pyproject [tool.importlinter]: the may-import table, pure
+# processors, no cycles) and types (pyproject [tool.mypy]: strict on schemas and processors,
+# mypy's defaults on streams).
 lint: install
-	$(VENV)/bin/ruff check schemas processors streams tests bench scripts
+	$(VENV)/bin/ruff check schemas processors streams tests bench scripts training
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
-# The whole suite against the real local stack. The stack is brought down afterwards only
-# if this run started it (a developer's running stack is left alone); any failure -> exit != 0.
-test: install
+# Lint first, then the whole suite against the real local stack. The stack is brought down
+# afterwards only if this run started it (a developer's running stack is left alone); any
+# failure -> exit != 0.
+test: lint
 	set -o pipefail; status=0; \
 	  if $(VOC) stack status >/dev/null 2>&1; then was_up=1; else was_up=0; fi; \
 	  $(VOC) stack up || status=$$?; \

@@ -46,7 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams.cli.pipeline_cmd import http_json  # noqa: E402
+from streams.probe import http_json  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
 OPENERS = [

@@ -12,7 +12,7 @@ GoEmotions train, and only the validation splits for selection):
   * 48 customer SMS written for this project (bench/data/customer_sms.tsv;
     3-class sentiment, plus emotion accuracy: too few rows per emotion for F1);
   * GoEmotions Ekman test (5,427 Reddit comments, 7 emotions, multi-label gold;
-    scoring rule in bench/metrics.py, identical for every method). VADER has
+    scoring rule in training/metrics.py, identical for every method). VADER has
     no emotions, so it has no emotion score.
 Prints JSON and writes bench/results/quality.json.
 
@@ -33,11 +33,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import data  # noqa: E402
-from bench.metrics import argmax, emotion_scores, sentiment_scores  # noqa: E402
+from bench.data import customer_sms  # noqa: E402
 from processors.config import ModelConfig  # noqa: E402
 from processors.encoder import EncoderAnalyzer  # noqa: E402
-from processors.types import EMOTION_LABELS, SENTIMENT_LABELS  # noqa: E402
+from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS  # noqa: E402
+from training import data  # noqa: E402
+from training.metrics import argmax, emotion_scores, sentiment_scores  # noqa: E402
 
 # Label descriptions for the zero-shot prototype baseline (cosine to their embeddings).
 SENTIMENT_PROTOTYPES: dict[str, list[str]] = {
@@ -162,7 +163,7 @@ def run(limit: int | None, heads: Path | None = None) -> dict:
     out["sets"]["uci_sentences_2class"] = res
 
     # Customer SMS written for this project: 3-class sentiment, emotion accuracy.
-    cs = cut(data.customer_sms())
+    cs = cut(customer_sms())
     emb, sp, ep = signals(cs)
     vc = vader_compound(cs.texts)
     cs_gold_e = [g[0] for g in cs.gold_sets or []]

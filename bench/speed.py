@@ -37,9 +37,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import data  # noqa: E402
 from processors.config import EnrichConfig, ModelConfig  # noqa: E402
 from processors.encoder import EncoderAnalyzer, resolve_model_dir  # noqa: E402
+from training import data  # noqa: E402
 
 
 def peak_rss_mb() -> float:

@@ -59,7 +59,7 @@ class EnrichConfig(BaseModel):
 
     model: ModelConfig = Field(default_factory=ModelConfig)
     taxonomy_path: Path | None = Field(
-        default=None, description="topic taxonomy YAML; None = processors/taxonomy.yaml"
+        default=None, description="subject taxonomy YAML; None = processors/taxonomy.yaml"
     )
     urgency: UrgencyConfig = Field(default_factory=UrgencyConfig)
     max_text_chars: int = 5000

@@ -23,7 +23,8 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTo
 from processors import int8
 from processors.config import ModelConfig
 from processors.heads import Heads
-from processors.types import EMOTION_LABELS, SENTIMENT_LABELS, TextSignals
+from processors.types import TextSignals
+from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ def load_base(encoder: str | None) -> tuple[PreTrainedTokenizerBase, PreTrainedM
     """Tokenizer and encoder in eval mode; local files only unless an id must be fetched."""
     path = resolve_model_dir(encoder)
     local = Path(path).is_dir()
-    tok = AutoTokenizer.from_pretrained(path, local_files_only=local)
+    tok = AutoTokenizer.from_pretrained(  # type: ignore[no-untyped-call]
+        path, local_files_only=local)
     model = AutoModel.from_pretrained(path, local_files_only=local)
     model.eval()
     return tok, model
@@ -60,7 +62,7 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 
 
 def sentence_embedding(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """L2-normalised mean pooling: the embedding that search, topics and the training
+    """L2-normalised mean pooling: the embedding that search, subject tagging and the training
     scripts' distillation target all share."""
     return torch.nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
 
@@ -101,18 +103,21 @@ def trace_encoder(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
     wrapper = _Traceable(model, heads).eval()
 
     def batch(texts: list[str]) -> dict[str, torch.Tensor]:
-        return tokenizer(texts, padding=True, truncation=True, max_length=max_length,
-                         return_tensors="pt")
+        enc: dict[str, torch.Tensor] = tokenizer(
+            texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        return enc
 
     example = batch(list(_EXAMPLE))
     probe = batch(list(_PROBE))
     verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # tracing touches config fields that log noise
+    # tracing touches config fields that log noise
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     try:
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # TracerWarnings about Python-side shape checks
-            traced = torch.jit.trace(wrapper, (example["input_ids"], example["attention_mask"]),
-                                     strict=False, check_trace=False)
+            traced: torch.jit.ScriptModule = torch.jit.trace(  # type: ignore[no-untyped-call]
+                wrapper, (example["input_ids"], example["attention_mask"]),
+                strict=False, check_trace=False)
             for enc in (probe, batch(["x"])):
                 got = traced(enc["input_ids"], enc["attention_mask"])
                 want = wrapper(enc["input_ids"], enc["attention_mask"])
@@ -131,7 +136,7 @@ class EncoderAnalyzer:
     """``TextAnalyzer``: encoder (plus the heads file's low-rank updates) + attention-pooling heads.
 
     One forward per sub-batch yields both the sentence embedding (mean-pooled last
-    layer, L2-normalised; used by topics and search) and the token states the
+    layer, L2-normalised; used by subject tagging and search) and the token states the
     heads read (layer ``heads.feature_layer``). Batches are sorted by length
     internally and cut into sub-batches of ``config.sub_batch`` texts (next to no
     padding); results come back in input order. With the ``int8``
@@ -162,7 +167,7 @@ class EncoderAnalyzer:
         self._check_compatible()
         if self.heads.merge_lora(self.model):  # adapters trained with the heads, if any
             log.info("merged %d low-rank encoder updates from the heads file", len(self.heads.lora))
-        # two graphs: the embedding alone (topics, search) and embedding + both heads
+        # two graphs: the embedding alone (subjects, search) and embedding + both heads
         self._traced: dict[bool, torch.jit.ScriptModule] = {}
         self._int8: dict[bool, int8.OnnxGraph] = {}
         if self.config.runtime == "int8":

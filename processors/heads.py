@@ -28,13 +28,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from processors.types import EMOTION_LABELS, SENTIMENT_LABELS
+from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
 DEFAULT_HEADS = Path(__file__).resolve().parent / "models" / "heads.safetensors"
 # These matrices are small: a multi-threaded BLAS spends more time waking and
@@ -59,7 +60,8 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     """Softmax along ``axis``, stable for large logits."""
     z = logits - logits.max(axis=axis, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
+    out: np.ndarray = e / e.sum(axis=axis, keepdims=True)
+    return out
 
 
 def gelu_tanh(x: np.ndarray) -> np.ndarray:
@@ -118,7 +120,8 @@ class AttnHead:
             x = (x - mu) / np.sqrt(var + 1e-5) * p["ln_weight"] + p["ln_bias"]
             h = gelu_tanh(x @ p["fc1_weight"].T + p["fc1_bias"])
             total += h @ p["fc2_weight"].T + p["fc2_bias"]
-        return total / self.members + self.offset
+        out: np.ndarray = total / self.members + self.offset
+        return out
 
     def probs(self, tokens: np.ndarray, mask: np.ndarray, emb: np.ndarray) -> np.ndarray:
         """Class probabilities."""
@@ -152,7 +155,7 @@ class TorchAttnHead(torch.nn.Module):
         mean = (tokens * mf).sum(1) / mf.sum(1).clamp(min=1.0)
         total = torch.zeros(())
         for i in range(self.members):
-            p = {k: getattr(self, f"{k}_{i}") for k in _PARAMS}
+            p = {k: cast(torch.Tensor, getattr(self, f"{k}_{i}")) for k in _PARAMS}
             scores = torch.einsum("bld,kd->blk", tokens, p["query"])
             scores = scores.masked_fill(~m[..., None], -1e9)
             pools = torch.einsum("blk,bld->bkd", scores.softmax(1), tokens).flatten(1)
@@ -162,7 +165,7 @@ class TorchAttnHead(torch.nn.Module):
             h = torch.nn.functional.gelu(x @ p["fc1_weight"].T + p["fc1_bias"],
                                          approximate="tanh")
             total = total + h @ p["fc2_weight"].T + p["fc2_bias"]
-        return (total / self.members + self.offset).softmax(-1)
+        return (total / self.members + cast(torch.Tensor, self.offset)).softmax(-1)
 
 
 @dataclass

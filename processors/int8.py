@@ -103,12 +103,15 @@ def build(module: torch.nn.Module, example: Mapping[str, torch.Tensor], outputs:
     buf = io.BytesIO()
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings about Python-side shape checks
-        torch.onnx.export(module, (example["input_ids"], example["attention_mask"]), buf,
+        # the stubs say a path; a file object is documented and works
+        torch.onnx.export(module, (example["input_ids"], example["attention_mask"]),
+                          buf,  # type: ignore[arg-type]
                           input_names=list(_INPUTS), output_names=outputs,
                           dynamic_axes=dyn, opset_version=17, dynamo=False)
     model, count = quantize_per_token(onnx.load_from_string(buf.getvalue()), skip_prefixes)
     log.info("built per-token int8 graph: %d MatMuls rewritten", count)
-    return model.SerializeToString()
+    serialized: bytes = model.SerializeToString()
+    return serialized
 
 
 class OnnxGraph:

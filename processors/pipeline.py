@@ -2,7 +2,7 @@
 
 ``Enricher.enrich_batch`` runs normalize -> redact -> language on every item,
 then ONE ``analyzer.analyze`` call for all non-empty texts of the batch (the
-shared encoder forward), then topics, urgency, the rant decision and, for
+shared encoder forward), then subjects, urgency, the rant decision and, for
 rants, a FollowUp with a suggested reply. ``parse_inbound`` turns raw bytes
 into a record or raises ``InvalidInput`` with a machine-readable reason that
 the stream layer uses for the dead-letter topic; its messages never contain
@@ -26,9 +26,11 @@ from processors.language import detect_language, warm_up
 from processors.normalize import Feedback, clean_and_truncate, normalize
 from processors.redact import redact
 from processors.reply import suggest_reply, summarize
-from processors.topics import TopicMatcher, load_taxonomy
-from processors.types import EMOTION_LABELS, SENTIMENT_LABELS, TextAnalyzer, TextSignals
+from processors.taxonomy import SubjectMatcher, load_taxonomy
+from processors.types import TextAnalyzer, TextSignals
 from processors.urgency import UrgencyInput, due_by, is_rant, priority_for, score_urgency
+from schemas.errors import describe_validation_error
+from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 from schemas.records import (
     SCHEMA_VERSION,
     Emotion,
@@ -40,6 +42,8 @@ from schemas.records import (
     Sentiment,
     SurveyReply,
     SurveyScore,
+    UnsupportedSchemaVersion,
+    check_schema_version,
 )
 
 Source = Literal["sms", "survey"]
@@ -103,15 +107,6 @@ def _has_surrogate(obj: Any, depth: int = 0) -> bool:
     return False
 
 
-def _pydantic_detail(e: ValidationError, limit: int = 5) -> str:
-    parts = []
-    for err in e.errors(include_input=False, include_url=False, include_context=False)[:limit]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(record)"
-        parts.append(f"{loc}: {err['msg']}")
-    more = e.error_count() - limit
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
 def detect_source(obj: dict[str, Any]) -> Source | None:
     """SMS if it has an SMS id/body, survey if it has a response id."""
     if "message_id" in obj or "body" in obj:
@@ -144,11 +139,11 @@ def parse_inbound(raw: bytes, source: Source | None = None) -> InboundSMS | Surv
     if _has_surrogate(obj):
         raise InvalidInput("invalid_json", "lone UTF-16 surrogate escape in a string")
     version = obj.get("schema_version", SCHEMA_VERSION)
-    if isinstance(version, int) and not isinstance(version, bool) and version != SCHEMA_VERSION:
-        raise InvalidInput(
-            "unsupported_schema_version",
-            f"schema_version {version}; this worker reads {SCHEMA_VERSION}",
-        )
+    if isinstance(version, int) and not isinstance(version, bool):
+        try:
+            check_schema_version(version)
+        except UnsupportedSchemaVersion as e:
+            raise InvalidInput("unsupported_schema_version", str(e)) from None
     kind = source or detect_source(obj)
     if kind is None:
         raise InvalidInput(
@@ -158,7 +153,8 @@ def parse_inbound(raw: bytes, source: Source | None = None) -> InboundSMS | Surv
     try:
         record = model.model_validate(obj)
     except ValidationError as e:
-        raise InvalidInput("invalid_record", f"{kind}: {_pydantic_detail(e)}") from None
+        raise InvalidInput(
+            "invalid_record", f"{kind}: {describe_validation_error(e, limit=5)}") from None
     if isinstance(record, InboundSMS) and not clean_and_truncate(record.body, 1000)[0]:
         raise InvalidInput("empty_text", "SMS body is empty after removing whitespace/controls")
     return record
@@ -178,7 +174,8 @@ def _default_analyzer(config: EnrichConfig) -> TextAnalyzer:
 
 def _survey_only_signals(survey: SurveyScore | None) -> tuple[dict[str, float], dict[str, float]]:
     """Sentiment from the score alone (no comment to read); emotion stays neutral."""
-    neutral_emotion = {lab: (1.0 if lab == "neutral" else 0.0) for lab in EMOTION_LABELS}
+    neutral_emotion: dict[str, float] = {
+        lab: (1.0 if lab == "neutral" else 0.0) for lab in EMOTION_LABELS}
     if survey is None:
         return {"negative": 0.0, "neutral": 1.0, "positive": 0.0}, neutral_emotion
     lo, hi = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[survey.kind]
@@ -199,13 +196,13 @@ def _survey_only_signals(survey: SurveyScore | None) -> tuple[dict[str, float], 
 def _sentiment(probs: dict[str, float]) -> Sentiment:
     label = max(SENTIMENT_LABELS, key=lambda k: probs.get(k, 0.0))
     score = float(np.clip(probs.get("positive", 0.0) - probs.get("negative", 0.0), -1.0, 1.0))
-    return Sentiment(label=label, score=round(score, 4))  # type: ignore[arg-type]
+    return Sentiment(label=label, score=round(score, 4))
 
 
 def _emotion(probs: dict[str, float]) -> Emotion:
     scores = {lab: round(float(probs.get(lab, 0.0)), 4) for lab in EMOTION_LABELS}
     label = max(EMOTION_LABELS, key=lambda k: scores[k])
-    return Emotion(label=label, scores=scores)  # type: ignore[arg-type]
+    return Emotion(label=label, scores=scores)
 
 
 class Enricher:
@@ -217,7 +214,7 @@ class Enricher:
             analyzer if analyzer is not None else _default_analyzer(config)
         )
         self.taxonomy = load_taxonomy(config.taxonomy_path)
-        self.topics = TopicMatcher(self.taxonomy, self.analyzer)
+        self.subjects = SubjectMatcher(self.taxonomy, self.analyzer)
         warm_up()
         self.model_info = ModelInfo(
             encoder=str(self.analyzer.name), version=str(self.analyzer.version)
@@ -260,10 +257,10 @@ class Enricher:
                 contacts: int, now: datetime) -> EnrichResult:
         if sig is not None:
             sent_p, emo_p = sig.sentiment, sig.emotion
-            topics = [] if fb.opt_out else self.topics.match(red.text, sig.embedding)
+            subjects = [] if fb.opt_out else self.subjects.match(red.text, sig.embedding)
         else:
             sent_p, emo_p = _survey_only_signals(fb.survey)
-            topics = []
+            subjects = []
         urgency = score_urgency(
             UrgencyInput(
                 text=red.text,
@@ -282,7 +279,7 @@ class Enricher:
             received_at=fb.received_at, enriched_at=now, text=red.text, survey=fb.survey,
             language=lang.code, language_supported=lang.supported, opt_out=fb.opt_out,
             truncated=fb.truncated, sentiment=_sentiment(sent_p), emotion=emotion,
-            topics=topics, urgency=urgency, is_rant=rant,
+            topics=subjects, urgency=urgency, is_rant=rant,
             pii=PiiReport(redacted=red.redacted, kinds=red.kinds), model=self.model_info,
         )
         if not rant:
@@ -292,8 +289,8 @@ class Enricher:
             id=f"followup:{fb.id}", feedback_id=fb.id, customer_id=fb.customer_id,
             brand=fb.brand, priority=priority, created_at=now,
             due_by=due_by(priority, now, self.config.urgency), reasons=urgency.reasons,
-            summary=summarize(fb.channel, emotion.label, topics, urgency.reasons, priority),
-            suggested_reply=suggest_reply(red.text, emotion.label, topics,
+            summary=summarize(fb.channel, emotion.label, subjects, urgency.reasons, priority),
+            suggested_reply=suggest_reply(red.text, emotion.label, subjects,
                                           quote=lang.code in ("en", "und")),
             feedback=feedback,
         )

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from processors.topics import split_clauses
-from schemas.records import TopicTag
+from processors.taxonomy import split_clauses
+from schemas.records import Subject
 
 FEELINGS: dict[str, tuple[str, str]] = {
     # emotion -> (opening, closing)
@@ -163,13 +163,13 @@ _FRAGMENT = re.compile(
     r"(?:second|third|fourth|fifth) time\b|[£$€]|\d)")
 
 
-def pick_cause(text: str, topics: list[TopicTag]) -> tuple[str, bool]:
+def pick_cause(text: str, subjects: list[Subject]) -> tuple[str, bool]:
     """The clause that best says what went wrong, cleaned for quoting back, and whether
     it is a (reported) question. ("", False) when nothing is quotable."""
     clauses = split_clauses(text)
     candidates: list[tuple[int, int, str, bool]] = []
     for i, c in enumerate(clauses):
-        evidence_hit = any(t.evidence and t.evidence.lower() in c.lower() for t in topics[:2])
+        evidence_hit = any(t.evidence and t.evidence.lower() in c.lower() for t in subjects[:2])
         cues = len(_NEGATIVE_CUES.findall(c))
         has_pii = bool(_PLACEHOLDER.search(c))
         score = 3 * evidence_hit + cues - 2 * has_pii
@@ -192,13 +192,13 @@ def pick_cause(text: str, topics: list[TopicTag]) -> tuple[str, bool]:
     return best[2], best[3]
 
 
-def suggest_reply(text: str, emotion: str, topics: list[TopicTag], quote: bool = True) -> str:
+def suggest_reply(text: str, emotion: str, subjects: list[Subject], quote: bool = True) -> str:
     """One or two sentences an agent can open with; deterministic for the same input.
 
     ``quote=False`` (text not in English) gives the generic opener: turning pronouns round
     only works in English, and a half-translated quote would read worse than none.
     """
-    cause, question = pick_cause(text, topics) if quote else ("", False)
+    cause, question = pick_cause(text, subjects) if quote else ("", False)
     opening, closing = FEELINGS.get(emotion, FEELINGS["anger"])
     if not cause:
         return NO_CAUSE
@@ -215,12 +215,12 @@ def suggest_reply(text: str, emotion: str, topics: list[TopicTag], quote: bool =
 
 
 def summarize(
-    channel: str, emotion: str, topics: list[TopicTag], reasons: list[str], priority: str
+    channel: str, emotion: str, subjects: list[Subject], reasons: list[str], priority: str
 ) -> str:
-    """A one-line case title: priority, channel, feeling, topics and the top reasons."""
+    """A one-line case title: priority, channel, feeling, subjects and the top reasons."""
     feeling = {"anger": "Angry", "disgust": "Disgusted", "fear": "Worried",
                "sadness": "Upset", "joy": "Mixed", "surprise": "Surprised"}.get(emotion, "Unhappy")
-    what = ", ".join(t.name for t in topics[:3]) or "general"
+    what = ", ".join(t.name for t in subjects[:3]) or "general"
     why = "; ".join(reasons[:3]) or "no specific cue"
     kind = "SMS" if channel == "sms" else "survey reply"
     return f"{priority}: {feeling} {kind} about {what} — {why}"

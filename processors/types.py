@@ -8,19 +8,14 @@ from typing import Protocol
 
 import numpy as np
 
-SENTIMENT_LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
-EMOTION_LABELS: tuple[str, ...] = (
-    "anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise",
-)
-
 
 @dataclass(frozen=True)
 class TextSignals:
     """What the shared encoder and its heads say about one text."""
 
     embedding: np.ndarray  # L2-normalised sentence embedding
-    sentiment: dict[str, float]  # probability per SENTIMENT_LABELS
-    emotion: dict[str, float]  # probability per EMOTION_LABELS
+    sentiment: dict[str, float]  # probability per schemas.records.SENTIMENT_LABELS
+    emotion: dict[str, float]  # probability per schemas.records.EMOTION_LABELS
 
 
 class TextAnalyzer(Protocol):

@@ -13,10 +13,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from schemas.labels import EmotionLabel, SentimentLabel
+
 SCHEMA_VERSION = 1
 
-SentimentLabel = Literal["negative", "neutral", "positive"]
-EmotionLabel = Literal["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
 UrgencyLevel = Literal["low", "medium", "high", "critical"]
 Priority = Literal["P1", "P2", "P3"]
 Channel = Literal["sms", "survey"]
@@ -26,6 +26,21 @@ AuditAction = Literal[
     "login", "login_failed", "logout", "claimed", "contacted", "no_answer", "resolved",
     "escalated", "closed", "redrive", "discard", "alert", "user_added",
 ]
+
+
+
+class UnsupportedSchemaVersion(ValueError):
+    """A record from a producer newer (or older) than the schema this worker reads."""
+
+
+def check_schema_version(version: int) -> int:
+    """The one schema-version check: inbound models validate with it, and
+    ``processors.pipeline.parse_inbound`` runs it first to give the failure its own reason."""
+    if version != SCHEMA_VERSION:
+        raise UnsupportedSchemaVersion(
+            f"unsupported schema_version {version} (this worker reads {SCHEMA_VERSION})")
+    return version
+
 
 NonEmptyId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 PII_KINDS = ("phone", "email", "card", "postcode", "iban")
@@ -39,9 +54,7 @@ class _Inbound(BaseModel):
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, v: int) -> int:
-        if v != SCHEMA_VERSION:
-            raise ValueError(f"unsupported schema_version {v} (this worker reads {SCHEMA_VERSION})")
-        return v
+        return check_schema_version(v)
 
 
 class InboundSMS(_Inbound):
@@ -97,7 +110,13 @@ class Emotion(_Out):
     scores: dict[EmotionLabel, float]
 
 
-class TopicTag(_Out):
+# One taxonomy subject a message is about (billing, delivery, ...), with its evidence.
+# (A comment, not a docstring: a docstring would enter the published JSON Schema.) On the
+# wire it keeps the title ``TopicTag`` and sits in ``EnrichedFeedback.topics``: wire names
+# are a public contract (docs/naming.md).
+class Subject(_Out):
+    model_config = ConfigDict(extra="forbid", title="TopicTag")
+
     name: str
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: str = Field(description="phrase taken from the (redacted) message")
@@ -137,7 +156,7 @@ class EnrichedFeedback(_Out):
     truncated: bool = Field(default=False, description="text was cut to the configured maximum")
     sentiment: Sentiment
     emotion: Emotion
-    topics: list[TopicTag]
+    topics: list[Subject]  # wire name kept: a public contract (docs/naming.md)
     urgency: Urgency
     is_rant: bool
     pii: PiiReport

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic.json_schema import GenerateJsonSchema
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -23,6 +25,7 @@ from schemas.records import (  # noqa: E402
     FollowUp,
     FollowUpOutcome,
     InboundSMS,
+    Subject,
     SurveyReply,
 )
 
@@ -38,12 +41,23 @@ RECORDS: dict[str, tuple[Any, str]] = {
     "audit_event": (AuditEvent, "serialization"),
 }
 
+# A class renamed in code keeps its published $defs name: the wire title is the contract
+# (``Subject`` is ``TopicTag`` on the wire, docs/naming.md).
+WIRE_DEF_NAMES: dict[str, str] = {Subject.__name__: str(Subject.model_config["title"])}
+
+
+class WireNames(GenerateJsonSchema):
+    """JSON Schema generation with ``$defs`` keyed by the wire name of each record."""
+
+    def normalize_name(self, name: str) -> str:
+        return WIRE_DEF_NAMES.get(name, super().normalize_name(name))
+
 
 def render() -> dict[str, str]:
     """File name -> file content, deterministic."""
     out = {}
     for name, (model, mode) in RECORDS.items():
-        schema = model.model_json_schema(by_alias=True, mode=mode)
+        schema = model.model_json_schema(by_alias=True, mode=mode, schema_generator=WireNames)
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["$id"] = f"https://voc-pipeline.example/schemas/{name}.json"
         out[f"{name}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"

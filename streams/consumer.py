@@ -101,7 +101,8 @@ class SafeConsumer(AIOKafkaConsumer):
         after a takeover; rules 4 and 6 did.) The seek is marked once it has happened:
         a fetch issued before that counts as stale (rule 1).
         """
-        await self._thread.call_thread(self._thread.seek, partition, offset)
+        # call_thread runs plain functions too (mode's maybe_async); its stub wants async
+        await self._thread.call_thread(self._thread.seek, partition, offset)  # type: ignore[arg-type]
         self._mark_seek(partition, offset)
 
     async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
@@ -124,7 +125,8 @@ class SafeConsumer(AIOKafkaConsumer):
             # such partitions were seen never to deliver a record (assigned, active, not
             # paused, read offset None) until the stall watchdog seeked them: seek them to
             # their log start here, like the committed ones
-            await self._thread.call_thread(self._seek_all, dict(self._starts))
+            await self._thread.call_thread(
+                self._seek_all, dict(self._starts))  # type: ignore[arg-type]
             for tp, offset in self._starts.items():
                 self._mark_seek(tp, offset)
         return committed
@@ -174,7 +176,9 @@ class SafeConsumer(AIOKafkaConsumer):
     def _undo_stale_read_offset(self, tp: TP | None, fetch_seq: int) -> None:
         """The message just delivered was fetched before a seek of its partition: the
         drain loop set the read offset to it; put it back to the seek target."""
-        seek = self._seeked_since(tp, fetch_seq) if tp is not None else None
+        if tp is None:
+            return
+        seek = self._seeked_since(tp, fetch_seq)
         if seek is not None:
             self._read_offset[tp] = seek[1]
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from schemas.errors import describe_validation_error
 from schemas.records import DeadLetter
 
 MAX_ERROR_CHARS = 500
@@ -40,11 +41,7 @@ def safe_key(key: bytes | str | None) -> str | None:
 def describe_error(exc: BaseException) -> str:
     """A short error text that never echoes the input values (they may hold PII)."""
     if isinstance(exc, ValidationError):
-        parts = []
-        for err in exc.errors(include_input=False, include_url=False):
-            loc = ".".join(str(p) for p in err.get("loc", ())) or "(record)"
-            parts.append(f"{loc}: {err.get('msg', 'invalid')}")
-        text = "; ".join(parts)
+        text = describe_validation_error(exc)
     else:
         detail = getattr(exc, "detail", None)
         text = str(detail) if detail is not None else type(exc).__name__

@@ -223,6 +223,6 @@ def configure_logging(settings: _HasLogSettings | None = None, stream: Any = Non
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         handler._voc_handler = True  # type: ignore[attr-defined]
         root.addHandler(handler)
-    for handler in root.handlers:
-        if not any(isinstance(f, ScrubFilter) for f in handler.filters):
-            handler.addFilter(ScrubFilter())
+    for h in root.handlers:
+        if not any(isinstance(f, ScrubFilter) for f in h.filters):
+            h.addFilter(ScrubFilter())

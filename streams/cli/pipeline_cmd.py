@@ -14,33 +14,18 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import click
+
+from streams.probe import http_json
 
 DEMO_SAMPLE = Path("deploy/sample/replies.jsonl")
 
 
 def _repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
-
-
-def http_json(url: str, timeout: float = 2.0) -> tuple[int, Any]:
-    """(status, parsed JSON or text) for a GET; status 0 when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (local URL)
-            body = resp.read()
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        body, status = exc.read(), exc.code
-    except OSError:
-        return 0, None
-    try:
-        return status, json.loads(body)
-    except ValueError:
-        return status, body.decode("utf-8", "replace")
 
 
 def wait_healthy(base_url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None

@@ -8,6 +8,9 @@ from typing import Any
 
 import click
 
+from schemas.labels import SENTIMENT_LABELS
+from streams.cli.since import since_option
+
 SENTIMENT_STYLE = {"negative": "red", "neutral": "yellow", "positive": "green"}
 
 
@@ -62,33 +65,31 @@ def register(cli: click.Group) -> None:
 
     @cli.command("search")
     @click.argument("query", required=False, default="")
-    @click.option("--sentiment", type=click.Choice(["negative", "neutral", "positive"]),
+    @click.option("--sentiment", type=click.Choice(list(SENTIMENT_LABELS)),
                   default=None, help="Only this sentiment.")
-    @click.option("--topic", default=None, help="Only this topic (e.g. billing).")
+    @click.option("--subject", "--topic", "subject", default=None,
+                  help="Only this taxonomy subject (e.g. billing).")
     @click.option("--rants", is_flag=True, help="Only rants.")
     @click.option("--since", default=None, help="Received since: 24h, 7d, 30m or ISO time.")
     @click.option("--size", type=click.IntRange(1, 1000), default=20, show_default=True)
     @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
-    def search_cmd(query: str, sentiment: str | None, topic: str | None, rants: bool,
+    def search_cmd(query: str, sentiment: str | None, subject: str | None, rants: bool,
                    since: str | None, size: int, as_json: bool) -> None:
         """Search enriched feedback. QUERY is plain words; quotes, AND/OR/NOT (+ | -) and
         prefix* work; it is never parsed as engine query syntax. Empty QUERY lists the newest.
         """
         import asyncio
 
-        from streams.search import SearchUnavailable, make_backend, parse_since
+        from streams.search import SearchUnavailable, make_backend
         from streams.settings import get_settings
 
-        try:
-            parse_since(since)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--since") from exc
+        since_ts = since_option(since)
 
         async def run() -> list[Any]:
             backend = make_backend(get_settings())
             try:
-                return await backend.search(query, sentiment=sentiment, topic=topic,
-                                            rants=rants, since=since, size=size)
+                return await backend.search(query, sentiment=sentiment, subject=subject,
+                                            rants=rants, since=since_ts, size=size)
             finally:
                 await backend.close()
 

@@ -39,8 +39,10 @@ def _iso(dt: datetime) -> str:
 def case_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     """What the console's queue shows of a follow-up (``voc-followups``), from the FollowUp
     record: redacted text and the enrichment's "why", never anything unredacted."""
-    fb = data.get("feedback") if isinstance(data.get("feedback"), Mapping) else {}
-    urgency = fb.get("urgency") if isinstance(fb.get("urgency"), Mapping) else {}
+    feedback = data.get("feedback")
+    fb: Mapping[str, Any] = feedback if isinstance(feedback, Mapping) else {}
+    urgency_value = fb.get("urgency")
+    urgency: Mapping[str, Any] = urgency_value if isinstance(urgency_value, Mapping) else {}
     return {
         "feedback_id": data.get("feedback_id"),
         "customer_id": data.get("customer_id"),
@@ -70,6 +72,7 @@ def route_followup_event(ev: RawEvent, *, followups_topic: str) -> Outputs:
         data = json.loads(ev.value or b"")
         if not isinstance(data, dict):
             raise ValueError("record is not a JSON object")
+        op: dict[str, Any]
         if ev.topic == followups_topic:
             op = {
                 "op": "open",

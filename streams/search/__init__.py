@@ -4,14 +4,12 @@ from streams.search.base import (
     IndexResult,
     RetryPolicy,
     SearchBackend,
-    SearchHit,
     SearchUnavailable,
-    build_query,
     index_for,
-    parse_since,
     retry,
 )
 from streams.search.factory import connect_backend, detect_backend, detect_server, make_backend
+from streams.search.query import SearchHit, build_query
 
 __all__ = [
     "IndexResult",
@@ -25,6 +23,5 @@ __all__ = [
     "detect_server",
     "index_for",
     "make_backend",
-    "parse_since",
     "retry",
 ]

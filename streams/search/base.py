@@ -1,9 +1,9 @@
 """The search sink's one small interface, shared by the Elasticsearch and OpenSearch adapters.
 
 Why a base class and not two independent clients: the index layout (template, alias over
-monthly indices, ``_id`` = feedback id), the retries and the safe query builder must be
-identical on both engines, so they live here; an adapter only says how its client spells a
-call and which of its exceptions are worth retrying.
+monthly indices, ``_id`` = feedback id) and the retries must be identical on both engines,
+so they live here; an adapter only says how its client spells a call and which of its
+exceptions are worth retrying. The safe query bodies are built in ``streams.search.query``.
 
 Layout: documents go to ``<alias>-YYYY.MM`` chosen from the document's own ``received_at``,
 so a replayed message always lands in the same index under the same ``_id`` (idempotent).
@@ -15,19 +15,29 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import schemas
 from schemas.indices import FEEDBACK, IndexDef
 from streams.retry import RetryPolicy, retry, short_error
+from streams.search.query import (
+    DEFAULT_FACETS,
+    SearchHit,
+    build_query,
+    facets_from,
+    facets_query,
+    hits_from,
+    most_urgent_query,
+)
 
 if TYPE_CHECKING:
     from streams.metrics import Metrics
@@ -38,7 +48,6 @@ T = TypeVar("T")
 
 TEMPLATE_PATH = Path(schemas.__file__).parent / "index_template.json"
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-SENTIMENTS = ("negative", "neutral", "positive")
 
 
 class SearchUnavailable(Exception):
@@ -55,16 +64,6 @@ class IndexResult:
     error: str | None = None
     retryable: bool = False
     index: str | None = None
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """One match: the stored document plus highlighted fragments of its text."""
-
-    id: str
-    score: float | None
-    source: dict[str, Any]
-    highlights: list[str] = field(default_factory=list)
 
 
 #: Interactive calls (search, counts, refresh, drop): a few quick tries, then the error.
@@ -99,87 +98,6 @@ def index_for(alias: str, doc: dict[str, Any], time_field: str = "received_at") 
     if m is None and isinstance(received, datetime):
         return f"{alias}-{received:%Y.%m}"
     return f"{alias}-{m.group(1)}.{m.group(2)}" if m else f"{alias}-undated"
-
-
-_RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(value: str | datetime | None, now: datetime | None = None) -> datetime | None:
-    """``24h`` / ``7d`` / ``30m`` relative to now, or an ISO-8601 timestamp (UTC if naive)."""
-    if value is None or isinstance(value, datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
-    m = _RELATIVE.match(value)
-    if m:
-        delta = timedelta(**{_UNITS[m.group(2).lower()]: int(m.group(1))})
-        return (now or datetime.now(UTC)) - delta
-    try:
-        ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValueError(f"--since: expected e.g. 24h, 7d or an ISO timestamp, got {value!r}") \
-            from exc
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
-
-def build_query(
-    query: str,
-    *,
-    sentiment: str | None = None,
-    topic: str | None = None,
-    rants: bool = False,
-    since: str | datetime | None = None,
-    size: int = 20,
-) -> dict[str, Any]:
-    """A search body that is safe for any user input.
-
-    The text goes only into ``simple_query_string`` (which never raises on bad syntax and has
-    no field/regex/script operators enabled here) and filters are ``term``/``range`` clauses
-    with the values as data, never as query syntax.
-    """
-    q = (query or "").strip()
-    must: list[dict[str, Any]] = []
-    if q and q != "*":
-        must.append({
-            "simple_query_string": {
-                "query": q[:1000],
-                "fields": ["text", "topics.evidence"],
-                "default_operator": "and",
-                "flags": "AND|OR|NOT|PHRASE|PREFIX|PRECEDENCE|WHITESPACE|ESCAPE",
-                "lenient": True,
-            }
-        })
-    filters: list[dict[str, Any]] = []
-    if sentiment:
-        if sentiment not in SENTIMENTS:
-            raise ValueError(f"sentiment must be one of {', '.join(SENTIMENTS)}")
-        filters.append({"term": {"sentiment.label": sentiment}})
-    if topic:
-        filters.append({"term": {"topics.name": topic}})
-    if rants:
-        filters.append({"term": {"is_rant": True}})
-    since_ts = parse_since(since)
-    if since_ts is not None:
-        filters.append({"range": {"received_at": {"gte": since_ts.isoformat()}}})
-    body: dict[str, Any] = {
-        "size": max(0, min(int(size), 1000)),
-        "query": {"bool": {"must": must or [{"match_all": {}}], "filter": filters}},
-        "highlight": {
-            "fields": {"text": {"number_of_fragments": 3, "fragment_size": 160}},
-            "pre_tags": ["[["],
-            "post_tags": ["]]"],
-        },
-        "sort": (["_score", {"received_at": "desc"}] if must else [{"received_at": "desc"}]),
-    }
-    return body
-
-
-def hits_from(response: dict[str, Any]) -> list[SearchHit]:
-    out: list[SearchHit] = []
-    for h in response.get("hits", {}).get("hits", []):
-        hl = h.get("highlight", {}) or {}
-        out.append(SearchHit(id=h["_id"], score=h.get("_score"), source=h.get("_source", {}),
-                             highlights=list(hl.get("text", []))))
-    return out
 
 
 class SearchBackend(ABC):
@@ -309,7 +227,7 @@ class SearchBackend(ABC):
         while pending:
             attempt += 1
             actions = [self._index_action(docs[i]) for i in pending]
-            outcomes = await self._call(lambda a=actions: self._bulk(a), policy)
+            outcomes = await self._call(functools.partial(self._bulk, actions), policy)
             still: list[int] = []
             for i, (ok, item) in zip(pending, outcomes, strict=True):
                 res = _result(str(docs[i]["id"]), ok, item)
@@ -334,8 +252,9 @@ class SearchBackend(ABC):
     def _index_action(self, doc: dict[str, Any]) -> dict[str, Any]:
         """One bulk ``index`` action; versioned indices carry the document's own version, so
         a replayed older state can never overwrite a newer one (the engine answers 409)."""
-        action = {"_op_type": "index", "_index": index_for(self.alias, doc, self.index.time_field),
-                  "_id": str(doc["id"]), "_source": doc}
+        action: dict[str, Any] = {
+            "_op_type": "index", "_index": index_for(self.alias, doc, self.index.time_field),
+            "_id": str(doc["id"]), "_source": doc}
         if self.index.version_field:
             action["version"] = int(doc[self.index.version_field])
             action["version_type"] = "external"
@@ -349,55 +268,35 @@ class SearchBackend(ABC):
         self,
         query: str,
         sentiment: str | None = None,
-        topic: str | None = None,
+        subject: str | None = None,
         rants: bool = False,
-        since: str | datetime | None = None,
+        since: datetime | None = None,
         size: int = 20,
     ) -> list[SearchHit]:
         """Matching feedback, best first, with highlighted fragments (user input is data)."""
-        body = build_query(query, sentiment=sentiment, topic=topic, rants=rants, since=since,
-                           size=size)
-        resp = await self._read(body)
-        return hits_from(resp)
+        body = build_query(query, sentiment=sentiment, subject=subject, rants=rants,
+                           since=since, size=size)
+        return hits_from(await self._read(body))
 
     async def facets(
         self,
-        fields: Sequence[str] = ("sentiment.label", "topics.name", "urgency.level", "channel"),
+        fields: Sequence[str] = DEFAULT_FACETS,
         query: str = "",
         sentiment: str | None = None,
-        topic: str | None = None,
+        subject: str | None = None,
         rants: bool = False,
-        since: str | datetime | None = None,
+        since: datetime | None = None,
         size: int = 20,
     ) -> dict[str, Any]:
         """Counts per value of keyword ``fields`` over the matching feedback (same safe query
         and filters as ``search``): ``{"total": n, "rants": n, field: [(value, count), ...]}``."""
-        body = build_query(query, sentiment=sentiment, topic=topic, rants=rants, since=since,
-                           size=0)
-        body.pop("highlight", None)
-        body.pop("sort", None)
-        body["track_total_hits"] = True
-        body["aggs"] = {f"f{i}": {"terms": {"field": f, "size": size}}
-                        for i, f in enumerate(fields)}
-        body["aggs"]["rants"] = {"filter": {"term": {"is_rant": True}}}
-        resp = await self._read(body)
-        aggs = resp.get("aggregations", {})
-        total = resp.get("hits", {}).get("total", 0)
-        out: dict[str, Any] = {
-            "total": int(total["value"] if isinstance(total, dict) else total),
-            "rants": int(aggs.get("rants", {}).get("doc_count", 0)),
-        }
-        for i, f in enumerate(fields):
-            out[f] = [(b["key"], int(b["doc_count"]))
-                      for b in aggs.get(f"f{i}", {}).get("buckets", [])]
-        return out
+        body = facets_query(fields, query, sentiment=sentiment, subject=subject, rants=rants,
+                            since=since, size=size)
+        return facets_from(await self._read(body), fields)
 
     async def most_urgent(self, size: int = 5) -> list[SearchHit]:
         """The rants with the highest urgency score, newest first among equals."""
-        body = {"size": size, "query": {"bool": {"filter": [{"term": {"is_rant": True}}]}},
-                "sort": [{"urgency.score": "desc"}, {"received_at": "desc"}]}
-        resp = await self._read(body)
-        return hits_from(resp)
+        return hits_from(await self._read(most_urgent_query(size)))
 
     async def count(self) -> int:
         """Documents behind the alias."""
@@ -443,7 +342,7 @@ class SearchBackend(ABC):
 
 def _result(doc_id: str, ok: bool, item: dict[str, Any]) -> IndexResult:
     """Turn one bulk response item (``{"index": {...}}``) into an IndexResult."""
-    body = next(iter(item.values()), {}) if item else {}
+    body: dict[str, Any] = next(iter(item.values()), {}) if item else {}
     status = int(body.get("status", 200 if ok else 0))
     if not ok and status == 409 and "version_conflict" in str(body.get("error", "")):
         ok = True  # an external version at or above this one is stored: this write is stale

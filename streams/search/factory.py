@@ -135,9 +135,9 @@ def make_backend(
 
 
 def _es_client_major() -> int:
-    from elasticsearch import __versionstr__
+    from importlib.metadata import version
 
-    return int(__versionstr__.split(".")[0])
+    return int(version("elasticsearch").split(".")[0])
 
 
 async def connect_backend(

@@ -87,4 +87,4 @@ class OpenSearchService(Service):
 
     def healthy(self) -> bool:
         health = self.health()
-        return bool(health) and health.get("status") in ("green", "yellow")
+        return bool(health) and health is not None and health.get("status") in ("green", "yellow")

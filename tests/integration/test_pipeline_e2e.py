@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from streams.cli.pipeline_cmd import http_json
+from streams.probe import http_json
 from streams.replay import producer_config, replay
 from streams.settings import Settings
 

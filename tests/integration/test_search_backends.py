@@ -16,6 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from schemas.records import EnrichedFeedback
+from streams.cli.since import parse_since
 from streams.metrics import Metrics
 from streams.search import (
     RetryPolicy,
@@ -157,9 +158,10 @@ async def test_search_matches_text_with_highlights_and_filters(backend: SearchBa
     assert {h.id for h in hits} == {"sms:T1", "sms:T5"}
     assert any("[[charged]]" in f.lower() for f in hits[0].highlights)
 
-    assert [h.id for h in await backend.search("charged twice", since="30d")] == ["sms:T1"]
+    month = parse_since("30d")
+    assert [h.id for h in await backend.search("charged twice", since=month)] == ["sms:T1"]
     assert [h.id for h in await backend.search("", rants=True)] == ["sms:T1"]
-    billing = await backend.search("", topic="billing", sentiment="positive")
+    billing = await backend.search("", subject="billing", sentiment="positive")
     assert [h.id for h in billing] == ["sms:T4"]
     neg = await backend.search("", sentiment="negative", size=100)
     assert {h.id for h in neg} == {"sms:T1", "sms:T2", "sms:T5"}
@@ -177,7 +179,7 @@ async def test_facets_count_keyword_values_with_filters(backend: SearchBackend) 
     assert dict(f["sentiment.label"]) == {"negative": 3, "positive": 2}
     assert dict(f["topics.name"]) == {"billing": 3, "delivery": 1, "staff": 1}
     assert dict(f["channel"]) == {"sms": 5}
-    g = await backend.facets(("topics.name",), query="charged", since="30d")
+    g = await backend.facets(("topics.name",), query="charged", since=parse_since("30d"))
     assert g["total"] == 1 and g["topics.name"] == [("billing", 1)]
     assert [h.id for h in await backend.most_urgent(5)] == ["sms:T1"]  # the only rant
 

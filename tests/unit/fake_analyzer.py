@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from processors.types import EMOTION_LABELS, TextSignals
+from processors.types import TextSignals
+from schemas.labels import EMOTION_LABELS
 
 DIM = 256
 _NEG = {"twice", "wrong", "late", "never", "worst", "rude", "angry", "hate", "useless",

@@ -9,7 +9,7 @@ from transformers import AutoModel
 
 from processors.config import ModelConfig
 from processors.encoder import EncoderAnalyzer, resolve_model_dir
-from processors.types import EMOTION_LABELS, SENTIMENT_LABELS
+from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
 TEXTS = [
     "ok",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from processors.heads import DEFAULT_HEADS, AttnHead, Heads, softmax
-from processors.types import EMOTION_LABELS, SENTIMENT_LABELS
+from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
 
 def _random_heads(dim: int = 8, k: int = 2, hidden: int = 5, seed: int = 0) -> Heads:

@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 from processors import int8
 from processors.config import ModelConfig
 from processors.encoder import EncoderAnalyzer
-from processors.types import EMOTION_LABELS, SENTIMENT_LABELS
+from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
 
 def _matmul_graph(w: np.ndarray) -> onnx.ModelProto:

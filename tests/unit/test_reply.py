@@ -7,11 +7,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from processors.reply import NO_CAUSE, pick_cause, suggest_reply, summarize
-from schemas.records import TopicTag
+from schemas.records import Subject
 
 
-def tag(name: str, evidence: str) -> TopicTag:
-    return TopicTag(name=name, confidence=0.9, evidence=evidence)
+def tag(name: str, evidence: str) -> Subject:
+    return Subject(name=name, confidence=0.9, evidence=evidence)
 
 
 def test_names_feeling_and_cause_with_pronouns_turned() -> None:

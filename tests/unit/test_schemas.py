@@ -90,3 +90,51 @@ def test_index_template_maps_every_enriched_field() -> None:
     assert props["topics"]["properties"]["name"]["type"] == "keyword"
     assert props["is_rant"]["type"] == "boolean"
     assert props["urgency"]["properties"]["score"]["type"] == "float"
+
+
+def test_one_validation_error_text_names_fields_never_values() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from schemas.errors import describe_validation_error
+
+    secret = "+447700900123 my card 4111"
+    with pytest.raises(ValidationError) as info:
+        InboundSMS.model_validate({"message_id": "", "from": secret, "body": 7, "brand": secret,
+                                   "received_at": secret, "schema_version": 2})
+    full = describe_validation_error(info.value)
+    assert secret not in full and "received_at:" in full and "schema_version:" in full
+    first = describe_validation_error(info.value, limit=1)
+    assert first.count(": ") == 1 and first.endswith(f"; and {info.value.error_count() - 1} more")
+    with pytest.raises(ValidationError) as top:
+        InboundSMS.model_validate([secret])
+    assert describe_validation_error(top.value, top="(top)").startswith("(top): ")
+
+
+def test_one_schema_version_check() -> None:
+    import pytest
+
+    from schemas.records import SCHEMA_VERSION, UnsupportedSchemaVersion, check_schema_version
+
+    assert check_schema_version(SCHEMA_VERSION) == SCHEMA_VERSION
+    with pytest.raises(UnsupportedSchemaVersion, match="schema_version 2"):
+        check_schema_version(2)
+
+
+def test_sentiment_and_emotion_labels_are_written_out_once() -> None:
+    """schemas/labels.py is their one definition; everything else imports it."""
+    import re
+
+    from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
+
+    def spelled(labels: tuple[str, ...]) -> re.Pattern[str]:
+        return re.compile(r",\s*".join(f"[\"']{lab}[\"']" for lab in labels))
+
+    patterns = (spelled(SENTIMENT_LABELS), spelled(EMOTION_LABELS))
+    owners = []
+    for pkg in ("schemas", "processors", "streams", "training", "bench", "scripts"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            if any(p.search(text) for p in patterns):
+                owners.append(str(path.relative_to(ROOT)))
+    assert owners == ["schemas/labels.py"]

@@ -1,24 +1,32 @@
-"""Search sink pieces that need no server: query building, index routing, retry, results."""
+"""Search sink pieces that need no server: query building, --since, index routing, retry,
+results."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from streams.cli.since import parse_since
 from streams.search.base import (
     IndexResult,
     RetryPolicy,
     _result,
-    build_query,
     index_for,
     load_template,
-    parse_since,
     retry,
+)
+from streams.search.query import (
+    SearchHit,
+    build_query,
+    facets_from,
+    facets_query,
+    hits_from,
+    most_urgent_query,
 )
 
 
 def test_user_text_goes_only_into_simple_query_string() -> None:
-    body = build_query('text:(a OR {"query": 1} \\"', sentiment="negative", topic="billing",
+    body = build_query('text:(a OR {"query": 1} \\"', sentiment="negative", subject="billing",
                        rants=True)
     must = body["query"]["bool"]["must"]
     assert list(must[0]) == ["simple_query_string"]
@@ -50,6 +58,51 @@ def test_since_accepts_relative_and_iso() -> None:
     assert parse_since("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
     with pytest.raises(ValueError):
         parse_since("yesterday-ish")
+
+
+def test_since_is_a_range_filter_and_naive_times_are_utc() -> None:
+    aware = datetime(2026, 11, 1, 8, tzinfo=UTC)
+    for since in (aware, aware.replace(tzinfo=None)):
+        filters = build_query("x", since=since)["query"]["bool"]["filter"]
+        assert filters == [{"range": {"received_at": {"gte": "2026-11-01T08:00:00+00:00"}}}]
+    assert parse_since(None) is None
+
+
+def test_bad_since_is_a_usage_error_naming_the_option() -> None:
+    import click
+
+    from streams.cli.since import since_option
+
+    with pytest.raises(click.BadParameter, match="24h, 7d"):
+        since_option("last tuesday")
+    assert since_option("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_facets_body_counts_fields_and_rants_over_the_same_filters() -> None:
+    body = facets_query(("topics.name", "channel"), "bill", sentiment="negative",
+                        subject="billing", size=7)
+    assert body["size"] == 0 and body["track_total_hits"] is True
+    assert "highlight" not in body and "sort" not in body
+    assert body["aggs"] == {"f0": {"terms": {"field": "topics.name", "size": 7}},
+                            "f1": {"terms": {"field": "channel", "size": 7}},
+                            "rants": {"filter": {"term": {"is_rant": True}}}}
+    assert body["query"] == build_query("bill", sentiment="negative", subject="billing")["query"]
+
+
+def test_facets_and_hits_are_read_back_from_responses() -> None:
+    resp = {"hits": {"total": {"value": 3, "relation": "eq"}, "hits": [
+                {"_id": "a", "_score": 1.5, "_source": {"text": "x"},
+                 "highlight": {"text": ["[[x]]"]}},
+                {"_id": "b", "_score": None, "_source": {}}]},
+            "aggregations": {"rants": {"doc_count": 1},
+                             "f0": {"buckets": [{"key": "billing", "doc_count": 2}]}}}
+    assert facets_from(resp, ("topics.name", "channel")) == {
+        "total": 3, "rants": 1, "topics.name": [("billing", 2)], "channel": []}
+    assert facets_from({"hits": {"total": 4}}, ()) == {"total": 4, "rants": 0}
+    assert hits_from(resp) == [SearchHit("a", 1.5, {"text": "x"}, ["[[x]]"]),
+                               SearchHit("b", None, {}, [])]
+    urgent = most_urgent_query(5)
+    assert urgent["size"] == 5 and urgent["sort"][0] == {"urgency.score": "desc"}
 
 
 def test_index_is_chosen_from_the_documents_own_month() -> None:

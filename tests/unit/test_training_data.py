@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bench import data
+from bench.data import customer_sms
+from training import data
 
 
 def test_banking77_intent_map_is_one_label_per_intent() -> None:
@@ -15,5 +16,5 @@ def test_banking77_intent_map_is_one_label_per_intent() -> None:
 def test_customer_dev_is_balanced_and_apart_from_the_test_sms() -> None:
     dev = data.customer_dev()
     assert Counter(dev.labels) == {0: 20, 1: 20, 2: 20}
-    test = {t.lower().strip() for t in data.customer_sms().texts}
+    test = {t.lower().strip() for t in customer_sms().texts}
     assert not {t.lower().strip() for t in dev.texts} & test

@@ -1,15 +1,19 @@
-"""Multi-label topic tagging from a user-replaceable YAML taxonomy.
+"""Multi-label subject tagging from a user-replaceable YAML taxonomy.
 
-Two signals per topic, combined into one confidence in [0, 1]:
+A *subject* is one entry of the taxonomy (billing, delivery, ...); the word "topic" is kept
+for Kafka topics (see docs/naming.md). The YAML file and the wire record still call the
+entries ``topics``: those names are public contracts.
+
+Two signals per subject, combined into one confidence in [0, 1]:
 
 * keywords / regular expressions: precise, and their matched span is the
   ``evidence`` (a phrase taken from the message);
-* embedding similarity between the message and the topic's example phrases:
+* embedding similarity between the message and the subject's example phrases:
   catches paraphrases with no keyword. The example embeddings are computed once
   when the matcher is built; the message embedding is the one the encoder
   already produced for the heads, so tagging costs no extra encoder pass. The
   evidence for an embedding-only match is the clause sharing most words with
-  the topic's examples and description.
+  the subject's examples and description.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from processors.types import TextAnalyzer
-from schemas.records import TopicTag
+from schemas.errors import describe_validation_error
+from schemas.records import Subject
 
 DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.yaml")
 
@@ -52,11 +57,11 @@ class MatchingConfig(BaseModel):
     similarity_full: float = Field(0.70, ge=-1.0, le=1.0)
     min_confidence: float = Field(0.45, ge=0.0, le=1.0)
     keyword_confidence: float = Field(0.75, ge=0.0, le=1.0)
-    max_topics: int = Field(4, ge=1, le=50)
+    max_subjects: int = Field(4, ge=1, le=50, alias="max_topics")
 
 
-class TopicDef(BaseModel):
-    """One topic: what it means, what customers say, and words that give it away."""
+class SubjectDef(BaseModel):
+    """One subject: what it means, what customers say, and words that give it away."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -91,15 +96,15 @@ class Taxonomy(BaseModel):
 
     version: int = 1
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
-    topics: dict[str, TopicDef] = Field(min_length=1)
+    subjects: dict[str, SubjectDef] = Field(min_length=1, alias="topics")
 
-    @field_validator("topics")
+    @field_validator("subjects")
     @classmethod
-    def _names(cls, v: dict[str, TopicDef]) -> dict[str, TopicDef]:
-        for name, topic in v.items():
+    def _names(cls, v: dict[str, SubjectDef]) -> dict[str, SubjectDef]:
+        for name, subject in v.items():
             if not _NAME.match(name):
                 raise ValueError(f"topic name {name!r} must be lower_snake_case")
-            if not (topic.examples or topic.keywords or topic.patterns):
+            if not (subject.examples or subject.keywords or subject.patterns):
                 raise ValueError(f"topic {name!r} needs examples, keywords or patterns")
         return v
 
@@ -118,10 +123,7 @@ def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
     try:
         return Taxonomy.model_validate(raw)
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
-            for err in e.errors(include_input=False, include_url=False)
-        )
+        problems = describe_validation_error(e, top="(top)")
         raise TaxonomyError(f"taxonomy {path}: {problems}") from e
 
 
@@ -157,8 +159,8 @@ def split_clauses(text: str) -> list[str]:
     return [c.strip(" ,.;") for c in _CLAUSE_SPLIT.split(text) if c and c.strip(" ,.;")]
 
 
-class TopicMatcher:
-    """Tags a message with topics; built once per process (embeds the examples once).
+class SubjectMatcher:
+    """Tags a message with subjects; built once per process (embeds the examples once).
 
     Keywords are matched on word tokens through an index (one dict lookup per
     token, not one regex per keyword), the last word of a keyword accepting
@@ -168,22 +170,22 @@ class TopicMatcher:
     def __init__(self, taxonomy: Taxonomy, analyzer: TextAnalyzer | None = None) -> None:
         self.taxonomy = taxonomy
         self.matching = taxonomy.matching
-        names = list(taxonomy.topics)
-        all_examples = [ex for t in taxonomy.topics.values() for ex in t.examples]
+        names = list(taxonomy.subjects)
+        all_examples = [ex for t in taxonomy.subjects.values() for ex in t.examples]
         self._examples: np.ndarray | None = (
             np.asarray(analyzer.embed(all_examples), dtype=np.float32)
             if analyzer is not None and all_examples
             else None
         )
-        # topic index of each example row, for a per-topic max after one product
-        self._example_topic = np.array(
-            [i for i, n in enumerate(names) for _ in taxonomy.topics[n].examples], dtype=np.int64
+        # subject index of each example row, for a per-subject max after one product
+        self._example_subject = np.array(
+            [i for i, n in enumerate(names) for _ in taxonomy.subjects[n].examples], dtype=np.int64
         )
-        # first keyword token -> [(keyword tokens, topic index)], longest keyword first
+        # first keyword token -> [(keyword tokens, subject index)], longest keyword first
         self._index: dict[str, list[tuple[tuple[str, ...], int]]] = {}
-        self._topics: list[_Compiled] = []
+        self._subjects: list[_Compiled] = []
         for ti, name in enumerate(names):
-            t = taxonomy.topics[name]
+            t = taxonomy.subjects[name]
             for kw in t.keywords:
                 toks = _keyword_tokens(kw)
                 if not toks:
@@ -201,13 +203,13 @@ class TopicMatcher:
                 for w in _WORD.findall(phrase.lower())
                 if w not in _STOP and len(w) > 2
             )
-            self._topics.append(_Compiled(name, patterns, vocab))
+            self._subjects.append(_Compiled(name, patterns, vocab))
         for entries in self._index.values():
             entries.sort(key=lambda e: -len(e[0]))
 
     @property
     def names(self) -> list[str]:
-        return [t.name for t in self._topics]
+        return [t.name for t in self._subjects]
 
     def _similarity_confidence(self, sim: float) -> float:
         lo, hi = self.matching.similarity_floor, self.matching.similarity_full
@@ -225,7 +227,7 @@ class TopicMatcher:
         return _shorten(best[2])
 
     def _keyword_hits(self, text: str) -> dict[int, _Hit]:
-        """First (leftmost, then longest) keyword hit per topic index."""
+        """First (leftmost, then longest) keyword hit per subject index."""
         tokens = [(m.start(), m.end(), m.group(0).lower()) for m in _TOKEN.finditer(text)]
         words = [t[2] for t in tokens]
         hits: dict[int, _Hit] = {}
@@ -242,36 +244,36 @@ class TopicMatcher:
                     continue
                 start, end = tokens[i][0], tokens[i + n - 1][1]
                 hits[ti] = _Hit(start, end, text[start:end])
-        for ti, t in enumerate(self._topics):
+        for ti, t in enumerate(self._subjects):
             if ti not in hits and t.patterns is not None:
                 m = t.patterns.search(text)
                 if m and m.group(0).strip():
                     hits[ti] = _Hit(m.start(), m.end(), m.group(0).strip())
         return hits
 
-    def match(self, text: str, embedding: np.ndarray | None = None) -> list[TopicTag]:
-        """Topics for one (redacted) message, most confident first."""
+    def match(self, text: str, embedding: np.ndarray | None = None) -> list[Subject]:
+        """Subjects of one (redacted) message, most confident first."""
         if not text.strip():
             return []
-        emb_conf = [0.0] * len(self._topics)
+        emb_conf = [0.0] * len(self._subjects)
         if embedding is not None and self._examples is not None:
             emb = np.asarray(embedding, dtype=np.float32).ravel()
             if self._examples.shape[1] == emb.shape[0]:
-                best = np.full(len(self._topics), -1.0, dtype=np.float32)
-                np.maximum.at(best, self._example_topic, self._examples @ emb)
+                best = np.full(len(self._subjects), -1.0, dtype=np.float32)
+                np.maximum.at(best, self._example_subject, self._examples @ emb)
                 emb_conf = [self._similarity_confidence(float(x)) for x in best]
         hits = self._keyword_hits(text)
         base = self.matching.keyword_confidence
-        tags: list[TopicTag] = []
-        for ti, t in enumerate(self._topics):
+        tags: list[Subject] = []
+        for ti, t in enumerate(self._subjects):
             hit = hits.get(ti)
             conf = base + (1.0 - base) * emb_conf[ti] if hit else emb_conf[ti]
             if conf < self.matching.min_confidence:
                 continue
             evidence = _evidence_around(text, hit) if hit else self._best_clause(text, t.vocab)
-            tags.append(TopicTag(name=t.name, confidence=round(conf, 4), evidence=evidence))
+            tags.append(Subject(name=t.name, confidence=round(conf, 4), evidence=evidence))
         tags.sort(key=lambda tag: (-tag.confidence, tag.name))
-        return tags[: self.matching.max_topics]
+        return tags[: self.matching.max_subjects]
 
 
 def _evidence_around(text: str, hit: _Hit) -> str:
