@@ -131,3 +131,18 @@ def _faust_sources() -> str:
 @pytest.mark.parametrize("name", CALLED_BY_FAUST)
 def test_faust_still_calls_the_hooks_safe_consumer_overrides(name: str) -> None:
     assert f".{name}(" in _faust_sources(), _faust_says(f"when it calls {name} (no call left)")
+
+
+def test_the_stream_still_sets_the_current_event_the_way_the_state_agent_does() -> None:
+    """``streams.agents._as_current`` makes each event of a ``noack_take`` batch the stream's
+    current event, so the follow-up table's changelog goes to that event's partition: it
+    relies on ``Stream._set_current_event`` and on tables reading ``current_event()``."""
+    from faust.streams import Stream, current_event
+
+    setter = getattr(Stream, "_set_current_event", None)
+    assert setter is not None, _faust_says("Stream._set_current_event (gone)")
+    assert _shape(setter) == ("sync", (("self", _POS), ("event", _POS))), _faust_says(
+        f"Stream._set_current_event{inspect.signature(setter)}")
+    tables = (Path(faust.__file__).parent / "tables" / "base.py").read_text(encoding="utf-8")
+    assert "current_event()" in tables, _faust_says("how a table finds its event")
+    assert callable(current_event)
