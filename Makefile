@@ -7,7 +7,7 @@ VOC := $(VENV)/bin/voc
 # the editable install points at one clone: reinstall when pyproject or the clone changes
 STAMP := $(VENV)/.voc-installed-$(shell (cat pyproject.toml; echo "$(CURDIR)") | sha1sum | cut -c1-12)
 
-.PHONY: install demo test test-unit test-integration test-reliability stack-up stack-down lint bench bench-quality bench-speed bench-pipeline train
+.PHONY: install browser demo test test-unit test-reliability stack-up stack-down lint bench-quality bench-speed bench-pipeline bench-console train
 
 install: $(STAMP)
 
@@ -16,6 +16,14 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	@rm -f $(VENV)/.voc-installed-*; touch $(STAMP)
+
+# The browser tests drive Debian's chromium through Playwright (never Playwright's own
+# browser download, which cannot work offline); installed like the stack's Debian packages.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+	@test -x $(CHROMIUM) || { echo "chromium missing: apt-get install chromium" >&2; exit 1; }
 
 stack-up: install
 	$(VOC) stack up
@@ -34,7 +42,7 @@ lint: install
 # Lint first, then the whole suite against the real local stack. The stack is brought down
 # afterwards only if this run started it (a developer's running stack is left alone); any
 # failure -> exit != 0.
-test: lint
+test: lint browser
 	set -o pipefail; status=0; \
 	  if $(VOC) stack status >/dev/null 2>&1; then was_up=1; else was_up=0; fi; \
 	  $(VOC) stack up || status=$$?; \
