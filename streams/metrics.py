@@ -70,6 +70,13 @@ class Metrics:
         self.followup_sla_breaches = Counter(
             "voc_followup_sla_breaches_total", "Follow-ups that passed their due_by while open.",
             registry=r)
+        # Bounded labels: brands are configured tenants, subjects the taxonomy's names
+        # (processors/taxonomy.yaml); the VocTopicSpike rule compares each pair to its own
+        # baseline.
+        self.subject_mentions = Counter(
+            "voc_subject_mentions_total", "Enriched feedback mentioning a taxonomy subject "
+            "(topic), by brand and subject.",
+            ["brand", "subject"], registry=r)
         self.consumer_lag = Gauge(
             "voc_consumer_lag", "Records behind the log end, per topic (sampled by the worker).",
             ["topic"], registry=r)
