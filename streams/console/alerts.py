@@ -26,7 +26,7 @@ from markdown_it import MarkdownIt
 from streams.console.alert_token import ensure_alert_token, read_alert_token
 from streams.console.auth import csrf_exempt, require_role
 from streams.console.context import CTX, ctx_of
-from streams.console.overview import firing_alerts
+from streams.console.overview import firing_alerts, runbook_link
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def parse_webhook(payload: Any) -> list[AlertNotice]:
             raise PayloadError(f"alerts[{i}].status must be 'firing' or 'resolved'")
         labels = _str_map(a.get("labels"), f"alerts[{i}].labels")
         name = labels.get("alertname", "")
-        if not RUNBOOK_NAME.match(name):
+        if not RUNBOOK_NAME.fullmatch(name):
             raise PayloadError(f"alerts[{i}].labels.alertname missing or not [A-Za-z0-9_-]+")
         starts, ends = a.get("startsAt", ""), a.get("endsAt", "")
         if not isinstance(starts, str) or not isinstance(ends, str):
@@ -166,8 +166,6 @@ def parse_history(resp: dict[str, Any]) -> tuple[list[HistoryRow], int]:
             detail = {}
         notes = detail.get("annotations") or {}
         name = str(src.get("target", ""))
-        from streams.console.overview import runbook_link
-
         rows.append(HistoryRow(str(src.get("at", "")), name,
                                str(detail.get("status") or src.get("result", "")),
                                str(detail.get("severity", "")), str(notes.get("summary", "")),
@@ -209,7 +207,7 @@ _LOCAL_LINK = re.compile(r'href="([A-Za-z0-9_-]+)\.md"')
 
 def runbook_file(name: str, dirs: tuple[Path, ...] = RUNBOOK_DIRS) -> Path | None:
     """The markdown file for ``name``, or None (an invalid name is never a path)."""
-    if not RUNBOOK_NAME.match(name):
+    if not RUNBOOK_NAME.fullmatch(name):
         return None
     for d in dirs:
         path = d / f"{name}.md"
@@ -223,9 +221,7 @@ def render_runbook(text: str) -> str:
     return _LOCAL_LINK.sub(r'href="/runbooks/\1"', _md.render(text))
 
 
-@require_role("viewer")
-async def runbook(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"]
+async def _render_runbook_page(request: web.Request, name: str) -> web.StreamResponse:
     path = runbook_file(name)
     if path is None:
         raise web.HTTPNotFound(text=f"No runbook named {name[:80]!r}.")
@@ -233,22 +229,19 @@ async def runbook(request: web.Request) -> web.StreamResponse:
         "name": name, "html": render_runbook(path.read_text(encoding="utf-8"))})
 
 
+@require_role("viewer")
+async def runbook(request: web.Request) -> web.StreamResponse:
+    return await _render_runbook_page(request, request.match_info["name"])
+
+
+@require_role("viewer")
+async def runbook_index(request: web.Request) -> web.StreamResponse:
+    return await _render_runbook_page(request, "README")
+
+
 def setup(app: web.Application) -> None:
     ensure_alert_token(app[CTX].settings)
     app.router.add_post("/alerts/webhook", webhook)
     app.router.add_get("/alerts", alerts_page)
+    app.router.add_get("/runbooks", runbook_index)
     app.router.add_get("/runbooks/{name}", runbook)
-    app.router.add_get("/runbooks", lambda r: _index(r))
-
-
-@require_role("viewer")
-async def _index(request: web.Request) -> web.StreamResponse:
-    return await _runbook_named(request, "README")
-
-
-async def _runbook_named(request: web.Request, name: str) -> web.StreamResponse:
-    path = runbook_file(name)
-    if path is None:
-        raise web.HTTPNotFound(text="No runbooks installed.")
-    return aiohttp_jinja2.render_template("runbook.html", request, {
-        "name": name, "html": render_runbook(path.read_text(encoding="utf-8"))})

@@ -63,7 +63,7 @@ def parse_filters(query: dict[str, str] | Any) -> Filters:
 
     def clean(name: str) -> str | None:
         value = str(query.get(name, "")).strip()
-        return value if value and _FILTER_VALUE.match(value) else None
+        return value if value and _FILTER_VALUE.fullmatch(value) else None
 
     return Filters(period, clean("brand"), clean("channel"))
 
@@ -330,11 +330,11 @@ def runbook_link(name: str, annotations: dict[str, Any]) -> str | None:
     """A safe link for the alert's runbook: the console's own ``/runbooks/<name>`` path, or
     an http(s) URL as configured; anything else (javascript:...) is dropped."""
     url = str(annotations.get("runbook_url") or "")
-    if url.startswith("/runbooks/") and _RUNBOOK_NAME.match(url.removeprefix("/runbooks/")):
+    if url.startswith("/runbooks/") and _RUNBOOK_NAME.fullmatch(url.removeprefix("/runbooks/")):
         return url
     if url.startswith(("https://", "http://")):
         return url
-    return f"/runbooks/{name}" if _RUNBOOK_NAME.match(name) else None
+    return f"/runbooks/{name}" if _RUNBOOK_NAME.fullmatch(name) else None
 
 
 def parse_alerts(payload: Any) -> list[FiringAlert]:
