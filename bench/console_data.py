@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import random
@@ -60,6 +61,7 @@ SLA = {"P1": timedelta(hours=1), "P2": timedelta(hours=4), "P3": timedelta(hours
 URGENCY_REASONS = ("angry", "churn threat", "repeat contact", "outage", "vulnerable customer")
 
 # the console contract's voc-followups fields (keyword / date / boolean / integer)
+BENCH_META = {"created_by": "bench/console_data.py"}
 FOLLOWUPS_MAPPINGS: dict[str, Any] = {"dynamic": False, "properties": {
     **{k: {"type": "keyword"} for k in (
         "id", "feedback_id", "customer_id", "brand", "channel", "priority", "state",
@@ -216,7 +218,29 @@ async def ensure_followups_index(client: Any, alias: str) -> None:
         await client.indices.put_index_template(name=f"{alias}-bench", body={
             "index_patterns": [f"{alias}-*"], "priority": 10,
             "template": {"settings": {"number_of_shards": 1, "number_of_replicas": 0},
-                         "mappings": FOLLOWUPS_MAPPINGS, "aliases": {alias: {}}}})
+                         "mappings": {**FOLLOWUPS_MAPPINGS, "_meta": BENCH_META},
+                         "aliases": {alias: {}}}})
+
+
+async def drop_bench_followups(client: Any, alias: str) -> list[str]:
+    """Remove the stand-in template and the (now empty) indices made from it, so the
+    worker's own template applies to the next follow-up index."""
+    dropped: list[str] = []
+    try:
+        mappings = await client.indices.get_mapping(index=f"{alias}-*")
+    except Exception as exc:
+        if "index_not_found" not in str(exc):
+            raise
+        mappings = {}
+    for index, body in mappings.items():
+        if (body.get("mappings") or {}).get("_meta") == BENCH_META:
+            count = (await client.count(index=index))["count"]
+            if count == 0:
+                await client.indices.delete(index=index)
+                dropped.append(index)
+    with contextlib.suppress(Exception):  # absent when the worker's template was there
+        await client.indices.delete_index_template(name=f"{alias}-bench")
+    return dropped
 
 
 async def _bulk(client: Any, lines: list[str]) -> int:
@@ -288,6 +312,8 @@ async def clean(settings: Settings) -> dict[str, Any]:
                 if "index_not_found" not in str(exc):
                     raise
                 out[alias] = 0
+        out["dropped_bench_indices"] = await drop_bench_followups(
+            client, settings.console.followups_alias)
     finally:
         await client.close()
     return {"deleted": out}

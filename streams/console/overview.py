@@ -407,7 +407,9 @@ def sentiment_chart(buckets: list[Bucket], period: Period, width: int = 720,
         bars.append(Bar(round(i * slot + slot * 0.1, 1), round(slot * 0.8, 1), segs,
                         b.at.strftime(fmt)))
     every = max(1, n // 6)
-    ticks = [(bar.x, bar.label) for i, bar in enumerate(bars) if i % every == 0]
+    # a label needs ~70 px: one starting nearer the right edge would be cut off
+    ticks = [(bar.x, bar.label) for i, bar in enumerate(bars)
+             if i % every == 0 and bar.x <= width - 70]
     return Chart(width, height, bars, max_total, ticks)
 
 
