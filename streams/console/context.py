@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -134,10 +135,15 @@ class KafkaPublisher:
     """``EventPublisher`` on one aiokafka producer (acks=all), started on first use so the
     console serves read-only pages while Kafka is down."""
 
+    MISSING_TOPIC_TTL_S = 30.0
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._producer: Any = None
         self._lock = asyncio.Lock()
+        # topics the broker said do not exist: refused at once for a while instead of
+        # each request waiting the full metadata timeout (topics are never auto-created)
+        self._missing: dict[str, float] = {}
 
     async def _started(self) -> Any:
         async with self._lock:
@@ -161,10 +167,16 @@ class KafkaPublisher:
             return self._producer
 
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
+        if self._missing.get(topic, 0.0) > time.monotonic():
+            raise PublishError(f"topic {topic} does not exist: run `voc topics create`")
         producer = await self._started()
         try:
             await producer.send_and_wait(topic, value=value, key=key)
         except Exception as exc:
+            if type(exc).__name__ == "UnknownTopicOrPartitionError":
+                self._missing[topic] = time.monotonic() + self.MISSING_TOPIC_TTL_S
+                raise PublishError(f"topic {topic} does not exist: run `voc topics create`") \
+                    from exc
             raise PublishError(f"Kafka did not accept the record: {exc}") from exc
 
     async def close(self) -> None:
