@@ -70,6 +70,7 @@ class ConsoleSettings(BaseModel):
     audit_alias: str = "voc-audit"
     audit_topic: str = "voc.audit"
     session_ttl_s: int = Field(default=28800, gt=0)
+    secure_cookies: bool = False  # always mark the session cookie Secure (behind a TLS proxy)
     login_attempts: int = Field(default=5, gt=0)  # failed logins per window per (ip, username)
     login_window_s: int = Field(default=300, gt=0)
     note_max_chars: int = Field(default=2000, gt=0)

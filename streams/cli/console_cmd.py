@@ -21,6 +21,39 @@ def _read_password(password_file: Path | None) -> str:
     return pw
 
 
+def audit_user_added(name: str, role: str, created: bool) -> str | None:
+    """Publish a ``user_added`` audit event (actor = the OS user who ran the command);
+    returns an error to show when Kafka is not reachable, the account is written anyway."""
+    import getpass
+    import json
+    import uuid
+    from datetime import UTC, datetime
+
+    from streams.settings import get_settings
+
+    settings = get_settings()
+    event = {"schema_version": 1, "id": uuid.uuid4().hex, "at": datetime.now(UTC).isoformat(),
+             "actor": f"cli:{getpass.getuser()}", "role": "cli", "action": "user_added",
+             "target": name, "detail": f"role={role} {'created' if created else 'updated'}",
+             "result": "ok"}
+    try:
+        from kafka import KafkaProducer
+
+        from streams.replay import producer_config
+
+        cfg = producer_config(settings)
+        cfg.update(max_block_ms=5000, api_version_auto_timeout_ms=3000)
+        producer = KafkaProducer(**cfg)
+        try:
+            producer.send(settings.topic_prefix + settings.console.audit_topic,
+                          key=name.encode(), value=json.dumps(event).encode()).get(timeout=10)
+        finally:
+            producer.close(timeout=5)
+    except Exception as exc:  # Kafka down: the account exists; say the audit is missing
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def register(cli: click.Group) -> None:
     """Attach the ``console`` group to the voc group."""
 
@@ -81,3 +114,6 @@ def register(cli: click.Group) -> None:
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc
         click.echo(f"{'added' if created else 'updated'} {name} ({role}) in {path}")
+        problem = audit_user_added(name, role, created)
+        if problem:
+            click.echo(f"warning: audit event not written ({problem})", err=True)

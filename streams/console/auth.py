@@ -328,7 +328,8 @@ def _set_cookie(request: web.Request, response: web.StreamResponse, state: AuthS
                 sess: Session) -> None:
     response.set_cookie(COOKIE, state.serializer.dumps(sess.dump()),
                         max_age=state.settings.console.session_ttl_s, path="/",
-                        httponly=True, samesite="Strict", secure=request.secure)
+                        httponly=True, samesite="Strict",
+                        secure=request.secure or state.settings.console.secure_cookies)
 
 
 def csrf_exempt(handler: Handler) -> Handler:

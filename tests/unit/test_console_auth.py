@@ -274,3 +274,45 @@ async def test_session_csrf_helper_matches_rendered_token(app_client) -> None:  
     client, _ = app_client
     token = await login(client, "ada")
     assert token == await session_csrf(client)
+
+
+# --- the CLI ---------------------------------------------------------------------------------
+
+
+def test_add_user_command_reads_the_password_file(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from streams.cli.main import cli
+    from streams.settings import get_settings
+
+    monkeypatch.setenv("VOC_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # no broker: audit warns only
+    get_settings.cache_clear()
+    users, pw = tmp_path / "users.json", tmp_path / "pw"
+    pw.write_text("long-enough-pass\n")
+    try:
+        r = CliRunner().invoke(cli, ["console", "add-user", "carol", "--role", "agent",
+                                     "--password-file", str(pw), "--users-file", str(users)])
+        assert r.exit_code == 0, r.output
+        assert "added carol (agent)" in r.output and "audit event not written" in r.output
+        assert verify_password(read_users(users)["carol"].password_hash, "long-enough-pass")
+        pw.write_text("short\n")
+        r = CliRunner().invoke(cli, ["console", "add-user", "dave", "--role", "agent",
+                                     "--password-file", str(pw), "--users-file", str(users)])
+        assert r.exit_code != 0 and "at least 8 characters" in r.output
+        r = CliRunner().invoke(cli, ["console", "add-user", "eve", "--role", "root",
+                                     "--password-file", str(pw), "--users-file", str(users)])
+        assert r.exit_code != 0
+        assert set(read_users(users)) == {"carol"}
+    finally:
+        get_settings.cache_clear()
+
+
+async def test_secure_cookies_setting_marks_the_cookie_secure(tmp_path: Path) -> None:
+    settings = console_settings(tmp_path, secure_cookies=True)
+    ctx, _, _ = fake_context(settings)
+    client = await make_client(create_console_app(settings, ctx))
+    try:
+        r = await client.get("/login")
+        assert r.cookies[COOKIE]["secure"]
+    finally:
+        await client.close()
