@@ -162,9 +162,10 @@ def verdict(doc: Mapping[str, Any] | None, action_id: str, expected_version: int
     version = doc.get("version")
     if not isinstance(version, int) or version <= expected_version:
         return None
-    # someone else's outcome won the race: the one right after the version we saw
-    later = history[expected_version - 1:] if len(history) >= expected_version else history
-    winner = later[0] if later else (history[-1] if history else None)
+    # someone else's outcome won the race: the one applied to the version we saw. The
+    # worker keeps only the latest entries, the last one taking version-1 to version.
+    j = expected_version - version + len(history)
+    winner = history[j] if 0 <= j < len(history) else (history[-1] if history else None)
     return Result("conflict", "conflict: " + (_describe(winner) if winner
                                               else f"changed to version {version}"))
 

@@ -176,3 +176,14 @@ def test_timeout_is_pending_or_a_closed_conflict() -> None:
     assert timed_out_doc(None, AID, 1).verdict == "pending"
     closed = doc(state="closed", version=1, history=[])
     assert timed_out_doc(closed, AID, 1).verdict == "conflict"
+
+
+def test_verdict_finds_the_winner_in_a_truncated_history() -> None:
+    # the worker keeps the latest entries only: version 60, 3 entries kept = versions 57..60
+    kept = [entry("e" * 32, "contacted", "eve", "t57"), entry("f" * 32, "no_answer", "fay", "t58"),
+            entry("g" * 32, "contacted", "gus", "t59")]
+    d = doc(state="claimed", version=60, history=kept)
+    out = verdict(d, AID, 58)
+    assert out is not None and out.message == "conflict: fay already marked no answer at t58"
+    out = verdict(d, AID, 3)  # older than anything kept: name the latest
+    assert out is not None and "gus" in out.message
