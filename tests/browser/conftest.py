@@ -198,6 +198,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         "VOC_CONSOLE__DEADLETTERS_ALIAS": f"voc-btd-{run}",
         "VOC_CONSOLE__AUDIT_ALIAS": f"voc-bta-{run}",
         "VOC_CONSOLE__WORKER_URL": f"http://127.0.0.1:{worker_port}",
+        # the worker's names for the same aliases and topic (main's Settings): the same
+        # values, so a worker built from either side writes where this console reads
+        "VOC_SEARCH_FOLLOWUPS_ALIAS": f"voc-btq-{run}",
+        "VOC_SEARCH_DEADLETTERS_ALIAS": f"voc-btd-{run}",
+        "VOC_SEARCH_AUDIT_ALIAS": f"voc-bta-{run}",
+        "VOC_TOPICS__AUDIT": "voc.audit",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
