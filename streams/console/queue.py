@@ -90,8 +90,12 @@ async def followup_page(request: web.Request) -> web.StreamResponse:
         resp = await ctx.search.search(ctx.settings.search_alias, earlier_contacts_query(
             customer, str(doc.get("feedback_id") or "")))
         earlier = [h.get("_source", {}) for h in resp.get("hits", {}).get("hits", [])]  # type: ignore[union-attr]
+    urgency = doc.get("urgency") if isinstance(doc.get("urgency"), dict) else {}
+    # the follow-up's reasons and the urgency's are often the same list: show each once
+    why = list(dict.fromkeys(str(r) for r in [*(doc.get("reasons") or []),
+                                               *(urgency.get("reasons") or [])]))
     return aiohttp_jinja2.render_template("followup.html", request, {
-        "f": doc, "earlier": earlier, "action_id": outcomes.new_action_id(),
+        "f": doc, "earlier": earlier, "why": why, "action_id": outcomes.new_action_id(),
         "actions": [(a, outcomes.LABELS[a]) for a in outcomes.ACTIONS],
         "note_max": ctx.settings.console.note_max_chars, "followup_url": followup_url,
         "history": list(reversed(doc.get("history") or []))})

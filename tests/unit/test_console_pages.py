@@ -353,3 +353,15 @@ def test_no_template_names_an_unredacted_field() -> None:
             forbidden.append(r"\|\s*safe")
         for pattern in forbidden:
             assert not re.search(pattern, code), f"{path.name} uses {pattern}"
+
+
+async def test_reasons_are_listed_once_and_closed_cases_have_no_countdown(env) -> None:  # type: ignore[no-untyped-def]
+    client, search, _, _ = env
+    search.put("voc-followups", followup_doc(
+        state="closed", reasons=["churn threat", "angry"],
+        urgency={"level": "high", "score": 0.8, "reasons": ["angry", "churn threat", "legal"]}))
+    await login(client, "vic")
+    html = await (await client.get("/followups/" + FID)).text()
+    assert html.count("<li>churn threat</li>") == 1 and html.count("<li>angry</li>") == 1
+    assert "<li>legal</li>" in html
+    assert "data-due=" not in html
