@@ -355,7 +355,9 @@ async def _csrf_ok(request: web.Request, sess: Session) -> bool:
         form = await request.post()  # cached: the handler reads the same form
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    return bool(sent) and hmac.compare_digest(sent.encode(), sess.csrf.encode())
+    if not sent:
+        return False
+    return hmac.compare_digest(sent.encode(), sess.csrf.encode())
 
 
 def redirect(location: str) -> web.Response:

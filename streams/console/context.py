@@ -100,8 +100,10 @@ class EngineSearch:
 
     async def get(self, alias: str, doc_id: str) -> dict[str, Any] | None:
         # an alias over monthly indices cannot serve GET /_doc: ask by id instead
+        from streams.console.queries import hits_of
+
         resp = await self.search(alias, {"size": 1, "query": {"ids": {"values": [doc_id]}}})
-        hits = resp.get("hits", {}).get("hits", [])  # type: ignore[union-attr]
+        hits = hits_of(resp)
         if not hits:
             return None
         return dict(hits[0].get("_source") or {})
@@ -148,7 +150,7 @@ class KafkaPublisher:
     async def _started(self) -> Any:
         async with self._lock:
             if self._producer is None:
-                from aiokafka import AIOKafkaProducer
+                from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self.settings.kafka_bootstrap,

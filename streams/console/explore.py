@@ -19,6 +19,7 @@ from streams.console.queries import (
     explore_query,
     facet_counts,
     highlight_parts,
+    hits_of,
     total_of,
 )
 
@@ -55,13 +56,15 @@ async def explore_page(request: web.Request) -> web.StreamResponse:
             values.insert(0, (chosen, 0, True, _url(p.args(**{name: None}))))
         facets.append((name, FACET_TITLES[name], values))
     hits = []
-    for h in resp.get("hits", {}).get("hits", []):  # type: ignore[union-attr]
+    for h in hits_of(resp):
         hl = h.get("highlight") or {}
         frags = [highlight_parts(f) for f in hl.get("text", [])]
         hits.append({"id": h["_id"], "s": h.get("_source", {}), "fragments": frags,
                      "evidence": [highlight_parts(f) for f in hl.get("topics.evidence", [])]})
     pages = max(1, -(-total // PAGE_SIZE))
-    rants = int(((resp.get("aggregations") or {}).get("rants") or {}).get("doc_count", 0))  # type: ignore[union-attr]
+    aggs = resp.get("aggregations")
+    rants_agg = aggs.get("rants") if isinstance(aggs, dict) else None
+    rants = int(rants_agg.get("doc_count", 0)) if isinstance(rants_agg, dict) else 0
     return aiohttp_jinja2.render_template("explore.html", request, {
         "p": p, "hits": hits, "total": total, "facets": facets, "rants": rants,
         "page": p.page, "pages": pages,

@@ -10,17 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
-from schemas.records import EmotionLabel, SentimentLabel, UrgencyLevel
+from schemas.records import Emotion, Sentiment, Urgency
 
 PAGE_SIZE = 20
 MAX_PAGE = 500  # from + size stays far below the engines' 10,000 window
 MAX_QUERY_CHARS = 500
 MAX_VALUE_CHARS = 200
-SENTIMENTS: tuple[str, ...] = SentimentLabel.__args__  # type: ignore[attr-defined]
-EMOTIONS: tuple[str, ...] = EmotionLabel.__args__  # type: ignore[attr-defined]
-URGENCIES: tuple[str, ...] = UrgencyLevel.__args__  # type: ignore[attr-defined]
+# the closed vocabularies, from the records that own them
+SENTIMENTS: tuple[str, ...] = get_args(Sentiment.model_fields["label"].annotation)
+EMOTIONS: tuple[str, ...] = get_args(Emotion.model_fields["label"].annotation)
+URGENCIES: tuple[str, ...] = get_args(Urgency.model_fields["level"].annotation)
 CHANNELS = ("sms", "survey")
 PRIORITIES = ("P1", "P2", "P3")
 QUEUE_STATES = ("open", "claimed", "closed")
@@ -231,6 +232,13 @@ def facet_counts(resp: Mapping[str, Any]) -> dict[str, list[tuple[str, int]]]:
     return {name: [(str(b["key"]), int(b["doc_count"]))
                    for b in (aggs.get(name) or {}).get("values", {}).get("buckets", [])]
             for name in FACETS}
+
+
+def hits_of(resp: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The hit list of a search response (``_id``, ``_source``, ``highlight``...)."""
+    hits = resp.get("hits")
+    found = hits.get("hits") if isinstance(hits, Mapping) else None
+    return [h for h in found if isinstance(h, dict)] if isinstance(found, list) else []
 
 
 def total_of(resp: Mapping[str, Any]) -> int:

@@ -24,6 +24,7 @@ from streams.console.queries import (
     QueryError,
     QueueFilters,
     earlier_contacts_query,
+    hits_of,
     queue_query,
     total_of,
 )
@@ -52,7 +53,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
         return error_page(request, 400, "Bad filter", str(exc))
     resp = await ctx.search.search(ctx.settings.console.followups_alias,
                                    queue_query(filters, who[0], QUEUE_SIZE))
-    hits = [h.get("_source", {}) for h in resp.get("hits", {}).get("hits", [])]  # type: ignore[union-attr]
+    hits = [h.get("_source", {}) for h in hits_of(resp)]
     total = total_of(resp)
     args = {k: v for k, v in (("brand", filters.brand), ("priority", filters.priority),
                                ("state", filters.state), ("mine", "1" if filters.mine else None))
@@ -89,8 +90,9 @@ async def followup_page(request: web.Request) -> web.StreamResponse:
     if isinstance(customer, str) and customer:
         resp = await ctx.search.search(ctx.settings.search_alias, earlier_contacts_query(
             customer, str(doc.get("feedback_id") or "")))
-        earlier = [h.get("_source", {}) for h in resp.get("hits", {}).get("hits", [])]  # type: ignore[union-attr]
-    urgency = doc.get("urgency") if isinstance(doc.get("urgency"), dict) else {}
+        earlier = [h.get("_source", {}) for h in hits_of(resp)]
+    urgency_value = doc.get("urgency")
+    urgency: dict[str, Any] = urgency_value if isinstance(urgency_value, dict) else {}
     # the follow-up's reasons and the urgency's are often the same list: show each once
     why = list(dict.fromkeys(str(r) for r in [*(doc.get("reasons") or []),
                                                *(urgency.get("reasons") or [])]))
