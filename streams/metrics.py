@@ -74,6 +74,13 @@ class Metrics:
             "voc_followup_outcomes_total",
             "Outcomes reported for follow-ups, by what the state agent did with them "
             "(applied, duplicate, conflict, ignored).", ["outcome", "result"], registry=r)
+        # Bounded labels: brands are configured tenants, subjects the taxonomy's names
+        # (processors/taxonomy.yaml); the VocTopicSpike rule compares each pair to its own
+        # baseline.
+        self.subject_mentions = Counter(
+            "voc_subject_mentions_total", "Enriched feedback mentioning a taxonomy subject "
+            "(taxonomy entry), by brand and subject.",
+            ["brand", "subject"], registry=r)
         self.consumer_lag = Gauge(
             "voc_consumer_lag", "Records behind the log end, per topic (sampled by the worker).",
             ["topic"], registry=r)

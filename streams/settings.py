@@ -66,6 +66,28 @@ class StackSettings(BaseModel):
     startup_timeout_s: float = 180.0
 
 
+class ConsoleSettings(BaseModel):
+    """The operations console (``voc console``): a separate process that reads the search
+    indices and the Prometheus/Alertmanager APIs and writes only to Kafka."""
+
+    host: str = "127.0.0.1"
+    port: int = 8088
+    users_file: Path | None = None  # None = <stack.state_dir>/console/users.json
+    secret_file: Path | None = None  # None = <stack.state_dir>/console/secret (0600, 32 bytes)
+    prometheus_url: str = "http://127.0.0.1:9090"
+    alertmanager_url: str = "http://127.0.0.1:9093"
+    worker_url: str = "http://127.0.0.1:6066"
+    session_ttl_s: int = Field(default=28800, gt=0)
+    secure_cookies: bool = False  # always mark the session cookie Secure (behind a TLS proxy)
+    login_attempts: int = Field(default=5, gt=0)  # failed logins per window per (ip, username)
+    login_window_s: int = Field(default=300, gt=0)
+    note_max_chars: int = Field(default=2000, gt=0)
+    runbook_base_url: str = "docs/runbooks/"
+    outcome_wait_s: float = Field(default=6.0, gt=0)  # how long an action waits for the worker
+    # Alertmanager's bearer token for /alerts/webhook; None = <state_dir>/console/alert-token
+    alert_token_file: Path | None = None
+
+
 class Settings(BaseSettings):
     """Everything configurable, from ``VOC_*`` environment variables."""
 
@@ -131,6 +153,9 @@ class Settings(BaseSettings):
 
     # Local stack
     stack: StackSettings = Field(default_factory=StackSettings)
+
+    # Operations console
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     def alias(self, logical: str) -> str:
         """The search alias for a logical index (``schemas.indices``): ``"followups"`` ..."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from streams.cli import enrich_cmd, pipeline_cmd, replay_cmd, search_cmd, stack_cmd
+from streams.cli import console_cmd, enrich_cmd, pipeline_cmd, replay_cmd, search_cmd, stack_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +23,7 @@ enrich_cmd.register(cli)
 pipeline_cmd.register(cli)
 replay_cmd.register(cli)
 search_cmd.register(cli)
+console_cmd.register(cli)
 
 
 def main() -> None:

@@ -81,6 +81,8 @@ class EnrichHandler:
         fb = result.feedback
         out.add("enriched", fb.customer_id or fb.id, fb.model_dump_json().encode("utf-8"))
         self.metrics.enriched.labels(channel=fb.channel, sentiment=fb.sentiment.label).inc()
+        for subject in fb.topics:  # the VocTopicSpike alert compares each pair to its baseline
+            self.metrics.subject_mentions.labels(brand=fb.brand, subject=subject.name).inc()
         fu = result.followup
         if fu is not None:
             out.add("followups", fu.customer_id or fu.id, fu.model_dump_json().encode("utf-8"))

@@ -183,6 +183,16 @@ class AlertmanagerService(_DebianService):
     def port(self) -> int:
         return self.stack.alertmanager_port
 
+    def template_vars(self) -> dict[str, str]:
+        """Adds where the console's alert webhook listens and its bearer-token file."""
+        from streams.console.alert_token import ensure_alert_token
+
+        return {
+            **super().template_vars(),
+            "console_port": str(self.settings.console.port),
+            "alert_token_file": str(ensure_alert_token(self.settings)),
+        }
+
     def argv(self) -> list[str]:
         return [
             self.binary(),

@@ -82,7 +82,8 @@ def make_result(item: InboundSMS | SurveyReply, rant: bool) -> Result:
         received_at=at, enriched_at=datetime.now(UTC), text=text, language="en",
         sentiment={"label": "negative" if rant else "neutral", "score": -0.9 if rant else 0.0},
         emotion={"label": "anger" if rant else "neutral", "scores": {"anger": 0.5}},
-        topics=[], urgency={"level": "critical" if rant else "low", "score": 0.9 if rant else 0.1,
+        topics=[{"name": "billing", "confidence": 0.9, "evidence": "charged twice"}] if rant
+        else [], urgency={"level": "critical" if rant else "low", "score": 0.9 if rant else 0.1,
                             "reasons": []},
         is_rant=rant, pii={"redacted": False, "kinds": []},
         model={"encoder": "fake", "version": "0"},

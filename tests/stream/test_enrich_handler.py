@@ -44,6 +44,8 @@ async def test_valid_batch_is_enriched_in_one_call(metrics) -> None:  # type: ig
     assert metrics.value("voc_enriched_total", {"channel": "sms", "sentiment": "negative"}) == 1
     assert metrics.value("voc_rants_total", {"priority": "P1"}) == 1
     assert metrics.value("voc_enrich_batch_seconds_count") == 1
+    # each taxonomy subject per brand, for the VocTopicSpike business alert
+    assert metrics.value("voc_subject_mentions_total", {"brand": "acme", "subject": "billing"}) == 1
 
 
 async def test_bad_input_is_dead_lettered_with_reason_and_bytes(metrics) -> None:  # type: ignore[no-untyped-def]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from streams.settings import Settings, StackSettings
+from streams.settings import ConsoleSettings, Settings, StackSettings
 from streams.stack import SERVICE_NAMES, StackError, services
 from streams.stack.kafka import KafkaService, new_cluster_id
 from streams.stack.prometheus import AlertmanagerService, PrometheusService
@@ -65,7 +66,35 @@ def test_alertmanager_has_no_gossip_port(tmp_path: Path) -> None:
     """Its HA gossip would bind 0.0.0.0:9094, Kafka's controller port."""
     svc = AlertmanagerService(_settings(tmp_path))
     assert "--cluster.listen-address=" in svc.argv()
-    assert yaml.safe_load(svc.render())["route"]["receiver"] == "local"
+
+
+def test_alertmanager_routes_by_severity_to_the_console_webhook(tmp_path: Path) -> None:
+    settings = _settings(tmp_path).model_copy(update={"console": ConsoleSettings(port=8123)})
+    svc = AlertmanagerService(settings)
+    text = svc.render()
+    cfg = yaml.safe_load(text)
+    assert cfg["route"]["receiver"] == "console"
+    routes = {tuple(r["matchers"]): r["receiver"] for r in cfg["route"]["routes"]}
+    assert routes == {('severity="critical"',): "console-critical",
+                      ('severity="warning"',): "console"}
+    token = tmp_path / "state" / "console" / "alert-token"
+    for receiver in cfg["receivers"]:
+        (hook,) = receiver["webhook_configs"]
+        assert hook["url"] == "http://127.0.0.1:8123/alerts/webhook"
+        assert hook["send_resolved"] is True
+        assert hook["http_config"]["authorization"] == {
+            "type": "Bearer", "credentials_file": str(token)}
+    # rendering made the token file the console checks: private, random, non-empty
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    assert len(token.read_text().strip()) == 64
+    assert "shown" not in text
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.fail("amtool missing: apt-get install prometheus-alertmanager (as voc stack up)")
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(text)
+    proc = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_every_contract_topic_has_explicit_configs() -> None:
