@@ -19,6 +19,13 @@ from typing import Any
 
 import click
 
+from streams.cli.demo_console import (
+    DEMO_USER,
+    console_url,
+    ensure_demo_user,
+    start_console,
+    stop_console,
+)
 from streams.probe import http_json
 
 DEMO_SAMPLE = Path("deploy/sample/replies.jsonl")
@@ -121,6 +128,7 @@ def register(cli: click.Group) -> None:
         pidfile = _worker_pidfile(settings)
         voc = [sys.executable, "-m", "streams.cli.main"]
         if stop:
+            stop_console(settings)
             pid = _running_pid(pidfile)
             if pid is not None:
                 os.kill(pid, signal.SIGTERM)
@@ -155,6 +163,10 @@ def run_demo(settings: Any, sample: Path, voc: list[str], pidfile: Path, timeout
         click.echo(f"worker pid {proc.pid}, log {log_path}")
     health = wait_healthy(base, 180.0, proc)
     click.echo(f"healthy: kafka={health['kafka']['ok']} search={health['search']['ok']}")
+
+    step("starting the operations console")
+    password = ensure_demo_user(settings)
+    start_console(settings, voc)
 
     step(f"replaying {sample}")
     before = worker_counts(base)
@@ -195,7 +207,10 @@ def run_demo(settings: Any, sample: Path, voc: list[str], pidfile: Path, timeout
                f"{settings.stack.prometheus_port})")
     click.echo(f"health:     curl {base}/health")
     click.echo("search:     voc search QUERY [--sentiment negative] [--topic billing] [--rants]")
-    click.echo("stack and worker are still running; stop them with: voc demo --stop")
+    url = console_url(settings)
+    click.secho(f"\nconsole:    {url}/   log in as {DEMO_USER} / {password} (admin)", bold=True)
+    click.echo(f"            the follow-up queue is {url}/followups")
+    click.echo("stack, worker and console are still running; stop them with: voc demo --stop")
 
 
 def worker_counts(base_url: str) -> dict[str, float]:
