@@ -87,3 +87,10 @@ bench-speed: install
 bench-pipeline: install
 	$(VOC) stack up
 	$(PY) bench/pipeline.py --pairs 5
+
+# Console render time (issue 17's targets) on 200,000 generated documents: load them,
+# measure the overview and the queue beside their bare backend requests, then remove them.
+bench-console: install
+	$(VOC) stack up
+	$(PY) bench/console_data.py --docs 200000
+	$(PY) bench/console.py; status=$$?; $(PY) bench/console_data.py --clean; exit $$status
