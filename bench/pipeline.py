@@ -165,14 +165,18 @@ def quantile(q: float, cum: dict[float, float]) -> float | None:
 class Worker:
     """A ``voc worker`` subprocess on its own topics/alias/group, stopped on exit."""
 
-    def __init__(self, settings: Settings, env: dict[str, str], log: Path) -> None:
+    def __init__(self, settings: Settings, env: dict[str, str], log: Path,
+                 tree: Path = ROOT) -> None:
+        """``tree``: the checkout whose code the worker runs (another revision's worktree
+        compares two versions of the code in one run, on the same servers and load)."""
         self.settings = settings
         self.url = f"http://127.0.0.1:{settings.web_port}"
         self.log = log
         with log.open("wb") as fh:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli.main", "worker"], env={**os.environ, **env},
-                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+                [sys.executable, "-m", "streams.cli.main", "worker"],
+                env={**os.environ, **env, "PYTHONPATH": str(tree)},
+                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, cwd=tree)
 
     def wait_healthy(self, timeout: float = 240.0) -> None:
         deadline = time.monotonic() + timeout
@@ -302,7 +306,8 @@ def run_variant(run: str, extra_env: dict[str, str], args: argparse.Namespace
                         search_replicas=0)
     out: dict[str, Any] = {"env": extra_env}
     create_topics(settings)
-    worker = Worker(settings, env, workdir / "worker.log")
+    tree = Path(env.pop("TREE", str(ROOT)))
+    worker = Worker(settings, env, workdir / "worker.log", tree)
     try:
         worker.wait_healthy()
         # warm-up: the first batches pay for lazy loads and the first bulk request, and a
@@ -433,6 +438,8 @@ def main() -> None:
                     help="N more sustained phases, each between two enrichment-alone "
                          "slices, reported as paired ratios and their median")
     ap.add_argument("--compare", action="append", default=[], metavar="NAME:VOC_X=V,...",
+                    # TREE=PATH runs that variant's worker from another checkout (a git
+                    # worktree of an older revision): two versions of the code, one run
                     help="also measure a worker with these settings (repeatable), same run")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json")
     args = ap.parse_args()
