@@ -1,6 +1,6 @@
 """Screenshots of a running console for the README (after ``make demo``).
 
-    python scripts/console_screenshots.py --password "$(cat ~/.local/state/voc-pipeline/console/demo-password)"
+    python scripts/console_screenshots.py          # logs in as the demo user
 
 Drives Debian's chromium through Playwright, as the browser tests do.
 """
@@ -19,8 +19,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", default="http://127.0.0.1:8088")
     ap.add_argument("--user", default="demo")
-    ap.add_argument("--password", required=True)
+    ap.add_argument("--password", default=None, help="default: the demo user's password file")
     args = ap.parse_args()
+    if args.password is None:
+        from streams.console.auth import users_path
+        from streams.settings import Settings
+
+        args.password = (users_path(Settings()).parent / "demo-password").read_text().strip()
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
