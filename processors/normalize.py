@@ -126,29 +126,25 @@ def clean_and_truncate(raw: str, max_chars: int) -> tuple[str, bool]:
 
 def normalize(item: InboundSMS | SurveyReply, max_text_chars: int = 5000) -> Feedback:
     """Map an inbound record to ``Feedback``; opt-out is recognised for SMS only."""
+    channel: Channel
+    survey: SurveyScore | None = None
     if isinstance(item, InboundSMS):
-        text, cut = clean_and_truncate(item.body, max_text_chars)
-        opt_out = not cut and is_opt_out(text)
-        return Feedback(
-            id=f"sms:{item.message_id}",
-            channel="sms",
-            brand=item.brand,
-            customer_id=item.customer_id,
-            received_at=item.received_at,
-            text=text,
-            opt_out=opt_out,
-            truncated=cut,
-        )
-    if isinstance(item, SurveyReply):
-        text, cut = clean_and_truncate(item.comment, max_text_chars)
-        return Feedback(
-            id=f"survey:{item.response_id}",
-            channel="survey",
-            brand=item.brand,
-            customer_id=item.customer_id,
-            received_at=item.submitted_at,
-            text=text,
-            survey=SurveyScore(kind=item.kind, score=item.score),
-            truncated=cut,
-        )
-    raise TypeError(f"cannot normalize {type(item).__name__}")
+        channel, key, raw, received_at = "sms", item.message_id, item.body, item.received_at
+    elif isinstance(item, SurveyReply):
+        channel, key, raw, received_at = "survey", item.response_id, item.comment, item.submitted_at
+        survey = SurveyScore(kind=item.kind, score=item.score)
+    else:
+        raise TypeError(f"cannot normalize {type(item).__name__}")
+    text, cut = clean_and_truncate(raw, max_text_chars)
+    return Feedback(
+        id=f"{channel}:{key}",
+        channel=channel,
+        brand=item.brand,
+        customer_id=item.customer_id,
+        received_at=received_at,
+        text=text,
+        survey=survey,
+        # a truncated SMS is not a bare STOP, whatever its head says
+        opt_out=channel == "sms" and not cut and is_opt_out(text),
+        truncated=cut,
+    )

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
 import click
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
+
+T = TypeVar("T")
 
 
 def _only(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _on_stack(only: str | None, action: Callable[[Settings, list[str] | None], T]) -> T:
+    """Run a stack action on the ``--only`` services; a StackError becomes a plain CLI error
+    (the stack modules are imported here, lazily, to keep ``voc --help`` fast)."""
+    from streams.settings import get_settings
+    from streams.stack import StackError
+
+    try:
+        return action(get_settings(), _only(only))
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 _ONLY = click.option(
@@ -28,37 +48,26 @@ def register(cli: click.Group) -> None:
     @click.option("--no-topics", is_flag=True, help="Do not create the contract topics.")
     def stack_up(only: str | None, no_topics: bool) -> None:
         """Start what is down, wait until healthy, create topics (idempotent)."""
-        from streams.settings import get_settings
-        from streams.stack import StackError, up
+        from streams.stack import up
 
-        try:
-            up(get_settings(), _only(only), create_topics=not no_topics, report=click.echo)
-        except StackError as exc:
-            raise click.ClickException(str(exc)) from exc
+        _on_stack(only, lambda settings, names: up(
+            settings, names, create_topics=not no_topics, report=click.echo))
 
     @stack.command("down")
     @_ONLY
     def stack_down(only: str | None) -> None:
         """Stop the processes that `voc stack up` started (by PID file)."""
-        from streams.settings import get_settings
-        from streams.stack import StackError, down
+        from streams.stack import down
 
-        try:
-            down(get_settings(), _only(only), report=click.echo)
-        except StackError as exc:
-            raise click.ClickException(str(exc)) from exc
+        _on_stack(only, lambda settings, names: down(settings, names, report=click.echo))
 
     @stack.command("status")
     @_ONLY
     def stack_status(only: str | None) -> None:
         """Up/down per service; exit 1 unless every service is up."""
-        from streams.settings import get_settings
-        from streams.stack import StackError, status
+        from streams.stack import status
 
-        try:
-            statuses = status(get_settings(), _only(only))
-        except StackError as exc:
-            raise click.ClickException(str(exc)) from exc
+        statuses = _on_stack(only, status)
         for st in statuses:
             pid = f"pid {st.pid}" if st.pid else "-"
             rss = f"{st.rss_bytes / 2**20:.0f} MiB" if st.rss_bytes else ""

@@ -27,6 +27,7 @@ from streams.console.alert_token import ensure_alert_token, read_alert_token
 from streams.console.auth import csrf_exempt, require_role
 from streams.console.context import CTX, ctx_of
 from streams.console.overview import firing_alerts, runbook_link
+from streams.console.queries import hits_of, total_of
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +153,8 @@ def history_body(page: int, size: int = HISTORY_PAGE) -> dict[str, Any]:
 
 
 def parse_history(resp: dict[str, Any]) -> tuple[list[HistoryRow], int]:
-    hits = resp.get("hits") or {}
-    total = hits.get("total") or {}
-    count = int(total.get("value", 0)) if isinstance(total, dict) else int(total or 0)
     rows = []
-    for h in hits.get("hits", []):
+    for h in hits_of(resp):
         src = h.get("_source") or {}
         try:
             detail = json.loads(src.get("detail") or "{}")
@@ -170,7 +168,7 @@ def parse_history(resp: dict[str, Any]) -> tuple[list[HistoryRow], int]:
                                str(detail.get("status") or src.get("result", "")),
                                str(detail.get("severity", "")), str(notes.get("summary", "")),
                                runbook_link(name, notes if isinstance(notes, dict) else {})))
-    return rows, count
+    return rows, total_of(resp)
 
 
 @require_role("viewer")

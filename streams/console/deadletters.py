@@ -24,6 +24,7 @@ from aiohttp import web
 
 from streams.console.auth import current_user, flash, redirect, require_role
 from streams.console.context import ConsoleContext, PublishError, ctx_of, kafka_security_kwargs
+from streams.console.queries import hits_of, total_of
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +110,8 @@ class DeadLetterRow:
 
 
 def parse_list(resp: dict[str, Any]) -> tuple[list[DeadLetterRow], int, dict[str, list]]:
-    hits = resp.get("hits") or {}
-    total = hits.get("total") or {}
-    count = int(total.get("value", 0)) if isinstance(total, dict) else int(total or 0)
     rows = []
-    for h in hits.get("hits", []):
+    for h in hits_of(resp):
         s = h.get("_source") or {}
         rows.append(DeadLetterRow(
             id=str(h.get("_id") or s.get("id")), source_topic=str(s.get("source_topic", "")),
@@ -122,8 +120,8 @@ def parse_list(resp: dict[str, Any]) -> tuple[list[DeadLetterRow], int, dict[str
             preview=str(s.get("preview", ""))[:280], size_bytes=int(s.get("size_bytes") or 0),
             failed_at=str(s.get("failed_at", ""))))
     aggs = resp.get("aggregations") or {}
-    return rows, count, {"reason": _facet(aggs.get("reasons")),
-                         "source": _facet(aggs.get("sources"))}
+    return rows, total_of(resp), {"reason": _facet(aggs.get("reasons")),
+                                  "source": _facet(aggs.get("sources"))}
 
 
 def status_body(ids: list[str]) -> dict[str, Any]:

@@ -242,7 +242,8 @@ def hits_of(resp: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def total_of(resp: Mapping[str, Any]) -> int:
-    total = (resp.get("hits") or {}).get("total", 0)
+    """The hit count of a search response, in either engine's shape (``{"value": n}`` or n)."""
+    total = (resp.get("hits") or {}).get("total") or 0
     return int(total.get("value", 0) if isinstance(total, dict) else total)
 
 

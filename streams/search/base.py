@@ -24,13 +24,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import schemas
 from schemas.indices import FEEDBACK, IndexDef
 from streams.retry import RetryPolicy, retry, short_error
 from streams.search.query import (
     DEFAULT_FACETS,
+    Filters,
     SearchHit,
     build_query,
     facets_from,
@@ -264,35 +265,16 @@ class SearchBackend(ABC):
         """One search request, retried briefly (reads are interactive: fail fast)."""
         return await self._call(lambda: self._search(body), READ_RETRY)
 
-    async def search(
-        self,
-        query: str,
-        sentiment: str | None = None,
-        subject: str | None = None,
-        rants: bool = False,
-        since: datetime | None = None,
-        size: int = 20,
-    ) -> list[SearchHit]:
+    async def search(self, query: str, **filters: Unpack[Filters]) -> list[SearchHit]:
         """Matching feedback, best first, with highlighted fragments (user input is data)."""
-        body = build_query(query, sentiment=sentiment, subject=subject, rants=rants,
-                           since=since, size=size)
-        return hits_from(await self._read(body))
+        return hits_from(await self._read(build_query(query, **filters)))
 
     async def facets(
-        self,
-        fields: Sequence[str] = DEFAULT_FACETS,
-        query: str = "",
-        sentiment: str | None = None,
-        subject: str | None = None,
-        rants: bool = False,
-        since: datetime | None = None,
-        size: int = 20,
+        self, fields: Sequence[str] = DEFAULT_FACETS, query: str = "", **filters: Unpack[Filters]
     ) -> dict[str, Any]:
         """Counts per value of keyword ``fields`` over the matching feedback (same safe query
         and filters as ``search``): ``{"total": n, "rants": n, field: [(value, count), ...]}``."""
-        body = facets_query(fields, query, sentiment=sentiment, subject=subject, rants=rants,
-                            since=since, size=size)
-        return facets_from(await self._read(body), fields)
+        return facets_from(await self._read(facets_query(fields, query, **filters)), fields)
 
     async def most_urgent(self, size: int = 5) -> list[SearchHit]:
         """The rants with the highest urgency score, newest first among equals."""

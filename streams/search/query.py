@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from schemas.labels import SENTIMENT_LABELS
 
@@ -30,22 +30,24 @@ class SearchHit:
     highlights: list[str] = field(default_factory=list)
 
 
-def build_query(
-    query: str,
-    *,
-    sentiment: str | None = None,
-    subject: str | None = None,
-    rants: bool = False,
-    since: datetime | None = None,
-    size: int = 20,
-) -> dict[str, Any]:
-    """A search body that is safe for any user input.
+class Filters(TypedDict, total=False):
+    """The narrowing every feedback search takes, besides its text: one definition for the
+    body builders here and the backend methods that pass them through.
 
-    The text goes only into ``simple_query_string`` (which never raises on bad syntax and has
-    no field/regex/script operators enabled here) and filters are ``term``/``range`` clauses
-    with the values as data, never as query syntax. ``subject`` is a taxonomy subject, stored
-    in the index under the wire field ``topics.name``; a naive ``since`` is taken as UTC.
+    ``subject`` is a taxonomy subject, stored in the index under the wire field
+    ``topics.name``; a naive ``since`` is taken as UTC; ``size`` is how many hits (for
+    ``build_query``) or buckets per field (for ``facets_query``).
     """
+
+    sentiment: str | None
+    subject: str | None
+    rants: bool
+    since: datetime | None
+    size: int
+
+
+def _match(query: str, filters: Filters) -> tuple[dict[str, Any], bool]:
+    """The ``bool`` query for ``query`` and ``filters``, and whether it has any text to score."""
     q = (query or "").strip()
     must: list[dict[str, Any]] = []
     if q and q != "*":
@@ -58,51 +60,55 @@ def build_query(
                 "lenient": True,
             }
         })
-    filters: list[dict[str, Any]] = []
+    clauses: list[dict[str, Any]] = []
+    sentiment = filters.get("sentiment")
     if sentiment:
         if sentiment not in SENTIMENT_LABELS:
             raise ValueError(f"sentiment must be one of {', '.join(SENTIMENT_LABELS)}")
-        filters.append({"term": {"sentiment.label": sentiment}})
+        clauses.append({"term": {"sentiment.label": sentiment}})
+    subject = filters.get("subject")
     if subject:
-        filters.append({"term": {"topics.name": subject}})
-    if rants:
-        filters.append({"term": {"is_rant": True}})
+        clauses.append({"term": {"topics.name": subject}})
+    if filters.get("rants"):
+        clauses.append({"term": {"is_rant": True}})
+    since = filters.get("since")
     if since is not None:
         since_ts = since if since.tzinfo else since.replace(tzinfo=UTC)
-        filters.append({"range": {"received_at": {"gte": since_ts.isoformat()}}})
-    body: dict[str, Any] = {
-        "size": max(0, min(int(size), 1000)),
-        "query": {"bool": {"must": must or [{"match_all": {}}], "filter": filters}},
+        clauses.append({"range": {"received_at": {"gte": since_ts.isoformat()}}})
+    return {"bool": {"must": must or [{"match_all": {}}], "filter": clauses}}, bool(must)
+
+
+def build_query(query: str, **filters: Unpack[Filters]) -> dict[str, Any]:
+    """A search body that is safe for any user input.
+
+    The text goes only into ``simple_query_string`` (which never raises on bad syntax and has
+    no field/regex/script operators enabled here) and filters are ``term``/``range`` clauses
+    with the values as data, never as query syntax (see ``Filters``).
+    """
+    match, scored = _match(query, filters)
+    return {
+        "size": max(0, min(int(filters.get("size", 20)), 1000)),
+        "query": match,
         "highlight": {
             "fields": {"text": {"number_of_fragments": 3, "fragment_size": 160}},
             "pre_tags": ["[["],
             "post_tags": ["]]"],
         },
-        "sort": (["_score", {"received_at": "desc"}] if must else [{"received_at": "desc"}]),
+        "sort": (["_score", {"received_at": "desc"}] if scored else [{"received_at": "desc"}]),
     }
-    return body
 
 
 def facets_query(
-    fields: Sequence[str] = DEFAULT_FACETS,
-    query: str = "",
-    *,
-    sentiment: str | None = None,
-    subject: str | None = None,
-    rants: bool = False,
-    since: datetime | None = None,
-    size: int = 20,
+    fields: Sequence[str] = DEFAULT_FACETS, query: str = "", **filters: Unpack[Filters]
 ) -> dict[str, Any]:
-    """Counts per value of keyword ``fields`` (and of rants) over what ``build_query`` matches."""
-    body = build_query(query, sentiment=sentiment, subject=subject, rants=rants, since=since,
-                       size=0)
-    body.pop("highlight", None)
-    body.pop("sort", None)
-    body["track_total_hits"] = True
-    body["aggs"] = {f"f{i}": {"terms": {"field": f, "size": size}}
-                    for i, f in enumerate(fields)}
-    body["aggs"]["rants"] = {"filter": {"term": {"is_rant": True}}}
-    return body
+    """Counts per value of keyword ``fields`` (and of rants) over what ``build_query`` matches;
+    ``size`` here is the number of buckets per field."""
+    size = filters.get("size", 20)
+    aggs: dict[str, Any] = {f"f{i}": {"terms": {"field": f, "size": size}}
+                            for i, f in enumerate(fields)}
+    aggs["rants"] = {"filter": {"term": {"is_rant": True}}}
+    return {"size": 0, "query": _match(query, filters)[0], "track_total_hits": True,
+            "aggs": aggs}
 
 
 def most_urgent_query(size: int = 5) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from streams.stack.process import StackError
@@ -43,6 +44,14 @@ def java_bin(java_home: Path | None, tool: str = "java") -> Path:
     if not found:
         raise StackError(f"{tool} not found: install a JDK 17+ (apt-get install openjdk-17-jdk)")
     return Path(found)
+
+
+def jvm_argv(java: Path, heap: str, classpath: str, main: str, *args: str,
+             opts: Sequence[str] = ()) -> list[str]:
+    """A stack JVM's command line. Every one gets a fixed heap (no resize pauses, a known
+    footprint on a small machine), G1 and headless AWT; ``opts`` are its own extra flags."""
+    return [str(java), f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            *opts, "-cp", classpath, main, *args]
 
 
 def java_major(java: Path) -> int:

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from streams.stack import process
-from streams.stack.artifacts import fetch_maven, java_bin, java_major
+from streams.stack.artifacts import fetch_maven, java_bin, java_major, jvm_argv
 from streams.stack.process import StackError
 from streams.stack.service import DEPLOY_DIR, Service
 
@@ -122,15 +122,9 @@ class KafkaService(Service):
         return [f"-Dlog4j2.configurationFile={DEPLOY_DIR / 'local' / 'kafka-log4j2.properties'}"]
 
     def argv(self) -> list[str]:
-        heap = self.stack.kafka_heap
-        return [
-            str(self.java()),
-            f"-Xms{heap}", f"-Xmx{heap}",
-            "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
-            *self._log_opts(),
-            "-cp", f"{self.lib_dir}/*",
-            "kafka.Kafka", str(self.config_file),
-        ]
+        return jvm_argv(self.java(), self.stack.kafka_heap, f"{self.lib_dir}/*", "kafka.Kafka",
+                        str(self.config_file),
+                        opts=["-XX:MaxGCPauseMillis=20", *self._log_opts()])
 
     def healthy(self) -> bool:
         """The broker answers a metadata request and lists itself."""

@@ -12,7 +12,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from streams.stack.artifacts import compile_java, fetch_maven, java_bin, java_major
+from streams.stack.artifacts import (
+    compile_java,
+    fetch_maven,
+    java_bin,
+    java_major,
+    jvm_argv,
+)
 from streams.stack.process import StackError
 from streams.stack.service import DEPLOY_DIR, Service
 
@@ -65,16 +71,11 @@ class OpenSearchService(Service):
         self.state_dir.mkdir(parents=True, exist_ok=True)
 
     def argv(self) -> list[str]:
-        heap = self.stack.opensearch_heap
-        return [
-            str(self.java()),
-            f"-Xms{heap}", f"-Xmx{heap}",
-            "-XX:+UseG1GC", "-Djava.awt.headless=true", "-Dfile.encoding=UTF-8",
-            "--enable-native-access=ALL-UNNAMED",
-            "-cp", f"{self.home / 'classes'}:{self.lib_dir}/*",
-            _MAIN,
-            str(self.state_dir), str(self.port), str(self.transport_port), "voc-local",
-        ]
+        return jvm_argv(self.java(), self.stack.opensearch_heap,
+                        f"{self.home / 'classes'}:{self.lib_dir}/*", _MAIN,
+                        str(self.state_dir), str(self.port), str(self.transport_port),
+                        "voc-local",
+                        opts=["-Dfile.encoding=UTF-8", "--enable-native-access=ALL-UNNAMED"])
 
     def health(self) -> dict[str, object] | None:
         """The cluster health document, or None if the node does not answer."""

@@ -16,10 +16,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,6 +28,7 @@ import httpx
 import pytest
 
 from streams.settings import Settings
+from tests.support.live import free_port, require_stack, voc_process
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -61,32 +58,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def wait_until(cond: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = cond()
-        if last:
-            return last
-        time.sleep(every)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})",
-                pytrace=False)
-
-
 @dataclass
 class Run:
     """The names of this session's world and a console serving it."""
@@ -109,19 +80,6 @@ class Run:
     @property
     def audit_topic(self) -> str:
         return self.settings.topic("audit")
-
-
-def _stack_or_fail(settings: Settings) -> None:
-    kafka_host, _, kafka_port = settings.kafka_bootstrap.split(",")[0].rpartition(":")
-    search = settings.search_url.split("//")[-1].split("/")[0]
-    s_host, _, s_port = search.rpartition(":")
-    missing = [name for name, ok in (
-        (f"Kafka {settings.kafka_bootstrap}", port_open(kafka_host, int(kafka_port))),
-        (f"search {settings.search_url}", port_open(s_host, int(s_port or 9200))),
-    ) if not ok]
-    if missing:
-        pytest.fail(f"the local stack is not up ({', '.join(missing)} unreachable): "
-                    "run `voc stack up` first", pytrace=False)
 
 
 def _create_topics(settings: Settings, audit_topic: str) -> None:
@@ -175,7 +133,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     from streams.console.auth import add_user
 
     base = Settings()
-    _stack_or_fail(base)
+    require_stack(base)
     run = uuid.uuid4().hex[:8]
     workdir = tmp_path_factory.mktemp(f"console-{run}")
     users = workdir / "users.json"
@@ -225,33 +183,17 @@ def console(world: Run) -> Iterator[Run]:
     log_path = world.workdir / "console.log"
     env = {**os.environ, **world.env,
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "console"],
-                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
     world.console_url = f"http://127.0.0.1:{port}"
     world.console_log = log_path
 
-    def up() -> bool:
-        if proc.poll() is not None:
-            pytest.fail(f"voc console exited ({proc.returncode}):\n"
-                        + log_path.read_text(errors="replace")[-4000:], pytrace=False)
+    def answers() -> bool:
         try:
             return httpx.get(world.console_url + "/login", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
-    try:
-        wait_until(up, 60, "voc console to answer /login")
+    with voc_process("console", env, log_path, answers, timeout=60, stop_grace_s=15, cwd=REPO):
         yield world
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

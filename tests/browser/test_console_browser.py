@@ -32,6 +32,17 @@ def uid() -> str:
     return uuid.uuid4().hex[:10]
 
 
+def open_new_followup(pages: Pages, console: Run, user: str) -> tuple[Any, str]:
+    """A follow-up of this test's own (open, version 1), on its page as ``user``: the page
+    and the follow-up id."""
+    run = uid()
+    fid = f"followup:sms:{run}"
+    index_followups(console, [followup_doc(fid, f"sms:{run}")])
+    page = pages.login(user)
+    page.goto("/followups/" + fid)
+    return page, fid
+
+
 def test_log_in_and_out(pages: Pages) -> None:
     page = pages.login("bob")
     assert page.inner_text("[data-testid=user]") == "bob"
@@ -97,11 +108,7 @@ def test_followup_page_shows_an_indexed_followup(pages: Pages, console: Run) -> 
 
 
 def test_viewer_cannot_act(pages: Pages, console: Run) -> None:
-    run = uid()
-    fid = f"followup:sms:{run}"
-    index_followups(console, [followup_doc(fid, f"sms:{run}")])
-    page = pages.login("vic")
-    page.goto("/followups/" + fid)
+    page, fid = open_new_followup(pages, console, "vic")
     page.wait_for_selector("[data-testid=reply-readonly]")
     assert page.query_selector("[data-testid=actions]") is None
     assert page.query_selector("button[name=outcome]") is None
@@ -116,11 +123,7 @@ def test_viewer_cannot_act(pages: Pages, console: Run) -> None:
 
 
 def test_post_without_csrf_token_is_refused(pages: Pages, console: Run) -> None:
-    run = uid()
-    fid = f"followup:sms:{run}"
-    index_followups(console, [followup_doc(fid, f"sms:{run}")])
-    page = pages.login("bob")
-    page.goto("/followups/" + fid)
+    page, fid = open_new_followup(pages, console, "bob")
     form = {"outcome": "claimed", "action_id": page.get_attribute(
         "input[name=action_id]", "value"), "expected_version": "1"}
     resp = page.request.post(f"{console.console_url}/followups/{fid}", form=form)
@@ -135,11 +138,7 @@ def test_post_without_csrf_token_is_refused(pages: Pages, console: Run) -> None:
 def test_agent_action_goes_to_kafka(pages: Pages, console: Run) -> None:
     """Without a worker the console cannot confirm, but the outcome is on Kafka with the
     contract's fields (read back by a separate consumer), and the action is audited."""
-    run = uid()
-    fid = f"followup:sms:{run}"
-    index_followups(console, [followup_doc(fid, f"sms:{run}")])
-    page = pages.login("bob")
-    page.goto("/followups/" + fid)
+    page, fid = open_new_followup(pages, console, "bob")
     action_id = page.get_attribute("input[name=action_id]", "value")
     page.click("[data-testid=action-claimed]")
     page.wait_for_selector(".flash")

@@ -15,9 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,24 +24,13 @@ import httpx
 import pytest
 
 from streams.cli.pipeline_cmd import http_json
-from tests.browser.conftest import REPO, Pages, Run, read_topic, wait_until
+from tests.browser.conftest import REPO, Pages, Run, read_topic
+from tests.support.live import metric_sum, voc_process, wait_until
 
 pytestmark = [pytest.mark.timeout(900)]
 
 RANT = ("This is the THIRD time you have charged me twice for the same order. I am furious, "
         "cancel my contract today or I am going to the ombudsman!")
-
-
-def metric_sum(text: str, name: str) -> float:
-    """Sum of every sample of ``name`` in a Prometheus text exposition."""
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        head, _, value = line.rpartition(" ")
-        if head.split("{")[0] == name:
-            total += float(value)
-    return total
 
 
 @pytest.fixture(scope="module")
@@ -53,29 +39,10 @@ def worker(console: Run) -> Iterator[str]:
     log_path = console.workdir / "worker.log"
     env = {**os.environ, **console.env,
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "worker"], cwd=REPO,
-                                env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
     base = console.env["VOC_CONSOLE__WORKER_URL"]
-
-    def healthy() -> bool:
-        if proc.poll() is not None:
-            pytest.fail(f"worker exited ({proc.returncode}):\n"
-                        + log_path.read_text(errors="replace")[-4000:], pytrace=False)
-        return http_json(base + "/health")[0] == 200
-
-    try:
-        wait_until(healthy, 300, "worker /health == 200", every=1.0)
+    with voc_process("worker", env, log_path, lambda: http_json(base + "/health")[0] == 200,
+                     timeout=300, every=1.0, cwd=REPO):
         yield base
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
 
 
 def produce(world: Run, topic: str, key: bytes | None, value: bytes) -> None:

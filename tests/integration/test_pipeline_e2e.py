@@ -19,13 +19,9 @@ import asyncio
 import base64
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,6 +29,7 @@ import pytest
 from streams.probe import http_json
 from streams.replay import producer_config, replay
 from streams.settings import Settings
+from tests.support.live import free_port, metric_sum, require_stack, voc_process, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -64,32 +61,6 @@ BAD_LINES = [
     b"\xff\xfe\xfa invalid utf-8",
     json.dumps(["a", "list"]).encode(),
 ]
-
-
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(cond: Callable[[], Any], timeout: float, what: str, every: float = 1.0) -> Any:
-    """Poll ``cond`` until it returns a truthy value; fail with ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = cond()
-        if last:
-            return last
-        time.sleep(every)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 def build_input(run: str) -> tuple[list[bytes], set[str]]:
@@ -135,33 +106,10 @@ def read_topic(settings: Settings, topic: str, expect: int, timeout: float = 60.
     return records
 
 
-def metric_sum(text: str, name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``labels``."""
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name) or line.startswith("#"):
-            continue
-        head, _, value = line.rpartition(" ")
-        if head.split("{")[0] != name:
-            continue
-        if all(f'{k}="{v}"' in head for k, v in labels.items()):
-            total += float(value)
-    return total
-
-
 @pytest.fixture(scope="module")
 def stack() -> Settings:
     base = Settings()
-    kafka_host, _, kafka_port = base.kafka_bootstrap.split(",")[0].rpartition(":")
-    search = base.search_url.split("//")[-1].split("/")[0]
-    s_host, _, s_port = search.rpartition(":")
-    missing = [name for name, ok in (
-        (f"Kafka {base.kafka_bootstrap}", _port_open(kafka_host, int(kafka_port))),
-        (f"search {base.search_url}", _port_open(s_host, int(s_port or 9200))),
-    ) if not ok]
-    if missing:
-        pytest.fail(f"the local stack is not up ({', '.join(missing)} unreachable): "
-                    "run `voc stack up` first", pytrace=False)
+    require_stack(base)
     return base
 
 
@@ -177,7 +125,7 @@ def pipeline(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "VOC_TOPIC_PREFIX": f"e2e-{run}.",
         "VOC_SEARCH_ALIAS": f"voc-e2e-{run}",
         "VOC_CONSUMER_GROUP": f"voc-e2e-{run}",
-        "VOC_WEB_PORT": str(_free_port()),
+        "VOC_WEB_PORT": str(free_port()),
         "VOC_WORKER_DATA_DIR": str(workdir / "worker"),
         "VOC_SEARCH_REPLICAS": "0",
         "VOC_BATCH_WITHIN_S": "0.1",
@@ -191,29 +139,14 @@ def pipeline(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
     )
     create_topics(settings)
     log_path = workdir / "worker.log"
-    env = {**os.environ, **env_overrides}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "worker"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base_url = f"http://127.0.0.1:{settings.web_port}"
     try:
-        def healthy() -> bool:
-            if proc.poll() is not None:
-                pytest.fail(f"worker exited ({proc.returncode}):\n"
-                            + log_path.read_text(errors="replace")[-4000:], pytrace=False)
-            return http_json(base_url + "/health")[0] == 200
-
-        wait_until(healthy, 240, "worker /health == 200")
-        yield {"settings": settings, "proc": proc, "base_url": base_url, "run": run,
-               "log": log_path}
+        with voc_process("worker", {**os.environ, **env_overrides}, log_path,
+                         lambda: http_json(base_url + "/health")[0] == 200,
+                         timeout=240, every=1.0) as proc:
+            yield {"settings": settings, "proc": proc, "base_url": base_url, "run": run,
+                   "log": log_path}
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
         remove_run(settings)
 
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import pytest
 
 from streams.settings import Settings, StackSettings
 from streams.topics import TOPIC_CONFIGS, create_topics, delete_topics, describe_topics
+from tests.support.live import free_port, wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -31,23 +32,6 @@ pytestmark = pytest.mark.timeout(300)
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (local URL)
         return json.loads(resp.read())
-
-
-def _wait(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(1)
-    raise AssertionError(f"{what} not true after {timeout_s:.0f}s (last: {last!r})")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture()
@@ -251,7 +235,7 @@ def test_prometheus_scrapes_a_real_target(live_stack: Settings, unique_name: str
     registry = CollectorRegistry()
     counter = Counter("voc_smoke_probe", "Smoke-test probe.", ["run"], registry=registry)
     counter.labels(run=unique_name).inc(7)
-    port = _free_port()
+    port = free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
     targets = Path(live_stack.stack.state_dir) / "prometheus" / "targets" / f"{unique_name}.json"
     targets.write_text(json.dumps([{"targets": [f"127.0.0.1:{port}"]}]))
@@ -263,7 +247,7 @@ def test_prometheus_scrapes_a_real_target(live_stack: Settings, unique_name: str
             result = _get_json(f"{prom}/api/v1/query?query={query}")["data"]["result"]
             return float(result[0]["value"][1]) if result else None
 
-        assert _wait(scraped, 90, "probe metric scraped") == 7.0
+        assert wait_until(scraped, 90, "probe metric scraped", every=1.0) == 7.0
     finally:
         targets.unlink(missing_ok=True)
         server.shutdown()
@@ -282,7 +266,7 @@ def test_prometheus_config_scrapes_worker_and_self(live_stack: Settings) -> None
         res = _get_json(f"{prom}/api/v1/query?query=up%7Bjob%3D%22prometheus%22%7D")
         return bool(res["data"]["result"]) and res["data"]["result"][0]["value"][1] == "1"
 
-    assert _wait(self_up, 30, "prometheus self-scrape up")
+    assert wait_until(self_up, 30, "prometheus self-scrape up", every=1.0)
     managers = _get_json(f"{prom}/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
     assert [m["url"] for m in managers] == [
         f"http://127.0.0.1:{live_stack.stack.alertmanager_port}/api/v2/alerts"
@@ -323,10 +307,10 @@ def test_isolated_stack_lifecycle_leaves_no_process(tmp_path: Path) -> None:
         stack=StackSettings(
             cache_dir=base.stack.cache_dir,
             state_dir=tmp_path / "state",
-            kafka_port=_free_port(),
-            kafka_controller_port=_free_port(),
-            prometheus_port=_free_port(),
-            alertmanager_port=_free_port(),
+            kafka_port=free_port(),
+            kafka_controller_port=free_port(),
+            prometheus_port=free_port(),
+            alertmanager_port=free_port(),
             kafka_heap="256m",
         ),
         kafka_bootstrap="",
@@ -365,7 +349,7 @@ def test_failed_start_reports_the_log_and_leaves_no_process(tmp_path: Path) -> N
             stack=StackSettings(
                 cache_dir=base.stack.cache_dir,
                 state_dir=tmp_path / "state",
-                kafka_port=_free_port(),
+                kafka_port=free_port(),
                 kafka_controller_port=blocker.getsockname()[1],
                 kafka_heap="256m",
                 startup_timeout_s=120,

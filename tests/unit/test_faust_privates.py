@@ -71,20 +71,19 @@ def _faust_says(changed: str) -> str:
             "streams/consumer.py (SafeConsumer) depends on: review it before upgrading")
 
 
-@pytest.mark.parametrize("name", sorted(CONSUMER))
-def test_faust_consumer_privates_keep_their_signatures(name: str) -> None:
-    original = getattr(FaustConsumer, name, None)
-    assert original is not None, _faust_says(f"Consumer.{name} (gone)")
-    sig = inspect.signature(original)
-    assert _shape(original) == CONSUMER[name], _faust_says(f"Consumer.{name}{sig}")
+#: Each Faust class whose privates are recorded above, with its record.
+RECORDED: tuple[tuple[type, dict[str, Shape]], ...] = (
+    (FaustConsumer, CONSUMER), (AIOKafkaConsumerThread, THREAD))
 
 
-@pytest.mark.parametrize("name", sorted(THREAD))
-def test_faust_consumer_thread_methods_keep_their_signatures(name: str) -> None:
-    original = getattr(AIOKafkaConsumerThread, name, None)
-    assert original is not None, _faust_says(f"AIOKafkaConsumerThread.{name} (gone)")
+@pytest.mark.parametrize(("cls", "name", "shape"), [
+    pytest.param(cls, name, shape, id=f"{cls.__name__}.{name}")
+    for cls, recorded in RECORDED for name, shape in sorted(recorded.items())])
+def test_faust_privates_keep_their_signatures(cls: type, name: str, shape: Shape) -> None:
+    original = getattr(cls, name, None)
+    assert original is not None, _faust_says(f"{cls.__name__}.{name} (gone)")
     sig = inspect.signature(original)
-    assert _shape(original) == THREAD[name], _faust_says(f"AIOKafkaConsumerThread.{name}{sig}")
+    assert _shape(original) == shape, _faust_says(f"{cls.__name__}.{name}{sig}")
 
 
 def test_safe_consumer_overrides_match_the_originals() -> None:
