@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     search_ca_certs: Path | None = None
     search_alias: str = "voc-feedback"
     # The operator-facing indices the console reads (written by the worker's agents). Unset,
-    # each follows search_alias ("voc-feedback" -> "voc-followups", "x" -> "x-followups"), so
+    # each follows search_alias ("voc-feedback" -> "voc-followups", "x" -> "x_followups"), so
     # one alias setting keeps a whole deployment (or a test run) apart from another.
     search_followups_alias: str | None = None
     search_deadletters_alias: str | None = None
@@ -165,8 +165,10 @@ class Settings(BaseSettings):
         if explicit:
             return str(explicit)
         base = self.search_alias
+        # "x_followups", not "x-followups": the feedback template's pattern "x-*" must not
+        # also match the other indices' names
         return base[: -len("feedback")] + logical if base.endswith("feedback") else (
-            f"{base}-{logical}")
+            f"{base}_{logical}")
 
     def topic(self, name: str) -> str:
         """Full topic name for a logical name such as ``"enriched"``.

@@ -37,19 +37,6 @@ PASSWORDS = {"ada": "ada-admin-password", "bob": "bob-agent-password",
              "vic": "vic-viewer-password"}
 ROLES = {"ada": "admin", "bob": "agent", "vic": "viewer"}
 
-# voc-followups per console-spec.md (the worker's template may add more; this is enough
-# for the console's queries when a test indexes follow-ups itself)
-FOLLOWUPS_MAPPING: dict[str, Any] = {"dynamic": False, "properties": {
-    **{k: {"type": "keyword"} for k in (
-        "id", "feedback_id", "customer_id", "brand", "channel", "priority", "state",
-        "last_outcome", "assignee", "emotion", "sentiment")},
-    **{k: {"type": "date"} for k in ("created_at", "due_by", "received_at", "updated_at")},
-    "breached": {"type": "boolean"}, "version": {"type": "integer"},
-    "text": {"type": "text"}, "summary": {"type": "text"},
-    "urgency": {"properties": {"level": {"type": "keyword"}, "score": {"type": "float"}}},
-    "topics": {"properties": {"name": {"type": "keyword"}}}}}
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything here needs the real stack: the ``integration`` marker."""
     here = Path(__file__).parent
@@ -312,16 +299,21 @@ def run_async(fn: Callable[[], Any]) -> Any:
 
 
 def index_followups(world: Run, docs: list[dict[str, Any]]) -> None:
-    """Index follow-up docs behind the run's follow-ups alias (creating a test index with
-    the spec's mapping when the worker has not made one), then refresh."""
-    alias = world.settings.alias("followups")
-    index = f"{alias}-browser"
+    """Index follow-up docs behind the run's follow-ups alias, under the worker's own
+    template (installed as ``voc worker`` installs it), then refresh."""
+    from schemas.indices import FOLLOWUPS
+    from streams.search import make_backend
+
+    async def install() -> None:
+        backend = make_backend(world.settings, index=FOLLOWUPS)
+        try:
+            await backend.ensure_index()
+        finally:
+            await backend.close()
+
+    run_async(install)
+    index = f"{world.settings.alias('followups')}-{datetime.now(UTC):%Y.%m}"
     with httpx.Client(base_url=world.search_url, timeout=30) as http:
-        if http.head(f"/{index}").status_code == 404:
-            r = http.put(f"/{index}", json={"settings": {"number_of_replicas": 0},
-                                            "mappings": FOLLOWUPS_MAPPING,
-                                            "aliases": {alias: {}}})
-            assert r.status_code in (200, 400), r.text  # 400: created concurrently
         lines = []
         for d in docs:
             lines.append(json.dumps({"index": {"_index": index, "_id": d["id"]}}))

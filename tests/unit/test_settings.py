@@ -31,3 +31,14 @@ def test_producer_linger_reaches_faust(tmp_path: Path, monkeypatch: pytest.Monke
     assert create_app(Settings(worker_data_dir=tmp_path)).conf.producer_linger == 0.005
     monkeypatch.setenv("VOC_KAFKA_PRODUCER_LINGER_MS", "0")
     assert create_app(Settings(worker_data_dir=tmp_path)).conf.producer_linger == 0.0
+
+
+def test_operator_aliases_follow_the_feedback_alias_without_nesting_under_it() -> None:
+    from streams.settings import Settings
+
+    assert [Settings().alias(i) for i in ("feedback", "followups", "deadletters", "audit")] == [
+        "voc-feedback", "voc-followups", "voc-deadletters", "voc-audit"]
+    run = Settings(search_alias="t-1")
+    # never "t-1-followups": the feedback template's pattern t-1-* would claim its indices
+    assert run.alias("followups") == "t-1_followups" and run.alias("audit") == "t-1_audit"
+    assert Settings(search_followups_alias="cases").alias("followups") == "cases"
