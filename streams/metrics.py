@@ -52,6 +52,10 @@ class Metrics:
             "voc_index_docs_total", "Documents sent to the search index, by result "
             "(ok, error = permanent per-document failure, retryable = gave up retrying).",
             ["result"], registry=r)
+        self.operator_docs = Counter(
+            "voc_operator_docs_total", "Documents sent to the console's indices (followups, "
+            "deadletters, audit), by index and result (as voc_index_docs_total).",
+            ["index", "result"], registry=r)
         self.index_retries = Counter(
             "voc_index_retries_total", "Search calls retried after 429/5xx/connection errors.",
             registry=r)

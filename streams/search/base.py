@@ -246,8 +246,12 @@ class SearchBackend(ABC):
                 await asyncio.sleep(policy.delay(attempt))
         if self.metrics is not None:
             for r in results.values():
-                self.metrics.index_docs.labels(
-                    result="ok" if r.ok else ("retryable" if r.retryable else "error")).inc()
+                result = "ok" if r.ok else ("retryable" if r.retryable else "error")
+                if self.index is FEEDBACK:  # voc_index_docs_total counts feedback only
+                    self.metrics.index_docs.labels(result=result).inc()
+                else:
+                    self.metrics.operator_docs.labels(index=self.index.logical,
+                                                      result=result).inc()
         return [results[i] for i in range(len(docs))]
 
     def _index_action(self, doc: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from schemas.topics import TOPICS
 from streams.settings import Settings, StackSettings
 from streams.topics import TOPIC_CONFIGS, create_topics, delete_topics, describe_topics
 from tests.support.live import free_port, wait_until
@@ -63,7 +64,7 @@ def test_topic_creation_is_explicit_and_idempotent(unique_name: str) -> None:
     try:
         first = create_topics(settings)
         assert set(first.values()) == {"created"}
-        assert len(first) == 6
+        assert len(first) == len(TOPICS) == 7  # every contract topic, the audit trail too
         second = create_topics(settings)
         assert set(second.values()) == {"exists"}
         assert set(describe_topics(settings).values()) == {settings.topics.partitions}

@@ -17,6 +17,9 @@ CONTRACT = {
     "voc_followup_sla_breaches": "counter",
     "voc_index_retries": "counter",
     "voc_search_up": "gauge",
+    "voc_operator_docs": "counter",
+    "voc_followup_outcomes": "counter",
+    "voc_subject_mentions": "counter",
 }
 
 
