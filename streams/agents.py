@@ -190,7 +190,8 @@ class WorkerAgents:
         await self._ensure(self.sinks.deadletters)
         s = self.settings
         async for events in _batches(stream, s.batch_size, s.batch_within_s):
-            await self._run_batch(stream, events, self.deadletter_index_handler.handle)
+            await self._run_batch(stream, events, self.deadletter_index_handler.handle,
+                                  park_failures=False)
 
     async def audit_index(self, stream: faust.StreamT) -> None:
         """Operator actions and alerts from the console -> the audit index."""
@@ -229,7 +230,9 @@ class WorkerAgents:
     # --- the batch loop shared by the agents ---------------------------------------------
 
     async def _run_batch(self, stream: faust.StreamT, events: Sequence[EventT],
-                         handle: Handle) -> None:
+                         handle: Handle, *, park_failures: bool = True) -> None:
+        """``park_failures=False`` is for the dead-letter topic's own reader: its records are
+        already parked on Kafka, and parking them again would feed them back to itself."""
         raw = [raw_event(e) for e in events]
         try:
             out = await handle(raw)
@@ -237,7 +240,10 @@ class WorkerAgents:
             log.exception("handler failed on a batch of %d", len(raw))
             out = Outputs()
             for ev in raw:
-                self.dead.park(out, ev, "internal_error", type(exc).__name__)
+                if park_failures:
+                    self.dead.park(out, ev, "internal_error", type(exc).__name__)
+                else:  # still on voc.deadletter; only its document is missing
+                    self.metrics.operator_docs.labels(index="deadletters", result="error").inc()
         await publish_all(out.records, self._send, on_retry=_log_producer_retry)
         for event in events:  # outputs are on Kafka: now the inputs may be committed
             await stream.ack(event)

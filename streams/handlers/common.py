@@ -151,3 +151,15 @@ async def publish_all(
         await sleep(PUBLISH_RETRY.delay(attempt + 1))
         attempt += 1
         pending = failed
+
+
+def utf8_safe(value: Any) -> Any:
+    """``value`` with every string encodable as UTF-8: a lone surrogate (legal in a JSON
+    escape, not in UTF-8) would make the search client fail on every retry, forever."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {utf8_safe(k): utf8_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [utf8_safe(v) for v in value]
+    return value

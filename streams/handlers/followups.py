@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from schemas.records import FollowUpOutcome
 from streams.deadletter import describe_error
-from streams.handlers.common import DeadLetters, Outputs, RawEvent, deadletter_record
+from streams.handlers.common import DeadLetters, Outputs, RawEvent, deadletter_record, utf8_safe
 
 if TYPE_CHECKING:
     from streams.metrics import Metrics
@@ -204,7 +204,7 @@ def followup_doc(fid: str, entry: Mapping[str, Any], now: datetime) -> dict[str,
     case = entry.get("case")
     if not case:
         return None
-    return {
+    return utf8_safe({
         "id": fid,
         **case,
         "priority": entry.get("priority"),
@@ -217,7 +217,7 @@ def followup_doc(fid: str, entry: Mapping[str, Any], now: datetime) -> dict[str,
         "seq": int(entry.get("seq") or 1),
         "history": list(entry.get("history") or []),
         "updated_at": _iso(now),
-    }
+    })
 
 
 def scan_followups(

@@ -16,7 +16,7 @@ from typing import Any
 
 from processors.redact import redact
 from schemas.records import AuditEvent
-from streams.handlers.common import RawEvent
+from streams.handlers.common import RawEvent, utf8_safe
 
 PREVIEW_CHARS = 280
 # redaction reads a bounded prefix: a 2 MB original costs the same as a short one
@@ -32,13 +32,13 @@ def safe_preview(original: bytes) -> str:
     text = original[: PREVIEW_SCAN_CHARS * 4].decode("utf-8", "replace")
     try:
         data = json.loads(original)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         data = None
     if isinstance(data, dict):
         parts = [data[f] for f in _TEXT_FIELDS if isinstance(data.get(f), str)]
         text = " ".join(parts)
     text = _SPACE.sub(" ", _MARKUP.sub(" ", text[:PREVIEW_SCAN_CHARS])).strip()
-    text = redact(text).text
+    text = utf8_safe(redact(text).text)
     return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
@@ -55,11 +55,11 @@ def deadletter_doc(ev: RawEvent) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         original = base64.b64decode(str(data.get("original_b64", "")), validate=True)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError, binascii.Error) as exc:
         return {**base, "source_topic": None, "partition": None, "offset": None, "key": None,
                 "reason": "unreadable_deadletter", "error": type(exc).__name__, "preview": "",
                 "size_bytes": len(ev.value or b""), "failed_at": _failed_at(None, ev)}
-    return {
+    return utf8_safe({
         **base,
         "source_topic": _str_or_none(data.get("source_topic")),
         "partition": data.get("partition") if isinstance(data.get("partition"), int) else None,
@@ -70,13 +70,13 @@ def deadletter_doc(ev: RawEvent) -> dict[str, Any]:
         "preview": safe_preview(original),
         "size_bytes": len(original),
         "failed_at": _failed_at(data.get("failed_at"), ev),
-    }
+    })
 
 
 def audit_doc(ev: RawEvent) -> dict[str, Any]:
     """The ``voc-audit`` document for one audit event; raises ValueError when invalid."""
     event = AuditEvent.model_validate_json(ev.value or b"")
-    return event.model_dump(mode="json")
+    return dict(utf8_safe(event.model_dump(mode="json")))
 
 
 def _str_or_none(value: object) -> str | None:

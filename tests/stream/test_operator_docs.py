@@ -66,3 +66,13 @@ def test_audit_documents_are_validated() -> None:
         audit_doc(event(json.dumps({**ok, "action": "rm -rf"}).encode(), topic="voc.audit"))
     with pytest.raises(ValueError):
         audit_doc(event(b"[]", topic="voc.audit"))
+
+
+@pytest.mark.parametrize("original", [
+    b'{"body": "Hi \\ud83d there 07700 900123"}',  # a lone surrogate: fine in JSON, not UTF-8
+    b"[" * 100_000 + b"]" * 100_000,  # deeper than the JSON parser goes
+])
+def test_hostile_originals_give_a_document_the_search_client_can_send(original: bytes) -> None:
+    doc = deadletter_doc(event(dead(original), topic="voc.deadletter"))
+    json.dumps(doc, ensure_ascii=False).encode("utf-8")  # what the clients do: must not raise
+    assert doc["reason"] == "invalid_record" and "900123" not in doc["preview"]
