@@ -173,7 +173,7 @@ class WorkerAgents:
         changed case's document in the follow-ups index, before the ops are acked."""
         await self._ensure(self.sinks.followups)
         s = self.settings
-        async for events in _batches(stream, s.batch_size, s.batch_within_s):
+        async for events in _batches(stream, s.index_batch_size, s.operator_batch_within_s):
 
             async def apply(raw: list[RawEvent], events: Sequence[EventT] = events) -> Outputs:
                 changed: dict[bytes | None, RawEvent] = {}  # the latest document per case
@@ -189,7 +189,7 @@ class WorkerAgents:
         """Dead letters -> the dead-letters index (redacted preview; originals stay here)."""
         await self._ensure(self.sinks.deadletters)
         s = self.settings
-        async for events in _batches(stream, s.batch_size, s.batch_within_s):
+        async for events in _batches(stream, s.index_batch_size, s.operator_batch_within_s):
             await self._run_batch(stream, events, self.deadletter_index_handler.handle,
                                   park_failures=False)
 
@@ -197,7 +197,7 @@ class WorkerAgents:
         """Operator actions and alerts from the console -> the audit index."""
         await self._ensure(self.sinks.audit)
         s = self.settings
-        async for events in _batches(stream, s.batch_size, s.batch_within_s):
+        async for events in _batches(stream, s.index_batch_size, s.operator_batch_within_s):
             await self._run_batch(stream, events, self.audit_index_handler.handle)
 
     async def _ensure(self, sink: SearchSink) -> None:

@@ -143,6 +143,13 @@ class Settings(BaseSettings):
     # Documents per bulk request: fewer, larger requests cost the search engine (which shares
     # the CPU with the encoder on small machines) less per document; 4 enrich batches.
     index_batch_size: int = Field(default=128, ge=1)
+    # How long the follow-up state, dead-letter and audit agents gather a batch for the
+    # console's indices. Each batch is one bulk request, and the engine pays per request
+    # (translog sync): at 0.05 s a rant-heavy stream sent one tiny request per state batch,
+    # which took ~5x the engine's CPU of the feedback index and ~25% of the pipeline's
+    # throughput (bench/results/pipeline-revisions.json). A case shows in the queue this
+    # much later; the console waits up to VOC_CONSOLE__OUTCOME_WAIT_S for a verdict.
+    operator_batch_within_s: float = Field(default=1.0, gt=0)
     worker_data_dir: Path = Field(
         default_factory=lambda: _home(".local", "state", "voc-pipeline", "worker")
     )
