@@ -14,6 +14,7 @@ reason ``internal_error`` rather than lost.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import faust
+from faust.streams import _current_event as faust_current_event
 from faust.types import TP, AgentT, EventT
 
 from schemas.topics import TOPICS
@@ -179,7 +181,7 @@ class WorkerAgents:
                 changed: dict[bytes | None, RawEvent] = {}  # the latest document per case
                 now = datetime.now(UTC)
                 for event, ev in zip(events, raw, strict=True):
-                    with _as_current(stream, event):  # the table's changelog partition
+                    with _as_current(event):  # the table's changelog partition
                         changed.update((d.key, d) for d in self.sla.apply_batch([ev], now))
                 return await self.case_index.handle(list(changed.values()))
 
@@ -314,17 +316,18 @@ def _batches(stream: faust.StreamT, size: int, within_s: float
 
 
 @contextmanager
-def _as_current(stream: faust.StreamT, event: EventT) -> Iterator[None]:
-    """Make ``event`` the stream's current event while a table is written from a batch:
-    a Faust table sends its changelog record to the partition of the current event, which
-    ``noack_take`` leaves unset (``Stream._set_current_event`` is private: the private-API
-    test in tests/unit/test_faust_privates.py watches it)."""
-    s = cast("faust.Stream[Any]", stream)
-    s._set_current_event(event)
+def _as_current(event: EventT) -> Iterator[None]:
+    """Make ``event`` the current event while a table is written from a batch: a Faust
+    table sends its changelog record to the partition of ``faust.streams.current_event()``,
+    which ``noack_take`` leaves unset. Only that context variable is set, and it is put back
+    exactly as it was, so the stream's own bookkeeping (``Stream.current_event``, which its
+    take-buffer reads) is never touched. ``_current_event`` is private: the private-API test
+    in tests/unit/test_faust_privates.py watches it."""
+    token = faust_current_event.set(weakref.ref(event))
     try:
         yield
     finally:
-        s._set_current_event(None)
+        faust_current_event.reset(token)
 
 
 def _log_producer_retry(attempt: int, exc: BaseException) -> None:

@@ -132,16 +132,26 @@ def test_faust_still_calls_the_hooks_safe_consumer_overrides(name: str) -> None:
     assert f".{name}(" in _faust_sources(), _faust_says(f"when it calls {name} (no call left)")
 
 
-def test_the_stream_still_sets_the_current_event_the_way_the_state_agent_does() -> None:
-    """``streams.agents._as_current`` makes each event of a ``noack_take`` batch the stream's
-    current event, so the follow-up table's changelog goes to that event's partition: it
-    relies on ``Stream._set_current_event`` and on tables reading ``current_event()``."""
-    from faust.streams import Stream, current_event
+def test_tables_still_find_their_event_through_the_context_variable_the_state_agent_sets() -> None:
+    """``streams.agents._as_current`` sets ``faust.streams._current_event`` around each table
+    write of a ``noack_take`` batch, so the follow-up table's changelog goes to that event's
+    partition: it relies on that private ContextVar and on tables calling ``current_event()``."""
+    import contextvars
+    import weakref
 
-    setter = getattr(Stream, "_set_current_event", None)
-    assert setter is not None, _faust_says("Stream._set_current_event (gone)")
-    assert _shape(setter) == ("sync", (("self", _POS), ("event", _POS))), _faust_says(
-        f"Stream._set_current_event{inspect.signature(setter)}")
+    import faust.streams as faust_streams
+
+    var = getattr(faust_streams, "_current_event", None)
+    assert isinstance(var, contextvars.ContextVar), _faust_says("streams._current_event")
+
+    class Event:  # anything weak-referenceable stands in for an event here
+        pass
+
+    event = Event()
+    token = var.set(weakref.ref(event))
+    try:
+        assert faust_streams.current_event() is event, _faust_says("current_event()")
+    finally:
+        var.reset(token)
     tables = (Path(faust.__file__).parent / "tables" / "base.py").read_text(encoding="utf-8")
     assert "current_event()" in tables, _faust_says("how a table finds its event")
-    assert callable(current_event)
