@@ -29,7 +29,7 @@ from schemas.topics import TOPICS
 from streams.handlers.common import DeadLetters, Outputs, OutRecord, RawEvent, publish_all
 from streams.handlers.enrich import EnrichHandler
 from streams.handlers.followups import FollowupIntake, FollowupSla, breach_op
-from streams.handlers.index import IndexHandler, enriched_doc
+from streams.handlers.index import IndexHandler
 from streams.handlers.operator_docs import audit_doc, deadletter_doc
 from streams.retry import RetryPolicy, retry
 from streams.settings import Settings
@@ -140,8 +140,7 @@ class WorkerAgents:
                                 observe_latency=False, **kwargs)
 
         # a case document or dead letter the cluster refuses is logged, never parked again
-        self.case_index = side_index(operator_sinks.followups, build=enriched_doc,
-                                     park_rejected=False)
+        self.case_index = side_index(operator_sinks.followups, park_rejected=False)
         self.deadletter_index_handler = side_index(operator_sinks.deadletters,
                                                    build=deadletter_doc, park_rejected=False)
         self.audit_index_handler = side_index(operator_sinks.audit, build=audit_doc,
@@ -178,12 +177,14 @@ class WorkerAgents:
         async for events in _batches(stream, s.index_batch_size, s.operator_batch_within_s):
 
             async def apply(raw: list[RawEvent], events: Sequence[EventT] = events) -> Outputs:
-                changed: dict[bytes | None, RawEvent] = {}  # the latest document per case
-                now = datetime.now(UTC)
+                changed: dict[str, RawEvent] = {}  # case id -> the op that last changed it
                 for event, ev in zip(events, raw, strict=True):
                     with _as_current(event):  # the table's changelog partition
-                        changed.update((d.key, d) for d in self.sla.apply_batch([ev], now))
-                return await self.case_index.handle(list(changed.values()))
+                        fid = self.sla.apply_event(ev)
+                    if fid is not None:
+                        changed[fid] = ev
+                docs = self.sla.case_documents(changed, datetime.now(UTC))
+                return await self.case_index.index_documents(docs)
 
             await self._run_batch(stream, events, apply)
 

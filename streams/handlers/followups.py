@@ -114,9 +114,9 @@ def apply_followup_op(table: MutableMapping[str, Any], op: Mapping[str, Any]) ->
     """Apply one op to the table of follow-ups; return what happened (for metrics/tests).
 
     Live entries: ``{"state": "open"|"claimed", "due_by", "priority", "breached",
-    "last_outcome", "assignee", "version", "seq", "history", "case"}``; a closed case leaves a small
-    ``{"state": "closed", ...}`` marker, so a redelivered ``open`` never reopens it and an
-    outcome that overtook its follow-up (different topics) keeps it closed.
+    "last_outcome", "assignee", "version", "seq", "history", "case"}``; a closed case stays
+    in the table as ``{"state": "closed", ...}`` (an outcome that overtook its follow-up on
+    another topic leaves such a marker too), so a redelivered ``open`` never reopens it.
 
     Outcomes are applied by this one writer per follow-up id, in order, so they can be
     checked: a repeated ``action_id`` is a ``duplicate`` and changes nothing; an
@@ -188,11 +188,8 @@ def _apply_outcome(
     elif not updated.get("assignee") and op.get("agent"):
         updated["assignee"] = op.get("agent")
     if outcome in CLOSING_OUTCOMES:
-        # the case leaves the queue; the marker keeps its last version and history
-        table[fid] = {"state": "closed", "last_outcome": outcome, "version": version + 1,
-                      "seq": seq, "history": history, "assignee": updated.get("assignee"),
-                      "case": updated.get("case"), "priority": updated.get("priority"),
-                      "due_by": updated.get("due_by"), "breached": updated.get("breached")}
+        # the case leaves the queue; its entry stays, closed, with its version and history
+        table[fid] = {**updated, "state": "closed"}
         return "closed"
     table[fid] = updated
     return "claimed" if outcome == "claimed" else "recorded"
@@ -310,19 +307,19 @@ class FollowupSla:
         self._breach_sent.update(new)
         return new
 
-    def apply_batch(self, events: Sequence[RawEvent], now: datetime) -> list[RawEvent]:
-        """Apply a batch of ops in order; the changed cases' documents, one per case (its
-        latest state), as events for the follow-ups index handler."""
-        changed: dict[str, RawEvent] = {}
-        for ev in events:
-            result = self.apply(ev.value or b"")
-            if result not in CASE_CHANGED:
-                continue
-            fid = (ev.key or b"").decode("utf-8", "replace")
+    def apply_event(self, ev: RawEvent) -> str | None:
+        """Apply one op from the state topic; the follow-up id when it changed a case."""
+        result = self.apply(ev.value or b"")
+        return (ev.key or b"").decode("utf-8", "replace") if result in CASE_CHANGED else None
+
+    def case_documents(self, changed: Mapping[str, RawEvent], now: datetime
+                       ) -> list[tuple[RawEvent, dict[str, Any]]]:
+        """The ``voc-followups`` document of each changed case (its latest state), with the
+        op that last changed it."""
+        out = []
+        for fid, ev in changed.items():
             entry = self.table.get(fid)
             doc = followup_doc(fid, entry, now) if entry else None
             if doc is not None:
-                changed[fid] = RawEvent(topic=ev.topic, partition=ev.partition,
-                                        offset=ev.offset, key=ev.key,
-                                        value=json.dumps(doc).encode("utf-8"))
-        return list(changed.values())
+                out.append((ev, doc))
+        return out

@@ -97,7 +97,20 @@ class IndexHandler:
                 self.dead.park(out, ev, self.invalid_reason, str(exc)[:200])
                 continue
             docs[doc["id"]] = (ev, doc)  # a later copy of the same id wins, as in the index
+        await self._index(out, docs)
+        return out
 
+    async def index_documents(self, docs: Sequence[tuple[RawEvent, dict[str, Any]]]
+                              ) -> Outputs:
+        """Index documents already built (each with the event it came from); the dead
+        letters. For a caller that has the documents in hand, such as the follow-up state
+        step, which builds each case from its table."""
+        out = Outputs()
+        await self._index(out, {doc["id"]: (ev, doc) for ev, doc in docs})
+        return out
+
+    async def _index(self, out: Outputs, docs: dict[str, tuple[RawEvent, dict[str, Any]]]
+                     ) -> None:
         attempt = 0
         pending = dict(docs)
         while pending:
@@ -131,7 +144,6 @@ class IndexHandler:
                 log.warning("%d documents still retryable; backing off", len(again))
                 await self.sleep(self.policy.delay(attempt))
             pending = again
-        return out
 
     def _on_retry(self, attempt: int, exc: BaseException) -> None:
         self.metrics.index_retries.inc()

@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from processors.redact import redact
@@ -87,7 +88,5 @@ def _failed_at(value: object, ev: RawEvent) -> str | None:
     if isinstance(value, str) and value:
         return value
     if ev.timestamp is not None:
-        from datetime import UTC, datetime
-
         return datetime.fromtimestamp(ev.timestamp, UTC).isoformat()
     return None
