@@ -12,12 +12,11 @@ import os
 import secrets
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import click
 
-from streams.probe import http_json
+from streams.probe import NotAnswering, http_json, wait_answering
 from streams.settings import Settings
 
 DEMO_USER = "demo"
@@ -63,13 +62,10 @@ def start_console(settings: Settings, voc: list[str], timeout_s: float = 60.0) -
                                 start_new_session=True)
     _pidfile(settings).write_text(str(proc.pid))
     click.echo(f"console pid {proc.pid}, log {log_path}")
-    deadline = time.monotonic() + timeout_s
-    while http_json(url + "/login")[0] != 200:
-        if proc.poll() is not None:
-            raise click.ClickException(f"the console exited ({proc.returncode}); see {log_path}")
-        if time.monotonic() > deadline:
-            raise click.ClickException(f"the console did not answer in {timeout_s:.0f} s")
-        time.sleep(0.5)
+    try:
+        wait_answering(url + "/login", timeout_s, proc, name="the console", poll_s=0.5)
+    except NotAnswering as exc:
+        raise click.ClickException(f"{exc}; see {log_path}") from exc
     return url
 
 

@@ -26,7 +26,7 @@ from streams.cli.demo_console import (
     start_console,
     stop_console,
 )
-from streams.probe import http_json
+from streams.probe import NotAnswering, http_json, wait_answering
 
 DEMO_SAMPLE = Path("deploy/sample/replies.jsonl")
 
@@ -38,16 +38,10 @@ def _repo_root() -> Path:
 def wait_healthy(base_url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None
                  ) -> dict[str, Any]:
     """Poll ``/health`` until it says ok (or the worker process dies, or time runs out)."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise click.ClickException(f"worker exited with code {proc.returncode}")
-        status, last = http_json(base_url + "/health")
-        if status == 200:
-            return last
-        time.sleep(1.0)
-    raise click.ClickException(f"worker not healthy after {timeout_s:.0f}s: {last}")
+    try:
+        return dict(wait_answering(base_url + "/health", timeout_s, proc, name="worker"))
+    except NotAnswering as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _worker_pidfile(settings: Any) -> Path:
