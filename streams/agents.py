@@ -22,15 +22,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import faust
+from faust.exceptions import PartitionsMismatch
 from faust.streams import _current_event as faust_current_event
 from faust.types import TP, AgentT, EventT
 
 from schemas.topics import TOPICS
+from streams.contacts import KnownCounts, count_contact
 from streams.handlers.common import DeadLetters, Outputs, OutRecord, RawEvent, publish_all
+from streams.handlers.contacts import RekeyHandler, contact_from, origin_event
 from streams.handlers.enrich import EnrichHandler
 from streams.handlers.followups import FollowupIntake, FollowupSla, breach_op
 from streams.handlers.index import IndexHandler
 from streams.handlers.operator_docs import audit_doc, deadletter_doc
+from streams.logcontext import EventContext, event_context, leading_id
 from streams.retry import RetryPolicy, retry
 from streams.settings import Settings
 from streams.types import BatchEnricher, ParseInbound, SearchSink, Source
@@ -54,7 +58,8 @@ class WorkerTopics:
     """The worker's channels: what each agent reads, and every topic it may write to."""
 
     outputs: Mapping[str, faust.TopicT]  # by logical name (OutRecord.topic)
-    inbound: faust.TopicT  # sms_inbound + survey_replies -> enrich
+    inbound: faust.TopicT  # sms_inbound + survey_replies -> contacts (re-key by customer)
+    contacts: faust.TopicT  # keyed by customer -> enrich (counts in the contacts table)
     enriched: faust.TopicT  # -> index
     followup_in: faust.TopicT  # followups + followup_outcomes -> followup-intake
     state: faust.TopicT  # internal, keyed by follow-up id -> followup-state
@@ -88,6 +93,7 @@ def declare_topics(app: faust.App, settings: Settings) -> WorkerTopics:
     return WorkerTopics(
         outputs={**outputs, "state": state},
         inbound=sources("sms_inbound", "survey_replies"),
+        contacts=outputs["contacts"],
         enriched=outputs["enriched"],
         followup_in=sources("followups", "followup_outcomes"),
         state=state,
@@ -98,7 +104,7 @@ def declare_topics(app: faust.App, settings: Settings) -> WorkerTopics:
 
 class WorkerAgents:
     """One method per agent (enrich, index, followup_intake, followup_state,
-    deadletter_index, audit_index) and timer (followup_sla, consumer_lag);
+    deadletter_index, audit_index, contacts) and timer (followup_sla, consumer_lag);
     ``define_agents`` attaches them to the app."""
 
     def __init__(
@@ -124,6 +130,13 @@ class WorkerAgents:
                                       settings.topic("survey_replies"): "survey"}
         self.enrich_handler = EnrichHandler(enricher=enricher, parse=parse, sources=sources,
                                             metrics=metrics)
+        self.rekey_handler = RekeyHandler(parse=parse, sources=sources)
+        # customer -> [[epoch s, message id], ...] (streams.contacts); its partitions are the
+        # contacts topic's, and Faust checks that the two counts agree on the first write
+        self.contacts_table = app.Table(
+            "recent-contacts", default=None, partitions=settings.topics.partitions,
+            schema=faust.Schema(key_serializer="json", value_serializer="json"),
+        )
         self.index_handler = IndexHandler(backend=backend, metrics=metrics, policy=self.policy)
         self.intake = FollowupIntake(followups_topic=settings.topic("followups"),
                                      metrics=metrics)
@@ -146,15 +159,37 @@ class WorkerAgents:
         self.audit_index_handler = side_index(operator_sinks.audit, build=audit_doc,
                                               invalid_reason="invalid_audit")
         self._lagged = {settings.topic(t.logical) for t in TOPICS}
+        self._enriched_topic = settings.topic("enriched")
+        self._copartitioned = False
         self.agents: tuple[AgentT, ...] = ()  # set by define_agents
 
     # --- agents --------------------------------------------------------------------------
 
-    async def enrich(self, stream: faust.StreamT) -> None:
-        """Inbound SMS and survey replies -> enriched feedback, follow-ups, dead letters."""
+    async def contacts(self, stream: faust.StreamT) -> None:
+        """Inbound SMS and survey replies -> the contacts topic, keyed by customer."""
         s = self.settings
         async for events in _batches(stream, s.batch_size, s.batch_within_s):
-            await self._run_batch(stream, events, self.enrich_handler.handle)
+            await self._run_batch(stream, events, self.rekey_handler.handle)
+
+    async def enrich(self, stream: faust.StreamT) -> None:
+        """Re-keyed inbound records -> each one's contact counted in the contacts table
+        (this worker owns the customer's partition), then enriched feedback, follow-ups and
+        dead letters; the handler sees the original records (``origin_event``)."""
+        s = self.settings
+        async for events in _batches(stream, s.batch_size, s.batch_within_s):
+            self._check_copartitioned()  # before anything is counted or acked
+
+            async def apply(raw: list[RawEvent], events: Sequence[EventT] = events) -> Outputs:
+                counts: dict[str, int] = {}
+                for event in events:
+                    contact = contact_from(raw_event(event), event.message.headers)
+                    if contact is not None:
+                        with _as_current(event):  # the table's changelog partition
+                            counts[contact.message_id] = count_contact(self.contacts_table,
+                                                                       contact)
+                return await self.enrich_handler.handle(raw, KnownCounts(counts))
+
+            await self._run_batch(stream, events, apply, raw_of=inbound_event)
 
     async def index(self, stream: faust.StreamT) -> None:
         """Enriched feedback -> the search index (dead letters for documents it rejects)."""
@@ -203,6 +238,26 @@ class WorkerAgents:
         async for events in _batches(stream, s.index_batch_size, s.operator_batch_within_s):
             await self._run_batch(stream, events, self.audit_index_handler.handle)
 
+    def _check_copartitioned(self) -> None:
+        """Stop the enrich agent (its batch unacked) when the contacts topic and the table's
+        changelog disagree on their partition counts: a customer's contacts would then be
+        counted on a partition that another worker recovers. Faust checks this only for
+        tables it partitions itself."""
+        if self._copartitioned:
+            return
+        consumer = self.app.consumer
+        source = consumer.topic_partitions(self.topics.contacts.get_topic_name())
+        changelog_topic = self.contacts_table.changelog_topic.get_topic_name()
+        changelog = consumer.topic_partitions(changelog_topic)
+        if source is None or changelog is None:  # metadata not known yet: check next batch
+            return
+        if source != changelog:
+            raise PartitionsMismatch(
+                f"{self.topics.contacts.get_topic_name()} has {source} partitions but "
+                f"{changelog_topic} has {changelog}: see docs/operations.md, running more "
+                "than one worker")
+        self._copartitioned = True
+
     async def _ensure(self, sink: SearchSink) -> None:
         """Template + alias before the first document; never give up."""
         await retry(sink.ensure_index, policy=self.policy.forever(),
@@ -233,10 +288,12 @@ class WorkerAgents:
     # --- the batch loop shared by the agents ---------------------------------------------
 
     async def _run_batch(self, stream: faust.StreamT, events: Sequence[EventT],
-                         handle: Handle, *, park_failures: bool = True) -> None:
+                         handle: Handle, *, park_failures: bool = True,
+                         raw_of: Callable[[EventT], RawEvent] | None = None) -> None:
         """``park_failures=False`` is for the dead-letter topic's own reader: its records are
-        already parked on Kafka, and parking them again would feed them back to itself."""
-        raw = [raw_event(e) for e in events]
+        already parked on Kafka, and parking them again would feed them back to itself.
+        ``raw_of`` is what the handler (and a dead letter) sees of an event."""
+        raw = [(raw_of or raw_event)(e) for e in events]
         try:
             out = await handle(raw)
         except Exception as exc:  # a bug: park the batch, never lose it
@@ -250,9 +307,14 @@ class WorkerAgents:
         await publish_all(out.records, self._send, on_retry=_log_producer_retry)
         for event in events:  # outputs are on Kafka: now the inputs may be committed
             await stream.ack(event)
+        if log.isEnabledFor(logging.DEBUG):  # one line per message, to follow it by its ids
+            for event in events:
+                with event_context(event_context_of(event, self._enriched_topic)):
+                    log.debug("processed %s", event.message.topic)
 
     async def _send(self, rec: OutRecord) -> Awaitable[Any]:
-        return await self.topics.outputs[rec.topic].send(key=rec.key, value=rec.value)
+        return await self.topics.outputs[rec.topic].send(key=rec.key, value=rec.value,
+                                                         headers=list(rec.headers) or None)
 
 
 def define_agents(
@@ -277,12 +339,13 @@ def define_agents(
     # batches inside the one actor was measured too (bench/pipeline.py --compare): no gain on
     # 2 cores, so one batch at a time.
     w.agents = (
-        app.agent(topics.inbound, name="enrich", concurrency=1)(w.enrich),
+        app.agent(topics.contacts, name="enrich", concurrency=1)(w.enrich),
         app.agent(topics.enriched, name="index", concurrency=1)(w.index),
         app.agent(topics.followup_in, name="followup-intake", concurrency=1)(w.followup_intake),
         app.agent(topics.state, name="followup-state", concurrency=1)(w.followup_state),
         app.agent(topics.deadletter, name="deadletter-index", concurrency=1)(w.deadletter_index),
         app.agent(topics.audit, name="audit-index", concurrency=1)(w.audit_index),
+        app.agent(topics.inbound, name="contacts", concurrency=1)(w.contacts),
     )
     app.timer(FOLLOWUP_SCAN_INTERVAL_S, name="followup-sla")(w.followup_sla)
     app.timer(LAG_SAMPLE_INTERVAL_S, name="consumer-lag")(w.consumer_lag)
@@ -298,6 +361,24 @@ def raw_event(event: EventT) -> RawEvent:
         value = value.encode("utf-8")
     return RawEvent(topic=msg.topic, partition=msg.partition, offset=msg.offset, key=key,
                     value=value, timestamp=msg.timestamp)
+
+
+def inbound_event(event: EventT) -> RawEvent:
+    """What the enrich handler sees of a ``contacts`` event: the inbound record it was
+    re-keyed from (its topic, partition, offset, key and bytes)."""
+    return origin_event(raw_event(event), event.message.headers)
+
+
+def event_context_of(event: EventT, enriched_topic: str) -> EventContext:
+    """The log context of one event: where it was read and, where known, its feedback id
+    (a contacts record's contact header; an enriched document's leading ``id``)."""
+    msg = event.message
+    raw = raw_event(event)
+    contact = contact_from(raw, msg.headers)
+    fid = contact.message_id if contact is not None else (
+        leading_id(raw.value) if msg.topic == enriched_topic else None)
+    return EventContext(topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                        feedback_id=fid)
 
 
 def lag_by_topic(ends: Mapping[TP, int | None], committed: Mapping[TP, int | None]

@@ -38,13 +38,15 @@ class RawEvent:
 class OutRecord:
     """A record to produce: logical topic name (settings.topics field), key and bytes.
 
-    A dead letter also carries its ``reason``, so it is counted without re-reading its bytes.
+    A dead letter also carries its ``reason``, so it is counted without re-reading its bytes;
+    a re-keyed inbound record carries where it came from in ``headers``.
     """
 
     topic: str
     key: bytes | None
     value: bytes
     reason: str | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from streams.contacts import RecentContacts
+from streams.contacts import ContactCounter, RecentContacts
 from streams.deadletter import describe_error
 from streams.handlers.common import DeadLetters, Outputs, RawEvent
 from streams.types import BatchEnricher, EnrichOutcome, Inbound, ParseInbound, Source
@@ -65,7 +65,7 @@ class EnrichHandler:
         parse: ParseInbound,
         sources: Mapping[str, Source],
         metrics: Metrics,
-        contacts: RecentContacts | None = None,
+        contacts: ContactCounter | None = None,
         run_sync: RunSync | None = None,
     ) -> None:
         """``sources`` maps a full topic name to its channel ("sms" or "survey")."""
@@ -73,7 +73,7 @@ class EnrichHandler:
         self.parse = parse
         self.sources = dict(sources)
         self.metrics = metrics
-        self.contacts = contacts or RecentContacts()
+        self.contacts: ContactCounter = contacts or RecentContacts()
         self.run_sync: RunSync = run_sync or EnrichThread()
         self.dead = DeadLetters(metrics)
 
@@ -88,8 +88,12 @@ class EnrichHandler:
             out.add("followups", fu.customer_id or fu.id, fu.model_dump_json().encode("utf-8"))
             self.metrics.rants.labels(priority=fu.priority).inc()
 
-    async def handle(self, events: Sequence[RawEvent]) -> Outputs:
-        """Parse, enrich (one Enricher call), and build every output of the batch."""
+    async def handle(self, events: Sequence[RawEvent],
+                     contacts: ContactCounter | None = None) -> Outputs:
+        """Parse, enrich (one Enricher call), and build every output of the batch.
+
+        ``contacts`` gives each record's repeat-contact count: the worker passes the counts
+        its contacts table gave this batch; without it the handler's own counter counts."""
         out = Outputs()
         valid: list[tuple[RawEvent, Inbound]] = []
         for ev in events:
@@ -106,7 +110,8 @@ class EnrichHandler:
         if not valid:
             return out
 
-        counts = [self.contacts.observe_record(item) for _, item in valid]
+        counter = contacts if contacts is not None else self.contacts
+        counts = [counter.observe_record(item) for _, item in valid]
         items = [item for _, item in valid]
 
         self.metrics.enrich_batch_size.observe(len(items))
