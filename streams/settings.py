@@ -154,6 +154,9 @@ class Settings(BaseSettings):
         default_factory=lambda: _home(".local", "state", "voc-pipeline", "worker")
     )
     log_level: str = "INFO"
+    # "json": one JSON object per line (time, level, logger, message, and the feedback id,
+    # topic, partition and offset of the message being handled), for log aggregators
+    log_format: Literal["text", "json"] = "text"
 
     # Enrichment (models, taxonomy, urgency thresholds)
     enrich: EnrichConfig = Field(default_factory=EnrichConfig)
