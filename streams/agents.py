@@ -160,7 +160,6 @@ class WorkerAgents:
                                               invalid_reason="invalid_audit")
         self._lagged = {settings.topic(t.logical) for t in TOPICS}
         self._enriched_topic = settings.topic("enriched")
-        self._copartitioned = False
         self.agents: tuple[AgentT, ...] = ()  # set by define_agents
 
     # --- agents --------------------------------------------------------------------------
@@ -242,21 +241,16 @@ class WorkerAgents:
         """Stop the enrich agent (its batch unacked) when the contacts topic and the table's
         changelog disagree on their partition counts: a customer's contacts would then be
         counted on a partition that another worker recovers. Faust checks this only for
-        tables it partitions itself."""
-        if self._copartitioned:
-            return
+        tables it partitions itself. Two lookups in the consumer's metadata: every batch."""
         consumer = self.app.consumer
         source = consumer.topic_partitions(self.topics.contacts.get_topic_name())
         changelog_topic = self.contacts_table.changelog_topic.get_topic_name()
         changelog = consumer.topic_partitions(changelog_topic)
-        if source is None or changelog is None:  # metadata not known yet: check next batch
-            return
-        if source != changelog:
+        if source is not None and changelog is not None and source != changelog:
             raise PartitionsMismatch(
                 f"{self.topics.contacts.get_topic_name()} has {source} partitions but "
                 f"{changelog_topic} has {changelog}: see docs/operations.md, running more "
                 "than one worker")
-        self._copartitioned = True
 
     async def _ensure(self, sink: SearchSink) -> None:
         """Template + alias before the first document; never give up."""

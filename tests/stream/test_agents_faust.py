@@ -191,3 +191,24 @@ async def test_repeat_contacts_are_rekeyed_by_customer_and_counted_in_the_table(
     dl = next(json.loads(v) for t, _, v in sent if t == "tc.voc.deadletter")
     assert (dl["source_topic"], dl["partition"], dl["offset"]) == ("tc.voc.sms.inbound", 2, 12)
     assert origin_header(inbound[2])  # the header round-trips the original coordinates
+
+
+def test_enrich_stops_when_the_contacts_topic_and_table_disagree_on_partitions(
+        wired, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from faust.exceptions import PartitionsMismatch
+
+    w = wired["wiring"]
+    contacts = "tc.voc.contacts.by-customer"
+    changelog = w.contacts_table.changelog_topic.get_topic_name()
+    assert changelog == "voc-pipeline-recent-contacts-changelog"
+    counts = {contacts: 8, changelog: 4}
+    monkeypatch.setattr(w.app.consumer, "topic_partitions", counts.get)
+    with pytest.raises(PartitionsMismatch, match="8 partitions"):
+        w._check_copartitioned()
+    counts[contacts] = 4
+    w._check_copartitioned()
+    del counts[changelog]
+    w._check_copartitioned()  # metadata not known yet: checked again on the next batch
+    counts.update({changelog: 4, contacts: 12})  # grown while running
+    with pytest.raises(PartitionsMismatch):
+        w._check_copartitioned()
