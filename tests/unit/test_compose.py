@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel
 
 from streams.settings import Settings
+from tests.support.settings_env import is_setting
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -28,16 +28,6 @@ def _voc_env(compose: dict[str, Any]) -> dict[str, dict[str, str]]:
     }
 
 
-def _field_exists(model: type[BaseModel], path: list[str]) -> bool:
-    field = model.model_fields.get(path[0])
-    if field is None:
-        return False
-    if len(path) == 1:
-        return True
-    sub = field.annotation
-    return isinstance(sub, type) and issubclass(sub, BaseModel) and _field_exists(sub, path[1:])
-
-
 def test_services_of_the_product_are_all_there(compose: dict[str, Any]) -> None:
     assert {"kafka", "elasticsearch", "prometheus", "alertmanager", "grafana", "worker"} <= set(
         compose["services"]
@@ -52,8 +42,7 @@ def test_every_voc_variable_is_a_setting(compose: dict[str, Any]) -> None:
     assert envs["worker"], "the worker must be configured through VOC_* variables"
     for service, env in envs.items():
         for key in env:
-            path = key.removeprefix("VOC_").lower().split("__")
-            assert _field_exists(Settings, path), f"{service}: {key} is not a Settings field"
+            assert is_setting(key), f"{service}: {key} is not a Settings field"
 
 
 def test_worker_environment_reaches_the_settings(
