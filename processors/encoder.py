@@ -75,7 +75,7 @@ class EncoderAnalyzer:
                       if self.config.parallel > 1 else None)
         heads_path = Path(self.config.heads_path) if self.config.heads_path else DEFAULT_HEADS
         self.heads = Heads.load(heads_path)
-        base_name = resolve_model_dir(self.config.encoder)
+        base_name = resolve_model_dir(self.config.encoder, self.config.cache_dir)
         self.name = "all-MiniLM-L6-v2" if self.config.encoder is None else base_name
         self.version = self.heads.version
         encoder_cfg = _encoder_config(base_name)
@@ -173,7 +173,7 @@ class EncoderAnalyzer:
 def describe(config: ModelConfig | None = None) -> dict[str, str]:
     """Where the cached graphs for this configuration live (or would), for ``voc models``."""
     config = config or ModelConfig()
-    model_dir = Path(resolve_model_dir(config.encoder))
+    model_dir = Path(resolve_model_dir(config.encoder, config.cache_dir))
     heads_path = Path(config.heads_path) if config.heads_path else DEFAULT_HEADS
     key = model_cache.cache_key(model_dir, heads_path)
     root = config.cache_dir or model_cache.DEFAULT_ROOT

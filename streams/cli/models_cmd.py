@@ -32,7 +32,7 @@ def register(cli: click.Group) -> None:
 
         cfg = get_settings().enrich.model
         t0 = time.perf_counter()
-        cached = model_cache.build(Path(resolve_model_dir(cfg.encoder)),
+        cached = model_cache.build(Path(resolve_model_dir(cfg.encoder, cfg.cache_dir)),
                                    Path(cfg.heads_path) if cfg.heads_path else DEFAULT_HEADS,
                                    cfg.cache_dir, force=force)
         click.echo(json.dumps({"path": str(cached.path), "built": cached.built,
