@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from schemas.records import InboundSMS, SurveyReply
+
 #: what every customer pseudonym starts with (and how an operator recognises one)
 CUSTOMER_PREFIX = "cid_"
 #: hex digits kept of the 64: 128 bits, collision-free for any realistic customer base
@@ -33,3 +35,11 @@ def pseudonymise_customer(customer_id: str, key: bytes) -> str:
     """The pseudonym of one customer id: ``cid_`` + 32 hex digits, stable under one key."""
     digest = keyed_digest(customer_id.encode("utf-8"), key, "customer_id")
     return CUSTOMER_PREFIX + digest[:DIGEST_HEX_CHARS]
+
+
+def pseudonymise_record(item: InboundSMS | SurveyReply, key: bytes) -> InboundSMS | SurveyReply:
+    """``item`` with its ``customer_id`` replaced by the pseudonym (unchanged when it has
+    none): the one step the worker and ``voc enrich`` both take before anything else."""
+    if not item.customer_id:
+        return item
+    return item.model_copy(update={"customer_id": pseudonymise_customer(item.customer_id, key)})

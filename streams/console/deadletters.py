@@ -5,10 +5,10 @@ re-drive reads the original from ``voc.deadletter`` at the row's position and pr
 to its source topic. A dead letter carries its original only when the worker ran with
 ``VOC_DEADLETTER_KEEP_ORIGINAL=true`` (the default keeps a redacted preview and a keyed
 hash): such a row shows why it cannot be re-driven and offers discard only, and rows with
-the same hash (the same bad record again) are one click apart. Status comes from the audit trail (latest ``redrive``/``discard``
-event for the row's id), so the console keeps no state of its own; an in-process record of
-the last actions covers the second or so before the audit event is indexed, so a double
-click cannot re-drive twice.
+the same hash (the same bad record again) are one click apart. Status comes from the audit
+trail (latest ``redrive``/``discard`` event for the row's id), so the console keeps no
+state of its own; an in-process record of the last actions covers the second or so before
+the audit event is indexed, so a double click cannot re-drive twice.
 """
 
 from __future__ import annotations

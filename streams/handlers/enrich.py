@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from processors.eventtime import SkewWindow, check_event_time
-from processors.pseudonym import pseudonymise_customer
+from processors.pseudonym import pseudonymise_record
 from schemas.records import SurveyReply
 from streams.contacts import RecentContacts
 from streams.deadletter import DeadLetterPolicy, describe_error
@@ -98,9 +98,9 @@ class EnrichHandler:
         """``item`` with its customer id pseudonymised and its event time checked against
         the broker's timestamp (the worker's clock when the record has none); whether the
         time was corrected."""
+        if self.pseudonym_key is not None:
+            item = pseudonymise_record(item, self.pseudonym_key)
         update: dict[str, Any] = {}
-        if self.pseudonym_key is not None and item.customer_id:
-            update["customer_id"] = pseudonymise_customer(item.customer_id, self.pseudonym_key)
         survey = isinstance(item, SurveyReply)
         field = "submitted_at" if survey else "received_at"
         checked = check_event_time(getattr(item, field), _broker_time(ev), self.time_window)
