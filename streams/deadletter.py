@@ -5,8 +5,10 @@ only what an operator needs to see why: a PII-redacted preview of the customer's
 size, and a keyed hash (HMAC-SHA256 under the pseudonym key) of the original, so the same
 bad record arriving twice is recognisable without keeping it. Only when the operator turns
 on ``Settings.deadletter_keep_original`` does the original travel too (base64), and only
-then can the console re-drive it. Everything else in the record (the error text, the key)
-is kept free of personal data, because dead letters end up in dashboards and tickets.
+then can the console re-drive it; records of our own already-minimised outputs (enriched
+feedback, follow-ups) always keep theirs (``DeadLetterPolicy.minimised_sources``).
+Everything else in the record (the error text, the key) is kept free of personal data,
+because dead letters end up in dashboards and tickets.
 """
 
 from __future__ import annotations
@@ -51,10 +53,18 @@ ORIGINAL_PURPOSE = "deadletter_original"
 @dataclass(frozen=True)
 class DeadLetterPolicy:
     """What a dead letter keeps of the original: always a keyed hash and a redacted
-    preview; the bytes themselves only with ``keep_original`` (an operator's choice)."""
+    preview; the bytes themselves only with ``keep_original`` (an operator's choice), or
+    when the record came from one of ``minimised_sources``: our own outputs (enriched
+    feedback, follow-ups) are already redacted and pseudonymised, so keeping one holds no
+    more than its topic does, and a record the index refused can still be re-driven."""
 
     hash_key: bytes
     keep_original: bool = False
+    minimised_sources: frozenset[str] = frozenset()
+
+    def keeps(self, source_topic: str) -> bool:
+        """Whether a dead letter from ``source_topic`` carries its original bytes."""
+        return self.keep_original or source_topic in self.minimised_sources
 
     @classmethod
     def ephemeral(cls) -> DeadLetterPolicy:
@@ -127,7 +137,8 @@ def build_deadletter(
     size = len(original)
     digest = original_hmac(original, policy.hash_key)
     kept = b""
-    if policy.keep_original:
+    keep = policy.keeps(source_topic)
+    if keep:
         kept = original
         if len(original) > MAX_ORIGINAL_BYTES:
             cut = f"[original truncated to {MAX_ORIGINAL_BYTES} of {len(original)} bytes]"
@@ -141,7 +152,7 @@ def build_deadletter(
         reason=reason,
         error=error[:MAX_ERROR_CHARS],
         original_b64=base64.b64encode(kept).decode("ascii"),
-        original_kept=policy.keep_original,
+        original_kept=keep,
         original_hmac=digest,
         original_size=size,
         preview=safe_preview(original),

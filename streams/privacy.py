@@ -71,7 +71,14 @@ def load_pseudonym_key(settings: Settings) -> bytes:
     return _read_key(path)
 
 
+#: the worker's own outputs: redacted text and pseudonyms only, so their dead letters (the
+#: index refused a document, a follow-up is malformed) keep the record and can be re-driven
+MINIMISED_OUTPUTS = ("enriched", "followups")
+
+
 def deadletter_policy(settings: Settings, key: bytes) -> DeadLetterPolicy:
     """What the worker's dead letters keep of an original (``deadletter_keep_original``)."""
-    return DeadLetterPolicy(hash_key=key, keep_original=settings.deadletter_keep_original)
+    return DeadLetterPolicy(
+        hash_key=key, keep_original=settings.deadletter_keep_original,
+        minimised_sources=frozenset(settings.topic(t) for t in MINIMISED_OUTPUTS))
 

@@ -122,3 +122,15 @@ def test_oversized_original_is_truncated_and_said_so() -> None:
                           policy=DeadLetterPolicy(hash_key=KEY, keep_original=True))
     assert len(base64.b64decode(dl.original_b64)) == MAX_ORIGINAL_BYTES
     assert "truncated" in dl.error
+
+
+def test_dead_letters_of_already_minimised_outputs_keep_the_record() -> None:
+    policy = DeadLetterPolicy(hash_key=KEY, minimised_sources=frozenset({"voc.feedback.enriched"}))
+    enriched = b'{"id": "sms:1", "text": "[PHONE] my bill"}'
+    dl = build_deadletter(source_topic="voc.feedback.enriched", partition=0, offset=1, key=None,
+                          reason="index_rejected", error="mapping", original=enriched,
+                          policy=policy)
+    assert dl.original_kept and base64.b64decode(dl.original_b64) == enriched
+    raw = build_deadletter(source_topic="voc.sms.inbound", partition=0, offset=1, key=None,
+                           reason="invalid_json", error="e", original=b"{x", policy=policy)
+    assert not raw.original_kept and raw.original_b64 == ""

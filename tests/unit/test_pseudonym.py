@@ -69,3 +69,12 @@ def test_the_dead_letter_policy_follows_the_setting(tmp_path: Path) -> None:
     kept = Settings(deadletter_keep_original=True)
     assert deadletter_policy(kept, KEY).keep_original is True
     assert deadletter_policy(kept, KEY).hash_key == KEY
+
+
+def test_dead_letters_of_our_own_minimised_outputs_keep_them(tmp_path: Path) -> None:
+    settings = Settings(topic_prefix="p.")
+    policy = deadletter_policy(settings, KEY)
+    assert policy.keeps("p.voc.feedback.enriched") and policy.keeps("p.voc.followups")
+    for raw_source in ("p.voc.sms.inbound", "p.voc.survey.replies", "p.voc.followups.outcomes",
+                       "p.voc.audit"):
+        assert not policy.keeps(raw_source), raw_source
