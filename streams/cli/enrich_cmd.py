@@ -161,6 +161,18 @@ def register(cli: click.Group) -> None:
         if bad:
             sys.exit(1)
 
+    @cli.command("pseudonym")
+    @click.argument("customer_ids", nargs=-1, required=True)
+    def pseudonym(customer_ids: tuple[str, ...]) -> None:
+        """The pseudonym each customer id has in records and the index (the worker's key)."""
+        from processors.pseudonym import pseudonymise_customer
+        from streams.privacy import load_pseudonym_key
+        from streams.settings import get_settings
+
+        key = load_pseudonym_key(get_settings())
+        for cid in customer_ids:
+            click.echo(f"{cid}\t{pseudonymise_customer(cid.strip(), key)}")
+
     @cli.command("classify")
     @click.argument("text")
     @click.option("--json", "as_json", is_flag=True, help="Print the EnrichedFeedback JSON.")

@@ -139,3 +139,12 @@ def test_enrich_batches_by_voc_batch_size(monkeypatch: pytest.MonkeyPatch) -> No
     # one customer, ten messages: the counter is the worker's (each message counted once)
     reasons = json.loads(result.stdout.splitlines()[-1])["urgency"]["reasons"]
     assert any("10th contact in 7 days" in r for r in reasons), reasons
+
+
+def test_pseudonym_prints_what_records_and_the_index_carry() -> None:
+    from processors.pseudonym import pseudonymise_customer
+
+    result = CliRunner().invoke(cli, ["pseudonym", "C1", " C2 "])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [f"C1\t{pseudonymise_customer('C1', KEY)}",
+                                          f" C2 \t{pseudonymise_customer('C2', KEY)}"]
