@@ -134,3 +134,19 @@ def test_dead_letters_of_already_minimised_outputs_keep_the_record() -> None:
     raw = build_deadletter(source_topic="voc.sms.inbound", partition=0, offset=1, key=None,
                            reason="invalid_json", error="e", original=b"{x", policy=policy)
     assert not raw.original_kept and raw.original_b64 == ""
+
+
+def test_a_phone_number_cut_by_the_preview_scan_is_not_shown_in_part(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import streams.deadletter as dl
+
+    # e-mails shrink to [EMAIL], so what sat at the end of the scanned prefix (the first
+    # digits of a phone number cut in two) would land inside the 280 shown characters
+    mails = "averyveryverylongaddress123@example.com " * 40
+    head = mails[: dl.PREVIEW_SCAN_CHARS - 6]
+    body = head + "07700 900123 and more " + "b" * 5000
+    original = json.dumps({"body": body}).encode()
+    assert "077" not in dl.safe_preview(original) and "[EMAIL]" in dl.safe_preview(original)
+    monkeypatch.setattr(dl, "_CUT_MARGIN", 0)  # the margin is what keeps it out
+    assert "077" in dl.safe_preview(original)
