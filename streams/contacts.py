@@ -17,10 +17,13 @@ owns the customer's partition, and the counts survive restarts. ``voc enrich`` (
 over a file) keeps the same lists in memory (``RecentContacts``).
 
 Times are event times (the message's own timestamp), so a replay of old data counts the way
-it happened; a time in the future is clipped to when the record reached Kafka (never later
-than the worker's clock), so a wrong clock cannot push a customer's history out of the
-window. ``contact_of`` is the one place that picks the customer key, the message id and the
-time: change them there.
+it happened. The worker passes the time ``processors.eventtime.check_event_time`` settled on
+(a claimed time too far from the broker's timestamp is replaced by it, as in the enriched
+record), and ``contact_of`` clips it to the worker's clock, so a wrong clock cannot push a
+customer's history out of the window. The customer key is the record's customer id (the
+worker's pseudonym by then), else the SMS sender, pseudonymised under the same key: the
+contacts topic and the table's changelog never carry a phone number. ``contact_of`` is the
+one place that picks the customer key, the message id and the time: change them there.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from processors.pseudonym import keyed_digest
 from schemas.records import InboundSMS, SurveyReply
 
 CONTACT_WINDOW = timedelta(days=7)
@@ -63,25 +67,34 @@ def message_id_of(item: InboundSMS | SurveyReply) -> str:
     return f"sms:{item.message_id}"
 
 
-def contact_of(item: InboundSMS | SurveyReply, received: datetime | None = None,
-               now: datetime | None = None) -> Contact | None:
+def sender_pseudonym(sender: str, key: bytes) -> str:
+    """The contact key of an SMS without a customer id: its sender, keyed-hashed like a
+    customer id (``processors.pseudonym``) but under its own purpose."""
+    return "snd_" + keyed_digest(sender.encode("utf-8"), key, "sms_sender")[:32]
+
+
+def contact_of(item: InboundSMS | SurveyReply, *, at: datetime | None = None,
+               sender_key: bytes | None = None, now: datetime | None = None) -> Contact | None:
     """The contact ``item`` makes, or None without a customer key.
 
-    The customer key is whatever the record carries (``customer_id``; an SMS falls back to its
-    sender). The time is the message's own (UTC when naive), clipped to ``received`` (when the
-    record reached Kafka) and to ``now``: a future-dated message counts as arriving then.
+    The customer key is the record's ``customer_id`` as it stands (pseudonymise the record
+    first); an SMS without one falls back to its sender, pseudonymised with ``sender_key``
+    when given. The time is ``at`` (the checked event time) or the message's own (UTC when
+    naive), clipped to ``now``: a future-dated message counts as arriving now.
     """
+    customer: str | None
     if isinstance(item, SurveyReply):
-        customer, at = item.customer_id, item.submitted_at
+        customer, claimed = item.customer_id, item.submitted_at
     else:
-        customer, at = item.customer_id or item.sender, item.received_at
+        customer, claimed = item.customer_id, item.received_at
+        if not customer and item.sender:
+            customer = (sender_pseudonym(item.sender, sender_key) if sender_key is not None
+                        else item.sender)
     if not customer:
         return None
+    at = at or claimed
     at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    ceiling = now or datetime.now(UTC)
-    if received is not None:
-        ceiling = min(ceiling, received)
-    return Contact(customer, message_id_of(item), min(at, ceiling).timestamp())
+    return Contact(customer, message_id_of(item), min(at, now or datetime.now(UTC)).timestamp())
 
 
 def record_contact(history: Sequence[Sequence[Any]] | None, contact: Contact,

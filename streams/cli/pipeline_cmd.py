@@ -114,7 +114,7 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--loglevel", default=None, help="override VOC_LOG_LEVEL (debug, info, ...)")
     def worker(loglevel: str | None) -> None:
-        """Run the Faust worker: enrich, index and follow-up agents, /metrics and /health."""
+        """Run the Faust worker: enrich, index and follow-up agents, /metrics, /health, /live."""
         from streams.settings import get_settings
 
         settings = get_settings()

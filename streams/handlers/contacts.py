@@ -4,7 +4,10 @@ Why: the inbound topics are keyed by sender / response id, but the repeat-contac
 (``streams.contacts``) needs every message of a customer on one partition, so that the one
 worker owning that partition (and the same partition of the contacts table) sees them all.
 
-The record's bytes travel unchanged; where it came from (topic, partition, offset, key,
+The customer key and the contact time are those the enrich step will use: the record is
+pseudonymised (``processors.pseudonym``) and its event time checked against the broker's
+timestamp (``processors.eventtime``) the same way, then ``streams.contacts.contact_of`` picks
+the key. The record's bytes travel unchanged; where it came from (topic, partition, offset, key,
 Kafka timestamp) travels in a header, so the enrich step downstream parses, dead-letters
 and replays against the original record exactly as if it had read the inbound topic. The
 contact (its id and time, from ``contact_of``) travels in a second header, so the enrich
@@ -22,6 +25,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from processors.eventtime import SkewWindow, check_event_time
+from processors.pseudonym import pseudonymise_record
+from schemas.records import SurveyReply
 from streams.contacts import Contact, contact_of
 from streams.handlers.common import Outputs, OutRecord, RawEvent
 from streams.types import ParseInbound, Source
@@ -41,10 +47,14 @@ class RekeyHandler:
     """
 
     def __init__(self, *, parse: ParseInbound, sources: Mapping[str, Source],
+                 pseudonym_key: bytes | None = None, time_window: SkewWindow | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        """``sources`` maps a full topic name to its channel ("sms" or "survey")."""
+        """``sources`` maps a full topic name to its channel ("sms" or "survey");
+        ``pseudonym_key`` and ``time_window`` are the enrich handler's (None: ids as given)."""
         self.parse = parse
         self.sources = dict(sources)
+        self.pseudonym_key = pseudonym_key
+        self.time_window = time_window or SkewWindow()
         self.clock = clock
 
     def contact(self, ev: RawEvent, now: datetime) -> Contact | None:
@@ -55,9 +65,11 @@ class RekeyHandler:
             item = self.parse(ev.value, self.sources.get(ev.topic, "sms"))
         except Exception:  # noqa: BLE001 - the enrich step parks it with its reason
             return None
-        received = (datetime.fromtimestamp(ev.timestamp, UTC) if ev.timestamp is not None
-                    else None)
-        return contact_of(item, received, now)
+        if self.pseudonym_key is not None:
+            item = pseudonymise_record(item, self.pseudonym_key)
+        claimed = item.submitted_at if isinstance(item, SurveyReply) else item.received_at
+        at = check_event_time(claimed, _broker_time(ev, now), self.time_window).at
+        return contact_of(item, at=at, sender_key=self.pseudonym_key, now=now)
 
     async def handle(self, events: Sequence[RawEvent]) -> Outputs:
         out = Outputs()
@@ -73,6 +85,16 @@ class RekeyHandler:
             out.records.append(OutRecord("contacts", key, ev.value or b"",
                                          headers=tuple(headers)))
         return out
+
+
+def _broker_time(ev: RawEvent, now: datetime) -> datetime:
+    """The record's broker timestamp, else ``now`` (as the enrich handler takes it)."""
+    if ev.timestamp is not None and ev.timestamp > 0:
+        try:
+            return datetime.fromtimestamp(ev.timestamp, UTC)
+        except (OverflowError, OSError, ValueError):
+            pass
+    return now
 
 
 def origin_header(ev: RawEvent) -> bytes:

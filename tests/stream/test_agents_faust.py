@@ -159,6 +159,7 @@ async def test_repeat_contacts_are_rekeyed_by_customer_and_counted_in_the_table(
     """contacts agent: keyed by customer, origin in a header; enrich agent: counts each
     contact in the table once (a redelivered message gets its first count again) and hands
     the handler the original record (a dead letter names the inbound topic and offset)."""
+    from processors.pseudonym import pseudonymise_customer
     from streams.handlers.common import RawEvent
     from streams.handlers.contacts import ORIGIN_HEADER, origin_header
 
@@ -172,12 +173,13 @@ async def test_repeat_contacts_are_rekeyed_by_customer_and_counted_in_the_table(
         RawEvent("tc.voc.sms.inbound", 0, 13, b"k4", sms("SM3", at="2026-11-30T10:00:00Z")),
     ]
     out = await rekey.handle(inbound)
-    assert [r.key for r in out.records] == [b"C1", b"C1", b"k3", b"C1"]
+    c1 = pseudonymise_customer("C1", rekey.pseudonym_key).encode()  # as the enrich step has it
+    assert [r.key for r in out.records] == [c1, c1, b"k3", c1]
     assert all(r.topic == "contacts" for r in out.records)
     async with contacts.test_context() as agent:  # the agent publishes what the handler built
         await agent.put(sms("SM9"), key=b"k9")
         await wait_for(lambda: len(sent) == 1)
-    assert sent[0][:2] == ("tc.voc.contacts.by-customer", b"C1")
+    assert sent[0][:2] == ("tc.voc.contacts.by-customer", c1)
     assert dict(headers[0])[ORIGIN_HEADER]
     sent.clear()
     async with enrich.test_context() as agent:
@@ -212,3 +214,29 @@ def test_enrich_stops_when_the_contacts_topic_and_table_disagree_on_partitions(
     counts.update({changelog: 4, contacts: 12})  # grown while running
     with pytest.raises(PartitionsMismatch):
         w._check_copartitioned()
+
+
+def test_the_worker_wires_the_pseudonym_key_dead_letter_policy_and_time_window(
+    tmp_path: Path, metrics,  # type: ignore[no-untyped-def]
+) -> None:
+    from datetime import timedelta
+
+    key_file = tmp_path / "key"
+    key_file.write_bytes(b"agents-test-pseudonym-key-0123456789\n")
+    settings = Settings(worker_data_dir=tmp_path, topic_prefix="tc.",
+                        pseudonym_key_file=key_file, event_time_max_future_s=60,
+                        event_time_max_past_days=2)
+    w = define_agents(create_app(settings), settings, enricher=FakeEnricher(),
+                      backend=NullBackend(), metrics=metrics, parse=parse)
+    key = b"agents-test-pseudonym-key-0123456789"
+    assert w.enrich_handler.pseudonym_key == key
+    assert w.enrich_handler.time_window.max_future == timedelta(seconds=60)
+    assert w.enrich_handler.time_window.max_past == timedelta(days=2)
+    policy = w.deadletter_policy
+    assert policy.hash_key == key and policy.keep_original is False
+    assert policy.minimised_sources == {"tc.voc.feedback.enriched", "tc.voc.followups"}
+    # the re-key step picks the customer key and contact time as the enrich step does
+    assert w.rekey_handler.pseudonym_key == key
+    assert w.rekey_handler.time_window == w.enrich_handler.time_window
+    for handler in (w.enrich_handler, w.index_handler, w.intake, w.audit_index_handler):
+        assert handler.dead.policy is policy

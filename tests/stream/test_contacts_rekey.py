@@ -51,6 +51,19 @@ async def test_a_future_date_is_clipped_to_the_kafka_timestamp() -> None:
     assert json.loads(dict(rec.headers)[CONTACT_HEADER])["at"] == arrived
 
 
+async def test_the_key_is_the_pseudonym_the_enrich_step_gives_the_customer() -> None:
+    from processors.pseudonym import pseudonymise_customer
+    from streams.contacts import sender_pseudonym
+
+    key = b"rekey-test-pseudonym-key-0123"
+    handler = RekeyHandler(parse=parse, sources=SOURCES, pseudonym_key=key, clock=lambda: NOW)
+    out = await handler.handle([RawEvent(SMS_TOPIC, 0, 1, b"k", sms("SM1")),
+                                RawEvent(SMS_TOPIC, 0, 2, b"k", sms("SM2", customer=None))])
+    assert [r.key for r in out.records] == [pseudonymise_customer("C1", key).encode(),
+                                           sender_pseudonym("+447700900123", key).encode()]
+    assert all(b"7700" not in b"".join(v for _, v in r.headers) for r in out.records)
+
+
 async def test_bad_input_goes_on_keyed_as_it_was_without_a_contact() -> None:
     events = [RawEvent(SMS_TOPIC, 0, 5, b"k5", b"not json"),
               RawEvent(SMS_TOPIC, 0, 6, None, None)]  # a tombstone

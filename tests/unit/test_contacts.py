@@ -18,6 +18,7 @@ from streams.contacts import (
     contact_of,
     count_contact,
     record_contact,
+    sender_pseudonym,
 )
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -87,27 +88,34 @@ def test_old_contacts_are_pruned_after_two_windows() -> None:
     assert [mid for _, mid in history] == ["b"]
 
 
-def test_a_future_date_is_clipped_to_arrival_and_keeps_the_history() -> None:
+def test_a_future_date_is_clipped_to_now_and_keeps_the_history() -> None:
     store: dict[str, object] = {}
-    arrival = T0 + timedelta(days=3)
+    now = T0 + timedelta(days=3)
     for i in range(3):
         count_contact(store, c(f"m{i}", i))
-    future = contact_of(sms("future", T0 + timedelta(days=400)), received=arrival,
-                        now=arrival + timedelta(seconds=1))
-    assert future is not None and future.at == arrival.timestamp()
+    future = contact_of(sms("future", T0 + timedelta(days=400)), now=now)
+    assert future is not None and future.at == now.timestamp()
     assert count_contact(store, future) == 4
     assert count_contact(store, c("next", 3.5)) == 5  # nothing was pushed out of the window
 
 
-def test_contact_time_is_the_event_time_when_it_is_in_the_past() -> None:
+def test_contact_time_is_the_event_time_or_the_checked_time() -> None:
     at = T0 + timedelta(hours=5)
-    contact = contact_of(sms("SM1", at), received=T0 + timedelta(days=2), now=T0 + timedelta(3))
-    assert contact == Contact("C1", "sms:SM1", at.timestamp())
+    assert contact_of(sms("SM1", at), now=T0 + timedelta(3)) == \
+        Contact("C1", "sms:SM1", at.timestamp())
+    checked = T0 + timedelta(hours=1)  # what check_event_time settled on
+    assert contact_of(sms("SM1", at), at=checked, now=T0 + timedelta(3)) == \
+        Contact("C1", "sms:SM1", checked.timestamp())
 
 
 def test_the_customer_key_is_the_record_customer_else_the_sender() -> None:
     assert contact_of(sms("SM1", T0, customer=None), now=T0) == \
         Contact("+447700900123", "sms:SM1", T0.timestamp())
+    key = b"contacts-test-key-0123456789"
+    keyed = contact_of(sms("SM1", T0, customer=None), sender_key=key, now=T0)
+    assert keyed is not None and keyed.customer == sender_pseudonym("+447700900123", key)
+    assert keyed.customer.startswith("snd_") and "7700" not in keyed.customer
+    assert contact_of(sms("SM1", T0), sender_key=key, now=T0).customer == "C1"  # type: ignore[union-attr]
     reply = SurveyReply.model_validate({
         "response_id": "R1", "survey_id": "S", "customer_id": "C9", "brand": "acme",
         "submitted_at": "2026-11-01T00:00:00", "kind": "nps", "score": 3, "comment": ""})
