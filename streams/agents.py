@@ -27,7 +27,7 @@ from faust.streams import _current_event as faust_current_event
 from faust.types import TP, AgentT, EventT
 
 from schemas.topics import TOPICS
-from streams.contacts import KnownCounts, count_contact
+from streams.contacts import KnownCounts, count_contact, is_stale, key_partition
 from streams.handlers.common import DeadLetters, Outputs, OutRecord, RawEvent, publish_all
 from streams.handlers.contacts import RekeyHandler, contact_from, origin_event
 from streams.handlers.enrich import EnrichHandler
@@ -49,6 +49,7 @@ RAW = "raw"
 """Serializer of every key and value on our topics: the handlers parse the bytes themselves."""
 
 FOLLOWUP_SCAN_INTERVAL_S = 5.0
+CONTACTS_SWEEP_INTERVAL_S = 3600.0
 LAG_SAMPLE_INTERVAL_S = 10.0
 
 Handle = Callable[[list[RawEvent]], Awaitable[Outputs]]
@@ -272,6 +273,35 @@ class WorkerAgents:
         for fid in self.sla.due_breaches(datetime.now(UTC)):
             await self.topics.state.send(key=fid.encode("utf-8"), value=breach_op(fid))
 
+    async def contacts_sweep(self) -> int:
+        """Drop customers without a contact in the last 14 days from this worker's partitions
+        of the contacts table (a tombstone on the changelog), so the table holds the active
+        customers, not everyone ever seen. Only partitions assigned to this worker: another
+        worker owns the rest. No await inside, so no batch of the enrich agent interleaves.
+        Returns how many entries went."""
+        topic = self.topics.contacts.get_topic_name()
+        try:
+            consumer = self.app.consumer
+            mine = {tp.partition for tp in consumer.assignment() if tp.topic == topic}
+            partitions = consumer.topic_partitions(topic)
+        except Exception as exc:  # consumer not ready / rebalancing: sweep next time
+            log.debug("contacts sweep skipped: %s", type(exc).__name__)
+            return 0
+        if not mine or not partitions:
+            return 0
+        now = datetime.now(UTC).timestamp()
+        table = self.contacts_table
+        gone = 0
+        for key, history in list(table.data.items()):
+            partition = key_partition(key, partitions)
+            if partition in mine and is_stale(history, now):
+                table.send_changelog(partition, key, None, value_serializer="raw")
+                del table.data[key]
+                gone += 1
+        if gone:
+            log.info("contacts sweep: %d idle customers dropped", gone)
+        return gone
+
     async def consumer_lag(self) -> None:
         """``voc_consumer_lag`` per contract topic, from this worker's assignment."""
         try:
@@ -351,6 +381,7 @@ def define_agents(
     )
     app.timer(FOLLOWUP_SCAN_INTERVAL_S, name="followup-sla")(w.followup_sla)
     app.timer(LAG_SAMPLE_INTERVAL_S, name="consumer-lag")(w.consumer_lag)
+    app.timer(CONTACTS_SWEEP_INTERVAL_S, name="contacts-sweep")(w.contacts_sweep)
     return w
 
 

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from aiokafka.partitioner import murmur2
+
 from processors.pseudonym import keyed_digest
 from schemas.records import InboundSMS, SurveyReply
 
@@ -116,6 +118,21 @@ def record_contact(history: Sequence[Sequence[Any]] | None, contact: Contact,
     count = sum(1 for e in kept if at - span <= e[0] and e <= mine)
     newest = kept[-1][0]
     return [e for e in kept if e[0] >= newest - KEEP_WINDOWS * span][-MAX_KEPT:], count
+
+
+def is_stale(history: Sequence[Sequence[Any]] | None, now: float,
+             window: timedelta = CONTACT_WINDOW) -> bool:
+    """No contact in the two windows before ``now``: nothing the table keeps is left, so the
+    customer's entry can go (the worker sweeps these, so the table holds active customers)."""
+    if not history:
+        return True
+    return max(float(t) for t, _ in history) < now - KEEP_WINDOWS * window.total_seconds()
+
+
+def key_partition(customer: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, the producer's) gives a customer
+    key: where its contacts records, and so its table entry and changelog records, live."""
+    return (murmur2(customer.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
 class ContactStore(Protocol):

@@ -109,7 +109,7 @@ def test_the_worker_factory_wires_every_agent_timer_and_view(tmp_path: Path, met
     assert app.agents["audit-index"].channel.get_topic_name() == "tc.voc.audit"
     assert app.agents["followup-state"].channel.get_topic_name() == \
         "tc.voc-pipeline-followup-state"
-    assert len(app._app_tasks) == 2  # the follow-up SLA scan and the consumer-lag sample
+    assert len(app._app_tasks) == 3  # follow-up SLA scan, consumer-lag sample, contacts sweep
     assert app.transport.Consumer is SafeConsumer
 
 
@@ -240,3 +240,32 @@ def test_the_worker_wires_the_pseudonym_key_dead_letter_policy_and_time_window(
     assert w.rekey_handler.time_window == w.enrich_handler.time_window
     for handler in (w.enrich_handler, w.index_handler, w.intake, w.audit_index_handler):
         assert handler.dead.policy is policy
+
+
+async def test_the_sweep_drops_idle_customers_of_this_workers_partitions_only(
+        wired, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from faust.types import TP
+
+    from streams.contacts import key_partition
+
+    w = wired["wiring"]
+    topic = "tc.voc.contacts.by-customer"
+    now = time.time()
+    day = 86400.0
+    keys = [f"cid_{i}" for i in range(40)]
+    mine = {key_partition(keys[0], 4), key_partition(keys[1], 4)}
+    monkeypatch.setattr(w.app.consumer, "assignment", lambda: {TP(topic, p) for p in mine})
+    monkeypatch.setattr(w.app.consumer, "topic_partitions", lambda t: 4 if t == topic else None)
+    tombstones: list[tuple[int, str, object]] = []
+    monkeypatch.setattr(w.contacts_table, "send_changelog",
+                        lambda p, k, v, **kw: tombstones.append((p, k, v)))
+    for i, key in enumerate(keys):  # even: last contact 15 days ago; odd: 13 days ago
+        w.contacts_table.data[key] = [[now - (15 if i % 2 == 0 else 13) * day, f"sms:{i}"]]
+    gone = await w.contacts_sweep()
+    expected = {k for i, k in enumerate(keys) if i % 2 == 0 and key_partition(k, 4) in mine}
+    assert gone == len(expected) > 0
+    assert {(k, v) for _, k, v in tombstones} == {(k, None) for k in expected}
+    assert all(p == key_partition(k, 4) for p, k, _ in tombstones)
+    assert set(w.contacts_table.data) == set(keys) - expected  # others' partitions untouched

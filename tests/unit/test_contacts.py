@@ -17,6 +17,8 @@ from streams.contacts import (
     RecentContacts,
     contact_of,
     count_contact,
+    is_stale,
+    key_partition,
     record_contact,
     sender_pseudonym,
 )
@@ -121,6 +123,23 @@ def test_the_customer_key_is_the_record_customer_else_the_sender() -> None:
         "submitted_at": "2026-11-01T00:00:00", "kind": "nps", "score": 3, "comment": ""})
     assert contact_of(reply, now=T0 + timedelta(days=1)) == \
         Contact("C9", "survey:R1", T0.timestamp())  # a naive time is UTC
+
+
+def test_key_partition_is_the_producers_partition() -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    for key in ("C1", "cid_0123456789abcdef", "snd_ff", "ünïcode"):
+        for n in (1, 4, 12):
+            assert key_partition(key, n) == DefaultPartitioner()(
+                key.encode("utf-8"), list(range(n)), list(range(n)))
+
+
+def test_a_customer_is_stale_after_two_windows_without_contact() -> None:
+    now = T0.timestamp()
+    assert is_stale(None, now) and is_stale([], now)
+    assert not is_stale([[now - 13.9 * DAY, "a"]], now)
+    assert is_stale([[now - 14.1 * DAY, "a"]], now)
+    assert not is_stale([[now - 20 * DAY, "a"], [now - DAY, "b"]], now)
 
 
 def test_recent_contacts_and_known_counts_answer_per_record() -> None:
