@@ -58,7 +58,8 @@ TOPICS: tuple[TopicDef, ...] = (
     # No broker time: each record carries its inbound record's timestamp in a header.
     TopicDef("contacts", "voc.contacts.by-customer",
              "customer pseudonym (an SMS without a customer id: its sender's)", InboundRecord,
-             retention_days=7,
+             # an inbound record as large as its own topic allows, plus the origin headers
+             retention_days=7, max_message_mib=3,
              description="inbound records re-keyed by customer (worker-internal; the original "
                          "topic, partition, offset and timestamp ride in the voc-origin "
                          "header)"),

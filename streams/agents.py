@@ -106,7 +106,8 @@ def declare_topics(app: faust.App, settings: Settings) -> WorkerTopics:
 
 class WorkerAgents:
     """One method per agent (enrich, index, followup_intake, followup_state,
-    deadletter_index, audit_index, contacts) and timer (followup_sla, consumer_lag);
+    deadletter_index, audit_index, contacts) and timer (followup_sla, consumer_lag,
+    contacts_sweep);
     ``define_agents`` attaches them to the app."""
 
     def __init__(
