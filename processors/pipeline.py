@@ -193,6 +193,10 @@ def _survey_only_signals(survey: SurveyScore | None) -> tuple[dict[str, float], 
     return {"negative": neg, "neutral": max(0.0, 1.0 - neg - pos), "positive": pos}, neutral_emotion
 
 
+def _utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
 def _sentiment(probs: dict[str, float]) -> Sentiment:
     label = max(SENTIMENT_LABELS, key=lambda k: probs.get(k, 0.0))
     score = float(np.clip(probs.get("positive", 0.0) - probs.get("negative", 0.0), -1.0, 1.0))
@@ -293,7 +297,10 @@ class Enricher:
         followup = FollowUp(
             id=f"followup:{fb.id}", feedback_id=fb.id, customer_id=fb.customer_id,
             brand=fb.brand, priority=priority, created_at=now,
-            due_by=due_by(priority, now, self.config.urgency), reasons=urgency.reasons,
+            # from the event's own time, not this worker's clock: enriching the same message
+            # again (a replay, a restart) gives the same deadline
+            due_by=due_by(priority, _utc(fb.received_at), self.config.urgency),
+            reasons=urgency.reasons,
             summary=summarize(fb.channel, emotion.label, subjects, urgency.reasons, priority),
             suggested_reply=suggest_reply(red.text, emotion.label, subjects,
                                           quote=lang.code in ("en", "und")),
