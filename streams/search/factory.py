@@ -10,6 +10,7 @@ import httpx
 from schemas.indices import FEEDBACK, IndexDef
 from streams.retry import RetryPolicy, retry
 from streams.search.base import SearchBackend, SearchUnavailable
+from streams.security import search_access
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -18,35 +19,21 @@ if TYPE_CHECKING:
 Kind = Literal["elasticsearch", "opensearch"]
 
 
-def _auth_headers(settings: Settings) -> tuple[dict[str, str], tuple[str, str] | None]:
-    headers: dict[str, str] = {}
-    basic: tuple[str, str] | None = None
-    if settings.search_api_key is not None:
-        headers["Authorization"] = f"ApiKey {settings.search_api_key.get_secret_value()}"
-    elif settings.search_username:
-        pw = settings.search_password.get_secret_value() if settings.search_password else ""
-        basic = (settings.search_username, pw)
-    return headers, basic
-
-
 def detect_server(settings: Settings, timeout_s: float = 5.0) -> tuple[Kind, int | None]:
     """Ask ``GET /``: (engine, major version). OpenSearch reports
     ``version.distribution == "opensearch"``; Elasticsearch has no distribution field.
 
     Raises SearchUnavailable when the server does not answer, so callers can retry.
     """
-    headers, basic = _auth_headers(settings)
-    verify: Any = settings.search_verify_certs
-    if verify and settings.search_ca_certs:
-        verify = str(settings.search_ca_certs)
+    access = search_access(settings)
     try:
-        resp = httpx.get(settings.search_url.rstrip("/") + "/", headers=headers, auth=basic,
-                         verify=verify, timeout=timeout_s)
+        resp = httpx.get(access.url.rstrip("/") + "/", headers=access.headers, auth=access.basic,
+                         verify=access.httpx_verify, timeout=timeout_s)
         resp.raise_for_status()
         info = resp.json()
     except (httpx.HTTPError, ValueError) as exc:
-        raise SearchUnavailable(f"cannot detect search backend at {settings.search_url}: {exc}") \
-            from exc
+        raise SearchUnavailable(
+            f"cannot detect search backend at {access.url}: {_why(exc)}") from exc
     version = info.get("version", {}) if isinstance(info, dict) else {}
     distribution = str(version.get("distribution", "")).lower()
     try:
@@ -54,6 +41,19 @@ def detect_server(settings: Settings, timeout_s: float = 5.0) -> tuple[Kind, int
     except ValueError:
         major = None
     return ("opensearch" if distribution == "opensearch" else "elasticsearch"), major
+
+
+def _why(exc: Exception) -> str:
+    """A one-line reason for a failed probe that names the fix for the common TLS/auth
+    failures (httpx's own text for those is long or generic)."""
+    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (401, 403):
+        return (f"HTTP {exc.response.status_code}: the engine refused our credentials "
+                "(check VOC_SEARCH_API_KEY or VOC_SEARCH_USERNAME / VOC_SEARCH_PASSWORD)")
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return (f"TLS certificate not trusted ({text}): set VOC_SEARCH_CA_CERTS to the CA "
+                "that signed the engine's certificate")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def detect_backend(settings: Settings, timeout_s: float = 5.0) -> Kind:
@@ -94,24 +94,22 @@ def make_backend(
         "policy": RetryPolicy.from_settings(settings),
         "metrics": metrics,
     }
-    ca = str(settings.search_ca_certs) if settings.search_ca_certs else None
-    key = settings.search_api_key.get_secret_value() if settings.search_api_key else None
-    pw = settings.search_password.get_secret_value() if settings.search_password else ""
-    basic = (settings.search_username, pw) if settings.search_username else None
+    access = search_access(settings, url)
+    url = access.url
     if kind == "opensearch":
         from opensearchpy import AsyncOpenSearch
 
         from streams.search.opensearch import OpenSearchBackend
 
-        os_kwargs: dict[str, Any] = {"verify_certs": settings.search_verify_certs,
+        os_kwargs: dict[str, Any] = {"verify_certs": access.verify,
                                      "timeout": settings.search_timeout_s}
-        if ca:
-            os_kwargs["ca_certs"] = ca
-        if key:
-            os_kwargs["headers"] = {"Authorization": f"ApiKey {key}"}
-        elif basic:
-            os_kwargs["http_auth"] = basic
-        if url.startswith("https") and not settings.search_verify_certs:
+        if access.ca_certs:
+            os_kwargs["ca_certs"] = access.ca_certs
+        if access.api_key:
+            os_kwargs["headers"] = access.headers
+        elif access.basic:
+            os_kwargs["http_auth"] = access.basic
+        if url.startswith("https") and not access.verify:
             os_kwargs["ssl_show_warn"] = False
         return OpenSearchBackend(AsyncOpenSearch(hosts=[url], **os_kwargs), **common)
 
@@ -121,13 +119,13 @@ def make_backend(
 
     es_kwargs: dict[str, Any] = {"request_timeout": settings.search_timeout_s, "max_retries": 0}
     if url.startswith("https"):
-        es_kwargs["verify_certs"] = settings.search_verify_certs
-        if ca:
-            es_kwargs["ca_certs"] = ca
-    if key:
-        es_kwargs["api_key"] = key
-    elif basic:
-        es_kwargs["basic_auth"] = basic
+        es_kwargs["verify_certs"] = access.verify
+        if access.ca_certs:
+            es_kwargs["ca_certs"] = access.ca_certs
+    if access.api_key:
+        es_kwargs["api_key"] = access.api_key
+    elif access.basic:
+        es_kwargs["basic_auth"] = access.basic
     client = AsyncElasticsearch(hosts=[url], **es_kwargs)
     if compat is not None and compat != _es_client_major():
         pin_compat(client, compat)
