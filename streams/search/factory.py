@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from streams.metrics import Metrics
 
 Kind = Literal["elasticsearch", "opensearch"]
+log = logging.getLogger(__name__)
 
 
 def detect_server(settings: Settings, timeout_s: float = 5.0) -> tuple[Kind, int | None]:
@@ -32,8 +34,13 @@ def detect_server(settings: Settings, timeout_s: float = 5.0) -> tuple[Kind, int
         resp.raise_for_status()
         info = resp.json()
     except (httpx.HTTPError, ValueError) as exc:
+        reason = _refusal(exc)
+        if reason is not None:
+            raise EngineRefused(f"cannot use the search engine at {access.url}: {reason} "
+                                f"[{type(exc).__name__}: {exc}]", reason) from exc
         raise SearchUnavailable(
-            f"cannot detect search backend at {access.url}: {_why(exc)}") from exc
+            f"cannot detect search backend at {access.url}: {type(exc).__name__}: {exc}") \
+            from exc
     version = info.get("version", {}) if isinstance(info, dict) else {}
     distribution = str(version.get("distribution", "")).lower()
     try:
@@ -43,17 +50,26 @@ def detect_server(settings: Settings, timeout_s: float = 5.0) -> tuple[Kind, int
     return ("opensearch" if distribution == "opensearch" else "elasticsearch"), major
 
 
-def _why(exc: Exception) -> str:
-    """A one-line reason for a failed probe that names the fix for the common TLS/auth
-    failures (httpx's own text for those is long or generic)."""
+class EngineRefused(SearchUnavailable):
+    """The engine answered but refused us (credentials, or a certificate we do not trust).
+
+    ``reason`` is short and names the setting to fix: the worker logs it on every retry
+    (the log scrubber hides longer free text, which could be customer data).
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _refusal(exc: Exception) -> str | None:
+    """The short reason for the common auth/TLS failures (httpx's own text is long)."""
     if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (401, 403):
         return (f"HTTP {exc.response.status_code}: the engine refused our credentials "
-                "(check VOC_SEARCH_API_KEY or VOC_SEARCH_USERNAME / VOC_SEARCH_PASSWORD)")
-    text = str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return (f"TLS certificate not trusted ({text}): set VOC_SEARCH_CA_CERTS to the CA "
-                "that signed the engine's certificate")
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+                "(VOC_SEARCH_API_KEY or _USERNAME/_PASSWORD)")
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return "TLS certificate not trusted: set VOC_SEARCH_CA_CERTS to the engine's CA"
+    return None
 
 
 def detect_backend(settings: Settings, timeout_s: float = 5.0) -> Kind:
@@ -152,7 +168,11 @@ async def connect_backend(
     async def attempt() -> SearchBackend:
         return await asyncio.to_thread(make_backend, settings, metrics=metrics, index=index)
 
-    backend = await retry(attempt, policy=pol,
+    def refused(n: int, exc: BaseException) -> None:
+        if isinstance(exc, EngineRefused):
+            log.warning("search engine refuses us (attempt %d): %s", n, exc.reason)
+
+    backend = await retry(attempt, policy=pol, on_retry=refused,
                           is_retryable=lambda e: isinstance(e, SearchUnavailable))
     await backend.ensure_index()
     return backend

@@ -117,3 +117,55 @@ def test_worker_enriches_and_indexes_over_secured_transports(
     for secret_file in (secured.kafka_password_file, secured.search_password_file,
                         secured.search_api_key_file):
         assert secured.secret(secret_file) not in text
+
+
+@pytest.mark.parametrize("bad", ["password", "ca"])
+def test_worker_reports_refused_search_credentials_and_unknown_ca(
+        secured: Secured, bad: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker whose search password is wrong (or that does not trust the engine's CA)
+    keeps running, says so on /health, and logs why on every retry, never the secret."""
+    from kafka import KafkaProducer
+
+    from streams.topics import create_topics, delete_internal_topics, delete_topics
+
+    run = uuid.uuid4().hex[:8]
+    wrong = tmp_path / "wrong-password"
+    wrong.write_text("not-the-search-password\n")
+    search_env = secured.search_basic_env()
+    if bad == "password":
+        search_env["VOC_SEARCH_PASSWORD_FILE"] = str(wrong)
+    else:
+        search_env["VOC_SEARCH_CA_CERTS"] = str(secured.pki.rogue_ca)
+    env = {**secured.sasl_env(), **search_env,
+           "VOC_TOPIC_PREFIX": f"sec-{run}.", "VOC_SEARCH_ALIAS": f"voc-sec-{run}",
+           "VOC_CONSUMER_GROUP": f"voc-sec-{run}", "VOC_WEB_PORT": str(free_port()),
+           "VOC_WORKER_DATA_DIR": str(tmp_path / "worker"), "VOC_SEARCH_REPLICAS": "0",
+           "VOC_BATCH_WITHIN_S": "0.1", "VOC_SEARCH_RETRY_MAX_S": "2"}
+    for key in [k for k in os.environ if k.upper().startswith("VOC_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    create_topics(settings)
+    log = tmp_path / "worker.log"
+    base_url = f"http://127.0.0.1:{settings.web_port}"
+    expected = ("the engine refused our credentials" if bad == "password"
+                else "TLS certificate not trusted")
+    try:
+        with voc_process("worker", dict(os.environ), log,
+                         lambda: http_json(base_url + "/health")[0] in (200, 503),
+                         timeout=300, every=1.0):
+            status, health = http_json(base_url + "/health")
+            assert status == 503 and health["search"]["ok"] is False, health  # type: ignore[index]
+            assert health["kafka"]["ok"] is True, health  # type: ignore[index]
+            producer = KafkaProducer(**producer_config(settings))
+            try:
+                replay(_lines(run)[0][:1], producer, settings)
+            finally:
+                producer.close()
+            wait_until(lambda: expected in log.read_text(errors="replace"), 120,
+                       f"the worker to log {expected!r}")
+    finally:
+        delete_topics(settings)
+        delete_internal_topics(settings)
+    assert "not-the-search-password" not in log.read_text(errors="replace")
