@@ -212,14 +212,19 @@ def _emotion(probs: dict[str, float]) -> Emotion:
 class Enricher:
     """Stateless apart from the loaded models: safe to share across batches."""
 
-    def __init__(self, config: EnrichConfig, analyzer: TextAnalyzer | None = None) -> None:
+    def __init__(self, config: EnrichConfig, analyzer: TextAnalyzer | None = None, *,
+                 warm_language: bool = True) -> None:
+        """``warm_language=False`` leaves langdetect's profiles (about 1.5 s of CPU) to the
+        first message that needs them: most never do (see processors/language.py), and a
+        one-shot ``voc classify`` should not pay for them up front; the worker warms."""
         self.config = config
         self.analyzer: TextAnalyzer = (
             analyzer if analyzer is not None else _default_analyzer(config)
         )
         self.taxonomy = load_taxonomy(config.taxonomy_path)
         self.subjects = SubjectMatcher(self.taxonomy, self.analyzer)
-        warm_up()
+        if warm_language:
+            warm_up()
         self.model_info = ModelInfo(
             encoder=str(self.analyzer.name), version=str(self.analyzer.version)
         )

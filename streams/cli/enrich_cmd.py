@@ -25,7 +25,8 @@ def _build_enricher() -> Enricher:
     from processors.pipeline import Enricher
     from streams.settings import get_settings
 
-    return Enricher(get_settings().enrich)
+    # one-shot commands: langdetect's profiles load only if a message needs them
+    return Enricher(get_settings().enrich, warm_language=False)
 
 
 def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
