@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,9 +94,12 @@ def _parse_int(s: str) -> int | float:
     return int(s) if len(s) <= 300 else math.inf
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _has_surrogate(obj: Any, depth: int = 0) -> bool:
     if isinstance(obj, str):
-        return any("\ud800" <= ch <= "\udfff" for ch in obj)
+        return _SURROGATE.search(obj) is not None  # one C-level scan, not a Python loop
     if depth > 50:
         return False
     if isinstance(obj, dict):

@@ -1,0 +1,100 @@
+"""E-mail addresses (as written, spelled out or obfuscated) and secrets (tokens and
+passwords in URLs and in text).
+
+Linear time: patterns start only at token starts, repetitions are bounded, and adjacent
+atoms begin with different characters (no ambiguous backtracking).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from processors.pii.spans import Span
+
+_LOCAL = r"[\w!#$%&'*+/=?^`{|}~.\-]"
+_EMAIL = re.compile(
+    rf"(?<!{_LOCAL}){_LOCAL}{{1,64}}\s{{0,2}}(?:@|%40)\s{{0,2}}"
+    r"(?:[\w\-]{1,63}\.){1,8}[\w\-]{2,63}(?![\w\-])"
+)
+_DOT_WORDS = r"dot|punto|point|punkt|ponto|kropka|punt"
+_AT_WORDS = r"at|arroba|arobase|bei|chiocciola|apenstaartje|ma[łl]pa"
+_OPEN, _CLOSE = r"[(\[{<]", r"[)\]}>]"
+# "john dot smith at gmail dot com", "john(at)gmail(dot)com", "j.smith [at] mail [dot] fr"
+_SPELLED = re.compile(
+    rf"(?i)(?<![\w.\-])([\w+\-]{{1,64}}(?:(?:\s?\.\s?|\s?{_OPEN}\s?(?:{_DOT_WORDS})\s?{_CLOSE}\s?"
+    rf"|\s(?:{_DOT_WORDS})\s|_)[\w+\-]{{1,64}}){{0,4}})"
+    rf"(\s?{_OPEN}\s?(?:{_AT_WORDS})\s?{_CLOSE}\s?|\s(?:{_AT_WORDS})\s|\s?@\s?)"
+    rf"([\w\-]{{1,63}}(?:(?:\s?\.\s?|\s?{_OPEN}\s?(?:{_DOT_WORDS})\s?{_CLOSE}\s?"
+    rf"|\s(?:{_DOT_WORDS})\s)[\w\-]{{1,63}}){{1,4}})(?![\w\-])"
+)
+_TLDS = frozenset(
+    "com net org edu gov info biz io co uk de fr es it pt nl pl be ch at ie eu us ca au "
+    "se no dk fi cz br mx ar cl ru in jp cn me tv app dev email online shop".split()
+)
+
+_NOT_LOCAL = frozenset(
+    "booked stayed bought ordered arrived shop shopping look looked available online me us "
+    "them it is was order purchased buy bought sold listed found see visit go went signed "
+    "registered log logged login account paid pay payment here there".split()
+)
+
+
+def find_emails(s: str, taken: list[Span]) -> Iterator[Span]:
+    for m in _EMAIL.finditer(s):
+        yield Span(m.start(), m.end(), "email")
+    for m in _SPELLED.finditer(s):
+        at = m.group(2).strip().lower()
+        tld = re.split(r"[\s.()\[\]{}<>]+", m.group(3).lower())[-1]
+        bracketed = at[:1] in "([{<"
+        if not bracketed and at != "@" and m.group(1).lower() in _NOT_LOCAL:
+            continue  # "booked at booking.com": a web site, not an address
+        if tld in _TLDS or (bracketed and 2 <= len(tld) <= 24 and tld.isalpha()):
+            yield Span(m.start(), m.end(), "email")
+
+
+# ----------------------------------------------------------------- secrets
+
+_URL_SECRET = re.compile(
+    r"(?i)(?<=[?&;#/])(?:access_?token|auth_?token|refresh_?token|id_?token|token|api_?key|"
+    r"apikey|key|secret|client_?secret|password|passwd|pwd|pass|sig|signature|session_?id|"
+    r"sessionid|sid|auth|code|otp|x-amz-signature|x-amz-credential)=([^\s&#\"'<>]{1,512})"
+)
+_USERINFO = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://[^\s/:@]{1,128}:([^\s/@]{1,256})@")
+_TEXT_SECRET = re.compile(
+    r"(?i)\b(?:password|passwd|pwd|passcode|pass\s?word|pin(?:\s?code)?|otp|one[\s\-]time\s"
+    r"(?:code|password)|verification\scode|api\s?key|token|contrase[ñn]a|clave|"
+    r"mot\sde\spasse|code\ssecret|passwort|kennwort|parola\sd'ordine|senha|wachtwoord|"
+    r"has[łl]o|pincode|code\spin|c[óo]digo\spin)"
+    r"(?:\s(?:is|es|est|ist|è|é|to|was|era|était|war|era|:|=|now))?\s?(?:is\s)?[\s:=]{0,3}"
+    r"[\"'\u201c\u2018]?([^\s\"'\u201d\u2019]{3,128})"
+)
+_NOT_SECRET = frozenset(
+    "wrong incorrect expired invalid reset the my your a an not too being been still "
+    "changed forgotten lost locked required needed does doesn't did didn't isn't wasn't "
+    "and or but for to of in on at with that this it was is are has have had will won't "
+    "incorrecto incorrecta incorrect falsch sbagliata errada fout błędne niet nicht no non "
+    "caducado expiré abgelaufen scaduta expirada verlopen".split()
+)
+_TOKEN_SHAPES = re.compile(
+    r"(?<![\w\-])(?:eyJ[\w\-]{5,2000}\.[\w\-]{5,2000}\.[\w\-]{5,2000}|"
+    r"(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,200}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,200}|"
+    r"xox[abprs]-[A-Za-z0-9\-]{10,200})(?![\w\-])"
+)
+_BEARER = re.compile(r"(?i)\b(?:bearer|basic)\s([A-Za-z0-9\-._~+/]{8,2000}=*)")
+
+
+def find_secrets(s: str, taken: list[Span]) -> Iterator[Span]:
+    for m in _URL_SECRET.finditer(s):
+        yield Span(m.start(1), m.end(1), "secret")
+    for m in _USERINFO.finditer(s):
+        yield Span(m.start(1), m.end(1), "secret")
+    for m in _TEXT_SECRET.finditer(s):
+        value = m.group(1).rstrip(".,;:!?)")
+        if value.lower() in _NOT_SECRET or len(value) < 3:
+            continue
+        yield Span(m.start(1), m.start(1) + len(value), "secret")
+    for m in _TOKEN_SHAPES.finditer(s):
+        yield Span(m.start(), m.end(), "secret")
+    for m in _BEARER.finditer(s):
+        yield Span(m.start(1), m.end(1), "secret")
