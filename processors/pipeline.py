@@ -284,7 +284,8 @@ class Enricher:
             language=lang.code, language_supported=lang.supported, opt_out=fb.opt_out,
             truncated=fb.truncated, sentiment=_sentiment(sent_p), emotion=emotion,
             topics=subjects, urgency=urgency, is_rant=rant,
-            pii=PiiReport(redacted=red.redacted, kinds=red.kinds), model=self.model_info,
+            pii=PiiReport(redacted=red.redacted, kinds=red.kinds, detector=red.detector),
+            model=self.model_info,
         )
         if not rant:
             return EnrichResult(feedback=feedback)

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - pattern tables (cue words, TLDs) read best one per line
 """PII that only its context gives away: people's names, street addresses, dates of birth
 and passport numbers, in English, Spanish, French, German, Italian, Portuguese, Dutch and
 Polish.
@@ -51,21 +52,11 @@ _NAME_CUE = re.compile(
     rf"[\s,:\-]{{1,3}}({_WORD}(?:\s{_WORD}){{0,3}})"
 )
 _PARTICLES = frozenset(
-    "van von de da del della di du le la dos das der den ter ten y e bin al".split()
+    ["van", "von", "de", "da", "del", "della", "di", "du", "le", "la", "dos", "das", "der", "den", "ter", "ten", "y", "e", "bin", "al"]
 )
 # Capitalised words that follow "I'm" / "this is" / a sign-off without being a name.
 _NOT_NAME = frozenset(
-    """i a an the very so really extremely not no sorry writing calling here still just
-    also again now back being getting going trying done sick tired angry furious upset
-    disappointed fed happy unhappy annoyed livid gutted frustrated confused worried shocked
-    appalled disgusted ridiculous unacceptable outrageous absurd terrible awful the one
-    customer client member your you my we our team all everyone guys support sir madam
-    in on at to from for with and or but because about after before since hi hello dear
-    ok okay yes thanks thank regards please re fw fwd monday tuesday wednesday thursday
-    friday saturday sunday january february march april may june july august september
-    october november december today tomorrow yesterday muy estoy harto harta molesto
-    enfadado enfadada cliente aquí très vraiment client cliente sehr wirklich kunde kundin
-    molto davvero cliente muito cliente erg echt klant bardzo klient klientka""".split()
+    ["i", "a", "an", "the", "very", "so", "really", "extremely", "not", "no", "sorry", "writing", "calling", "here", "still", "just", "also", "again", "now", "back", "being", "getting", "going", "trying", "done", "sick", "tired", "angry", "furious", "upset", "disappointed", "fed", "happy", "unhappy", "annoyed", "livid", "gutted", "frustrated", "confused", "worried", "shocked", "appalled", "disgusted", "ridiculous", "unacceptable", "outrageous", "absurd", "terrible", "awful", "the", "one", "customer", "client", "member", "your", "you", "my", "we", "our", "team", "all", "everyone", "guys", "support", "sir", "madam", "in", "on", "at", "to", "from", "for", "with", "and", "or", "but", "because", "about", "after", "before", "since", "hi", "hello", "dear", "ok", "okay", "yes", "thanks", "thank", "regards", "please", "re", "fw", "fwd", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "today", "tomorrow", "yesterday", "muy", "estoy", "harto", "harta", "molesto", "enfadado", "enfadada", "cliente", "aquí", "très", "vraiment", "client", "cliente", "sehr", "wirklich", "kunde", "kundin", "molto", "davvero", "cliente", "muito", "cliente", "erg", "echt", "klant", "bardzo", "klient", "klientka"]
 )
 
 
@@ -112,7 +103,7 @@ _STREET_AFTER = (  # "221B Baker Street": the street word follows the name
 )
 _STREET_BEFORE = (  # "calle Mayor 12", "12 rue de la Paix", "via Roma 10", "ul. Długa 5"
     r"calle|c/|avenida|avda\.|av\.|plaza|pza\.|paseo|camino|carretera|ronda|carrer|"
-    r"rue|boulevard|bd|chemin|allée|allee|impasse|quai|route|cours|place|"
+    r"rue|avenue|boulevard|bd|chemin|allée|allee|impasse|quai|route|cours|place|"
     r"via|vía|viale|piazza|corso|largo|vicolo|piazzale|"
     r"rua|travessa|praça|praca|estrada|alameda|"
     r"ulica|ul\.|aleja|al\.|plac|osiedle|os\."
@@ -158,7 +149,7 @@ def _trim_fr(text: str, start: int, end: int) -> int:
 
 
 _PLAIN_STREET = frozenset(
-    "street st road rd avenue ave lane ln boulevard blvd terrace crescent mews".split())
+    ["street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "boulevard", "blvd", "terrace", "crescent", "mews"])
 
 
 def _street_name_ok(words: list[str], street_word: str) -> bool:
@@ -173,8 +164,7 @@ def _street_name_ok(words: list[str], street_word: str) -> bool:
 
 
 _FUNCTION_WORDS = frozenset(
-    "more days down up the a an this that my our your his her their of in on to for by "
-    "across along over under same other next last first second whole entire long".split())
+    ["more", "days", "down", "up", "the", "a", "an", "this", "that", "my", "our", "your", "his", "her", "their", "of", "in", "on", "to", "for", "by", "across", "along", "over", "under", "same", "other", "next", "last", "first", "second", "whole", "entire", "long"])
 
 
 def _first_name_word_capitalised(words: list[str]) -> bool:
@@ -185,7 +175,29 @@ def _first_name_word_capitalised(words: list[str]) -> bool:
     return False
 
 
+_DIGIT = re.compile(r"\d")
+_LATIN_HINTS = ("calle", "c/", "avenida", "avda", "av.", "plaza", "pza", "paseo", "camino",
+                "carretera", "ronda", "carrer", "via", "vía", "viale", "piazza", "corso", "largo",
+                "vicolo", "rua", "travessa", "praça", "praca", "estrada", "alameda", "ulica",
+                "ul.", "aleja", "al.", "plac", "osiedle", "os.")
+_FR_HINTS = ("rue", "boulevard", "bd", "chemin", "allée", "allee", "impasse", "quai", "route",
+             "cours", "place", "avenue")
+_DE_NL_HINTS = ("stra", "str.", "weg", "gasse", "platz", "allee", "damm", "ufer", "chaussee",
+                "laan", "gracht", "plein", "kade", "dijk", "steeg", "singel")
+
+
 def find_addresses(s: str, taken: list[Span]) -> Iterator[Span]:
+    if _DIGIT.search(s) is None:
+        return  # every address form here has a house number
+    low = s.lower()
+    if any(h in low for h in _LATIN_HINTS):
+        yield from _latin_addresses(s)
+    if any(h in low for h in _DE_NL_HINTS):
+        for m in _ADDR_DE_NL.finditer(s):
+            if m.group(0)[:1].isupper():
+                yield Span(m.start(), m.end(), "address")
+    if any(h in low for h in _FR_HINTS):
+        yield from _fr_addresses(s)
     for m in _ADDR_EN.finditer(s):
         words = m.group(0).split()
         # drop "flat 4," and the house number; the last word is the street word
@@ -194,12 +206,15 @@ def find_addresses(s: str, taken: list[Span]) -> Iterator[Span]:
             words.pop(0)
         if len(words) >= 2 and _street_name_ok(words[:-1], words[-1]):
             yield Span(m.start(), m.end(), "address")
+
+
+def _latin_addresses(s: str) -> Iterator[Span]:
     for m in _ADDR_LATIN.finditer(s):
         if _first_name_word_capitalised(m.group(0).split()[1:]):
             yield Span(m.start(), m.end(), "address")
-    for m in _ADDR_DE_NL.finditer(s):
-        if m.group(0)[:1].isupper():
-            yield Span(m.start(), m.end(), "address")
+
+
+def _fr_addresses(s: str) -> Iterator[Span]:
     for m in _ADDR_FR.finditer(s):
         words = m.group(0).split()
         rest = [w for w in words if not w[:1].isdigit() and w.lower() not in ("bis", "ter")][1:]
@@ -234,11 +249,13 @@ _DOB = re.compile(
     r"data di nascita|nat[oa] il|data de nascimento|nascid[oa] (?:em|a)|"
     r"geboortedatum|geboren op|data urodzenia|urodzon[ya](?: dnia)?|urodzi[łl]em się|"
     r"urodzi[łl]am się)"
-    rf"(?:\s(?:is|was|es|est|ist|è|é|:|on|el|le|am|il|em|op|dnia))?[\s:,\-]{{0,3}}({_DATE})"
+    rf"(?:\s(?:is|was|es|est|ist|è|é|:|on|el|le|am|il|em|op|dnia|a)){{0,2}}[\s:,\-]{{0,3}}({_DATE})"
 )
 
 
 def find_dobs(s: str, taken: list[Span]) -> Iterator[Span]:
+    if _DIGIT.search(s) is None:
+        return
     for m in _DOB.finditer(s):
         yield Span(m.start(1), m.end(1), "dob")
 
@@ -251,12 +268,14 @@ _PASSPORT = re.compile(
     r"personalausweis|ausweis|carte d'identité|carta d'identità|identity card|id card|"
     r"driving licen[cs]e|driver'?s licen[cs]e|dowód osobisty|dowodu|bsn|codice fiscale|"
     r"cartão de cidadão|nif)"
-    r"(?:\s(?:number|no\.?|num|nr\.?|n[º°]|numero|número|numéro|nummer|numer))?"
+    r"(?:\s(?:number|no\.?|num|nr\.?|n\.?[º°o]\.?|numero|número|numéro|nummer|numer))?"
     r"(?:\s(?:is|es|est|ist|è|é|to|was|:))?[\s:#.=]{0,3}"
     r"((?=[A-Za-z]{0,9}\d)[A-Za-z0-9]{5,16})(?![\w])"
 )
 
 
 def find_passports(s: str, taken: list[Span]) -> Iterator[Span]:
+    if _DIGIT.search(s) is None:
+        return
     for m in _PASSPORT.finditer(s):
         yield Span(m.start(1), m.end(1), "passport")

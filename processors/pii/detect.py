@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from processors.pii.contact import find_emails, find_secrets
+from processors.pii.contact import find_emails, find_secrets, find_tokens
 from processors.pii.cues import find_addresses, find_dobs, find_names, find_passports
 from processors.pii.numbers import (
     EU_POSTCODE_AFTER_ADDRESS,
@@ -33,11 +33,12 @@ KINDS: tuple[str, ...] = tuple(PLACEHOLDERS)
 _PRIORITY = {k: i for i, k in enumerate(
     ("secret", "email", "iban", "card", "ssn", "nino", "passport", "dob", "sortcode",
      "account", "postcode", "phone", "address", "name"))}
-_PLACEHOLDER = re.compile(r"\[(?:%s)\]" % "|".join(p[1:-1] for p in PLACEHOLDERS.values()))
+_PLACEHOLDER = re.compile(r"\[(?:{})\]".format("|".join(p[1:-1] for p in PLACEHOLDERS.values())))
 
 Detector = Callable[[str, list[Span]], Iterator[Span]]
 DETECTORS: tuple[Detector, ...] = (
-    find_secrets, find_emails, find_ibans, find_cards, find_national_ids, find_passports,
+    find_secrets, find_tokens, find_emails, find_ibans, find_cards, find_national_ids,
+    find_passports,
     find_dobs, find_bank, find_phones, find_addresses, find_postcodes, find_names,
 )
 

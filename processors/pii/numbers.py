@@ -19,8 +19,8 @@ _SEP = r"[ ./_\-]"
 # Phone candidates: optional +CC / 00, then 6-21 digits or bracketed groups, each
 # preceded by at most three separators ("06 12 34 56 78", "0612/345678", "+44 (0) 7700").
 _PHONE = re.compile(
-    rf"(?<![\w+])(?:\+\s?|00)?(?:\(\s?\d{{1,5}}\s?\)|\d)"
-    rf"(?:{_SEP}{{0,3}}(?:\(\s?\d{{1,5}}\s?\)|\d)){{5,20}}(?![\w])"
+    rf"(?<![\d+])(?:\+\s?|00)?(?:\(\s?\d{{1,5}}\s?\)|\d)"
+    rf"(?:{_SEP}{{0,3}}(?:\(\s?\d{{1,5}}\s?\)|\d)){{5,20}}(?![\d])"
 )
 _PHONE_CUE = re.compile(
     r"(?i)\b(?:call|ring|text|txt|phone|mobile|mob|number|tel|telephone|whatsapp|contact|cell|"
@@ -33,6 +33,8 @@ _PHONE_CUE = re.compile(
 _NUMBER_CUE = re.compile(
     r"(?i)(?:order|ref|reference|invoice|ticket|case|tracking|parcel|booking|customer|"
     r"membership|policy|pedido|commande|bestellung|ordine|encomenda|bestelling|zamówienie|"
+    r"bestelnummer|ordernummer|bestellnummer|sendungsnummer|auftragsnummer|kundennummer|"
+    r"trackingnummer|seguimiento|suivi|rastreio|rastreamento|przesyłki|zamówienia|"
     r"referencia|référence|referenz|riferimento|rechnung|factura|facture|fattura|sendung|"
     r"no\.?|#)(?:\s*(?:number|no\.?|num|id|nr\.?|#|n[º°]))?\s*[:#]?\s*$"
 )
@@ -93,13 +95,18 @@ def is_phone(match: str, before: str) -> bool:
 def find_phones(s: str, taken: list[Span]) -> Iterator[Span]:
     for m in _PHONE.finditer(s):
         start = m.start()
+        word = start
+        while word > 0 and s[word - 1].isalnum() and start - word < 40:
+            word -= 1
+        if word < start and any(c.isdigit() for c in s[word:start]):
+            continue  # the tail of a code like "1Z698AA3094920632", not a phone
         if is_phone(m.group(0), s[max(0, start - 40) : start]):
             yield Span(start, m.end(), "phone")
 
 
 # ----------------------------------------------------------------- payment cards
 
-_CARD = re.compile(r"(?<![\w])\d(?:[ .\-/_]?\d){12,18}(?![\w])")
+_CARD = re.compile(r"(?<![\d])\d(?:[ .\-/_]?\d){12,18}(?![\d])")
 _CARD_CUE = re.compile(
     r"(?i)\b(?:card|cc|visa|mastercard|master card|amex|maestro|tarjeta|carte|karte|"
     r"kreditkarte|carta|cart[ãa]o|kaart|karta|karty|cb)\b"
@@ -140,7 +147,7 @@ def luhn_ok(digits: str) -> bool:
 def find_cards(s: str, taken: list[Span]) -> Iterator[Span]:
     for m in _CARD.finditer(s):
         digits = "".join(c for c in m.group(0) if c.isdigit())
-        cue = _CARD_CUE.search(s[max(0, m.start() - 40) : m.start()]) is not None
+        cue = _CARD_CUE.search(s[max(0, m.start() - 16) : m.start()]) is not None
         if not (luhn_ok(digits) or cue):
             continue
         yield Span(m.start(), m.end(), "card")
@@ -188,7 +195,8 @@ def find_ibans(s: str, taken: list[Span]) -> Iterator[Span]:
         rest = m.group(2)
         # cut the greedy tail at the country's IBAN length (the next word is not part of it)
         want = IBAN_LENGTHS.get(country)
-        lengths = [want - 4] if want else list(range(min(30, sum(c.isalnum() for c in rest)), 10, -1))
+        alnum = sum(c.isalnum() for c in rest)
+        lengths = [want - 4] if want else list(range(min(30, alnum), 10, -1))
         for need in lengths:
             count, end = 0, m.start(2)
             for i, ch in enumerate(rest):
@@ -240,6 +248,11 @@ _NINO = re.compile(
     r"[\s\-]?\d{2}[\s\-]?\d{2}[\s\-]?\d{2}[\s\-]?[a-d](?![\w])"
 )
 
+_NINO_CUE = re.compile(
+    r"(?i)\b(?:national insurance(?:\snumber|\sno\.?)?|ni\s(?:number|no\.?)|nino)"
+    r"(?:\s(?:is|was))?[\s:#=]{0,3}([a-z]{2}[\s\-]?\d{2}[\s\-]?\d{2}[\s\-]?\d{2}[\s\-]?[a-d])(?![\w])"
+)
+
 
 def find_national_ids(s: str, taken: list[Span]) -> Iterator[Span]:
     for m in _SSN.finditer(s):
@@ -248,6 +261,8 @@ def find_national_ids(s: str, taken: list[Span]) -> Iterator[Span]:
         yield Span(m.start(1), m.end(1), "ssn")
     for m in _NINO.finditer(s):
         yield Span(m.start(), m.end(), "nino")
+    for m in _NINO_CUE.finditer(s):
+        yield Span(m.start(1), m.end(1), "nino")
 
 
 # ----------------------------------------------------------------- postcodes
@@ -273,6 +288,8 @@ EU_POSTCODE_AFTER_ADDRESS = re.compile(
 
 
 def find_postcodes(s: str, taken: list[Span]) -> Iterator[Span]:
+    if not any(c.isdigit() for c in s):
+        return
     for m in _UK_POSTCODE.finditer(s):
         yield Span(m.start(), m.end(), "postcode")
     for m in _US_ZIP.finditer(s):

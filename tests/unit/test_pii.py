@@ -1,0 +1,112 @@
+"""The PII detector: every kind, several languages, obfuscations, and what stays."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from processors.pii import KINDS, detect
+from processors.redact import DETECTOR_VERSION, redact
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kind"),
+    [
+        ("appelez le 06 12 34 56 78 svp", "06 12 34 56 78", "phone"),
+        ("call 0161/496/0000 now", "0161/496/0000", "phone"),
+        ("ring 07700_900_123", "07700_900_123", "phone"),
+        ("call 07700\u2013900123", "07700\u2013900123", "phone"),
+        ("tel +33 6 12 34 56 78", "+33 6 12 34 56 78", "phone"),
+        ("llámame al 612 345 678", "612 345 678", "phone"),
+        ("mail john dot smith at gmail dot com", "john dot smith at gmail dot com", "email"),
+        ("mail john(at)gmail.com", "john(at)gmail.com", "email"),
+        ("mail john [at] gmail [dot] com", "john [at] gmail [dot] com", "email"),
+        ("mail john @ gmail.com", "john @ gmail.com", "email"),
+        ("mail john%40gmail.com", "john%40gmail.com", "email"),
+        ("card 4111.1111.1111.1111 was charged", "4111.1111.1111.1111", "card"),
+        ("card 4111/1111/1111/1111 was charged", "4111/1111/1111/1111", "card"),
+        ("card 4111_1111_1111_1111 was charged", "4111_1111_1111_1111", "card"),
+        ("my account number is 31926819", "31926819", "account"),
+        ("sort code 12.34.56", "12.34.56", "sortcode"),
+        ("iban gb82west12345698765432 thanks", "gb82west12345698765432", "iban"),
+        ("iban GB82-WEST-1234-5698-7654-32", "GB82-WEST-1234-5698-7654-32", "iban"),
+        ("my SSN is 123-45-6789", "123-45-6789", "ssn"),
+        ("NI number QQ 12 34 56 C", "QQ 12 34 56 C", "nino"),
+        ("passport number 123456789", "123456789", "passport"),
+        ("date of birth 12/03/1985", "12/03/1985", "dob"),
+        ("nacido el 3 de marzo de 1985", "3 de marzo de 1985", "dob"),
+        ("my name is Sarah Connor and", "Sarah Connor", "name"),
+        ("this is Jane Doe, account holder", "Jane Doe", "name"),
+        ("je m'appelle Jean Dupont", "Jean Dupont", "name"),
+        ("Mit freundlichen Grüßen Jürgen Müller", "Jürgen Müller", "name"),
+        ("it never came to 221B Baker Street", "221B Baker Street", "address"),
+        ("envíen a Calle Mayor 12, por favor", "Calle Mayor 12", "address"),
+        ("an Hauptstraße 5 bitte", "Hauptstraße 5", "address"),
+        ("link https://x.example/r?token=abc123def&x=1", "abc123def", "secret"),
+        ("my password is hunter2 ok", "hunter2", "secret"),
+    ],
+)
+def test_each_kind_is_found(text: str, secret: str, kind: str) -> None:
+    r = redact(text)
+    assert secret not in r.text, r.text
+    assert kind in r.kinds
+    assert f"[{kind.upper()}]" in r.text
+
+
+def test_cvv_and_expiry_beside_a_card_go_too() -> None:
+    r = redact("card 4111 1111 1111 1111 exp 12/27 cvv 123 thanks")
+    assert "12/27" not in r.text and "123 " not in r.text and r.kinds == ["card"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["call ０７７００ ９００１２３", "call ٠٧٧٠٠ ٩٠٠١٢٣", "call 077\u200b00 900\u00ad123",
+     "mail john\u200b@gmail.com", "card 4111\u200b1111\u200b1111\u200b1111"],
+)
+def test_unicode_digits_and_invisible_characters(text: str) -> None:
+    r = redact(text)
+    assert r.redacted
+    assert not any(ch.isdigit() for ch in r.text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["delivery was due on 12/05/2026", "it cost £1,299.99", "the engineer came at 14:30",
+     "order number 81379249 missing", "on hold for 2 hours 15 minutes", "router XPS-9310",
+     "app version 12.3.45", "I ordered 3 x 500 ml", "tracking 1Z999AA10123456784",
+     "I'm very angry", "This is ridiculous", "3 times in a row", "two more days down the road"],
+)
+def test_hard_negatives_survive(text: str) -> None:
+    assert redact(text).text == text
+
+
+def test_report_names_the_detector_and_kinds() -> None:
+    r = redact("call 07700 900123 or mail a@b.co")
+    assert r.kinds == ["email", "phone"] and r.detector == DETECTOR_VERSION
+    assert [text[sp.start:sp.end] for sp, text in zip(r.spans, ["x", "y"], strict=False)]
+    assert set(r.kinds) <= set(KINDS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_spans_are_ordered_disjoint_and_inside_the_text(text: str) -> None:
+    spans = detect(text)
+    last = 0
+    for sp in spans:
+        assert last <= sp.start < sp.end <= len(text)
+        last = sp.end
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_redaction_keeps_everything_outside_the_spans(text: str) -> None:
+    r = redact(text)
+    pieces, pos = [], 0
+    for sp in r.spans:
+        pieces.append(text[pos:sp.start])
+        pos = sp.end
+    pieces.append(text[pos:])
+    rest = r.text
+    for p in pieces:
+        assert p in rest
