@@ -2,7 +2,8 @@
 version it replaced (bench/redact_baseline.py, a verbatim copy), in the same run.
 
 Prints JSON and writes bench/results/pii.json: recall of PII tokens and the share of hard
-negatives altered, per kind and per language, on dev and held-out; cost per message (µs).
+negatives altered, per kind and per language, on dev and held-out; cost per message (µs); and whole-enrichment
+throughput with each (``--no-enrich`` skips loading the models for that).
 A gold token counts as caught when every letter and digit of it was replaced; a hard
 negative counts as altered when any character of it was. Both redactors are scored the
 same way: their output is aligned back to the input through the placeholders.
@@ -91,14 +92,54 @@ def score(cases: list[dict], fn: Callable[[str], str]) -> dict:
     }
 
 
-def cost_us(texts: list[str], fn: Callable[[str], object], rounds: int = 5) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
+def cost_us(texts: list[str], fns: dict[str, Callable[[str], object]],
+            rounds: int = 25) -> dict[str, float]:
+    """CPU µs per message of each function (process time: the machine is shared, and
+    wall time counts other processes' turns): a warm-up pass, then interleaved rounds,
+    each side's best round."""
+    for fn in fns.values():
         for t in texts:
             fn(t)
-        best = min(best, time.perf_counter() - t0)
-    return round(best / len(texts) * 1e6, 1)
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.process_time()
+            for t in texts:
+                fn(t)
+            best[name] = min(best[name], time.process_time() - t0)
+    return {name: round(v / len(texts) * 1e6, 1) for name, v in best.items()}
+
+
+def enrichment_impact(texts: list[str], rounds: int = 4, batch: int = 32) -> dict:
+    """Whole-enrichment messages per CPU-second with the detector and with the old regexes
+    swapped in (same Enricher, same messages, interleaved rounds, each side's best round;
+    process CPU time, which counts the encoder's worker threads too)."""
+    import processors.pipeline as pipeline
+    from processors.config import EnrichConfig
+    from processors.redact import Redaction
+    from schemas.records import InboundSMS
+
+    items = [InboundSMS.model_validate({
+        "message_id": f"B{i}", "from": "+447700900000", "body": t,
+        "received_at": "2026-12-01T10:00:00Z", "brand": "acme"}) for i, t in enumerate(texts)]
+    enricher = pipeline.Enricher(EnrichConfig())
+
+    def old_redact(text: str) -> Redaction:
+        r = redact_baseline.redact(text)
+        return Redaction(text=r.text, kinds=r.kinds, detector="baseline")
+
+    best = {"new": 0.0, "baseline": 0.0}
+    for _ in range(rounds):
+        for name, fn in (("new", redact), ("baseline", old_redact)):
+            pipeline.redact = fn  # type: ignore[assignment]
+            t0 = time.process_time()
+            for i in range(0, len(items), batch):
+                enricher.enrich_batch(items[i : i + batch])
+            best[name] = max(best[name], len(items) / (time.process_time() - t0))
+    pipeline.redact = redact
+    return {"messages": len(items), "batch": batch, "rounds": rounds,
+            "messages_per_cpu_second": {k: round(v, 1) for k, v in best.items()},
+            "new_vs_baseline": round(best["new"] / best["baseline"], 3)}
 
 
 def main() -> None:
@@ -114,9 +155,11 @@ def main() -> None:
         encoding="utf-8").splitlines() if line][:200]
     texts = [json.loads(x).get("text") or json.loads(x).get("body") or "" for x in ordinary]
     texts = [t for t in texts if isinstance(t, str) and t] or sample
-    for name, fn in (("new", new), ("baseline", old)):
-        result["cost_us_per_message"][name] = {"pii_corpus": cost_us(sample, fn),
-                                               "ordinary_messages": cost_us(texts, fn)}
+    for corpus_name, corpus in (("pii_corpus", sample), ("ordinary_messages", texts)):
+        for name, us in cost_us(corpus, {"new": new, "baseline": old}).items():
+            result["cost_us_per_message"].setdefault(name, {})[corpus_name] = us
+    if "--no-enrich" not in sys.argv:
+        result["whole_enrichment"] = enrichment_impact(texts + sample[:128 - len(texts)])
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=1, ensure_ascii=False))

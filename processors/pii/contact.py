@@ -23,7 +23,7 @@ _AT_WORDS = r"at|arroba|arobase|bei|chiocciola|apenstaartje|ma[łl]pa"
 _OPEN, _CLOSE = r"[(\[{<]", r"[)\]}>]"
 # "john dot smith at gmail dot com", "john(at)gmail(dot)com", "j.smith [at] mail [dot] fr"
 _SPELLED = re.compile(
-    rf"(?i)(?<![\w.\-])([\w+\-]{{1,64}}(?:(?:\s?\.\s?|\s?{_OPEN}\s?(?:{_DOT_WORDS})\s?{_CLOSE}\s?"
+    rf"(?<![\w.\-])([\w+\-]{{1,64}}(?:(?:\s?\.\s?|\s?{_OPEN}\s?(?:{_DOT_WORDS})\s?{_CLOSE}\s?"
     rf"|\s(?:{_DOT_WORDS})\s|_)[\w+\-]{{1,64}}){{0,4}})"
     rf"(\s?{_OPEN}\s?(?:{_AT_WORDS})\s?{_CLOSE}\s?|\s(?:{_AT_WORDS})\s|\s?@\s?)"
     rf"([\w\-]{{1,63}}(?:(?:\s?\.\s?|\s?{_OPEN}\s?(?:{_DOT_WORDS})\s?{_CLOSE}\s?"
@@ -40,13 +40,13 @@ _NOT_LOCAL = frozenset(
 
 
 
-def find_emails(s: str, taken: list[Span]) -> Iterator[Span]:
+def find_emails(s: str, low: str) -> Iterator[Span]:
     if "@" in s or "%40" in s:
         for m in _EMAIL.finditer(s):
             yield Span(m.start(), m.end(), "email")
-    if "." not in s and "dot" not in s.lower() and "punt" not in s.lower() and "po" not in s:
+    if "." not in s and "dot" not in low and "punt" not in low and "po" not in low:
         return  # every domain has a dot, written or spelled
-    for m in _SPELLED.finditer(s):
+    for m in _SPELLED.finditer(low):
         at = m.group(2).strip().lower()
         tld = re.split(r"[\s.()\[\]{}<>]+", m.group(3).lower())[-1]
         bracketed = at[:1] in "([{<"
@@ -59,13 +59,13 @@ def find_emails(s: str, taken: list[Span]) -> Iterator[Span]:
 # ----------------------------------------------------------------- secrets
 
 _URL_SECRET = re.compile(
-    r"(?i)(?<=[?&;#/])(?:access_?token|auth_?token|refresh_?token|id_?token|token|api_?key|"
+    r"(?<=[?&;#/])(?:access_?token|auth_?token|refresh_?token|id_?token|token|api_?key|"
     r"apikey|key|secret|client_?secret|password|passwd|pwd|pass|sig|signature|session_?id|"
     r"sessionid|sid|auth|code|otp|x-amz-signature|x-amz-credential)=([^\s&#\"'<>]{1,512})"
 )
-_USERINFO = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://[^\s/:@]{1,128}:([^\s/@]{1,256})@")
+_USERINFO = re.compile(r"\b[a-z][a-z0-9+.\-]{1,15}://[^\s/:@]{1,128}:([^\s/@]{1,256})@")
 _TEXT_SECRET = re.compile(
-    r"(?i)\b(?:password|passwd|pwd|passcode|pass\s?word|pin(?:\s?code)?|otp|one[\s\-]time\s"
+    r"\b(?:password|passwd|pwd|passcode|pass\s?word|pin(?:\s?code)?|otp|one[\s\-]time\s"
     r"(?:code|password)|verification\scode|api\s?key|token|contrase[ñn]a|clave|"
     r"mot\sde\spasse|code\ssecret|passwort|kennwort|parola\sd'ordine|senha|wachtwoord|"
     r"has[łl]o|pincode|code\spin|c[óo]digo\spin)"
@@ -80,33 +80,32 @@ _TOKEN_SHAPES = re.compile(
     r"(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,200}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,200}|"
     r"xox[abprs]-[A-Za-z0-9\-]{10,200})(?![\w\-])"
 )
-_BEARER = re.compile(r"(?i)\b(?:bearer|basic)\s([A-Za-z0-9\-._~+/]{8,2000}=*)")
+_BEARER = re.compile(r"\b(?:bearer|basic)\s([A-Za-z0-9\-._~+/]{8,2000}=*)")
 
 
 _SECRET_HINTS = ("pass", "pwd", "pin", "otp", "code", "key", "token", "contrase", "clave",
                  "mot de", "kennwort", "parola", "senha", "wachtwoord", "has")
 
 
-def find_secrets(s: str, taken: list[Span]) -> Iterator[Span]:
+def find_secrets(s: str, low: str) -> Iterator[Span]:
     if "=" in s:
-        for m in _URL_SECRET.finditer(s):
+        for m in _URL_SECRET.finditer(low):
             yield Span(m.start(1), m.end(1), "secret")
     if "://" in s:
-        for m in _USERINFO.finditer(s):
+        for m in _USERINFO.finditer(low):
             yield Span(m.start(1), m.end(1), "secret")
-    low = s.lower()
     if not any(h in low for h in _SECRET_HINTS):
         return
-    for m in _TEXT_SECRET.finditer(s):
+    for m in _TEXT_SECRET.finditer(low):
         value = m.group(1).rstrip(".,;:!?)")
         if value.lower() in _NOT_SECRET or len(value) < 3:
             continue
         yield Span(m.start(1), m.start(1) + len(value), "secret")
-    for m in _BEARER.finditer(s):
+    for m in _BEARER.finditer(low):
         yield Span(m.start(1), m.end(1), "secret")
 
 
-def find_tokens(s: str, taken: list[Span]) -> Iterator[Span]:
+def find_tokens(s: str, low: str) -> Iterator[Span]:
     """Credential shapes that need no cue (JWTs, cloud and API keys)."""
     for m in _TOKEN_SHAPES.finditer(s):
         yield Span(m.start(), m.end(), "secret")

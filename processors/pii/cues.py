@@ -48,7 +48,7 @@ _TITLES = (
     r"sig|sig\.ra|signor|signora|pan|pani|dhr|mevr|mevrouw|meneer|senhor|senhora"
 )
 _NAME_CUE = re.compile(
-    rf"(?i)(?<![\w])(?:({_STRONG_NAME_CUES})|({_WEAK_NAME_CUES})|({_TITLES})\.?)"
+    rf"(?<![\w])(?:({_STRONG_NAME_CUES})|({_WEAK_NAME_CUES})|({_TITLES})\.?)"
     rf"[\s,:\-]{{1,3}}({_WORD}(?:\s{_WORD}){{0,3}})"
 )
 _PARTICLES = frozenset(
@@ -79,13 +79,14 @@ def _name_words(words: list[tuple[int, int, str]], strong: bool) -> int:
     return count
 
 
-def find_names(s: str, taken: list[Span]) -> Iterator[Span]:
-    for m in _NAME_CUE.finditer(s):
+def find_names(s: str, low: str) -> Iterator[Span]:
+    for m in _NAME_CUE.finditer(low):
         strong = m.group(1) is not None
         title = m.group(3) is not None
-        if title and not m.group(3)[:1].isupper():
+        if title and not s[m.start(3)].isupper():
             continue  # "m" or "sir" inside a sentence, not a title
-        words = [(w.start(), w.end(), w.group(0)) for w in re.finditer(r"\S+", m.group(4))]
+        value = s[m.start(4) : m.end(4)]  # the cue matched case-blind; the name keeps its case
+        words = [(w.start(), w.end(), w.group(0)) for w in re.finditer(r"\S+", value)]
         n = _name_words(words, strong)
         if n and not strong and not title and words[0][2].lower() in _NOT_NAME:
             continue
@@ -114,20 +115,20 @@ _DE_NL_SUFFIX = (
 )
 _HOUSE = r"\d{1,5}[A-Za-z]?(?:[/\-]\d{1,4}[A-Za-z]?)?"
 _ADDR_EN = re.compile(
-    rf"(?i)(?<![\w/\-.,])(?:(?:flat|apt|apartment|unit|suite)\s{_HOUSE},?\s)?{_HOUSE},?\s"
+    rf"(?<![\w/\-.,])(?:(?:flat|apt|apartment|unit|suite)\s{_HOUSE},?\s)?{_HOUSE},?\s"
     rf"(?:{_WORD}\s){{0,4}}(?:{_STREET_AFTER})\b\.?"
 )
 _ADDR_FR = re.compile(
-    rf"(?i)(?<![\w/\-.,]){_HOUSE}(?:\s?(?:bis|ter))?,?\s(?:{_STREET_BEFORE})\s"
+    rf"(?<![\w/\-.,]){_HOUSE}(?:\s?(?:bis|ter))?,?\s(?:{_STREET_BEFORE})\s"
     rf"{_WORD}(?:\s{_WORD}){{0,4}}"
 )
 _ADDR_LATIN = re.compile(
-    rf"(?i)(?<![\w])(?:{_STREET_BEFORE})\s(?:de\s|del\s|da\s|do\s|della\s|di\s)?"
+    rf"(?<![\w])(?:{_STREET_BEFORE})\s(?:de\s|del\s|da\s|do\s|della\s|di\s)?"
     rf"{_WORD}(?:\s{_WORD}){{0,3}},?\s(?:n[º°o]\.?\s?|nr\.?\s?)?{_HOUSE}"
     r"(?:,?\s\d{1,2}(?:º|°|ª)\s?[A-Za-z]?)?(?![\w])"
 )
 _ADDR_DE_NL = re.compile(
-    rf"(?i)(?<![\w])(?:{_L}[\w\-]{{0,40}}?(?:{_DE_NL_SUFFIX})|(?:{_WORD}\s)(?:straße|strasse|"
+    rf"(?<![\w])(?:{_L}[\w\-]{{0,40}}?(?:{_DE_NL_SUFFIX})|(?:{_WORD}\s)(?:straße|strasse|"
     rf"str\.|weg|allee|platz|straat|laan))\s{_HOUSE}(?![\w])"
 )
 
@@ -186,20 +187,19 @@ _DE_NL_HINTS = ("stra", "str.", "weg", "gasse", "platz", "allee", "damm", "ufer"
                 "laan", "gracht", "plein", "kade", "dijk", "steeg", "singel")
 
 
-def find_addresses(s: str, taken: list[Span]) -> Iterator[Span]:
+def find_addresses(s: str, low: str) -> Iterator[Span]:
     if _DIGIT.search(s) is None:
         return  # every address form here has a house number
-    low = s.lower()
     if any(h in low for h in _LATIN_HINTS):
-        yield from _latin_addresses(s)
+        yield from _latin_addresses(s, low)
     if any(h in low for h in _DE_NL_HINTS):
-        for m in _ADDR_DE_NL.finditer(s):
-            if m.group(0)[:1].isupper():
+        for m in _ADDR_DE_NL.finditer(low):
+            if s[m.start()].isupper():
                 yield Span(m.start(), m.end(), "address")
     if any(h in low for h in _FR_HINTS):
-        yield from _fr_addresses(s)
-    for m in _ADDR_EN.finditer(s):
-        words = m.group(0).split()
+        yield from _fr_addresses(s, low)
+    for m in _ADDR_EN.finditer(low):
+        words = s[m.start() : m.end()].split()
         # drop "flat 4," and the house number; the last word is the street word
         while words and (words[0][:1].isdigit() or words[0].lower().rstrip(",") in (
                 "flat", "apt", "apartment", "unit", "suite")):
@@ -208,15 +208,15 @@ def find_addresses(s: str, taken: list[Span]) -> Iterator[Span]:
             yield Span(m.start(), m.end(), "address")
 
 
-def _latin_addresses(s: str) -> Iterator[Span]:
-    for m in _ADDR_LATIN.finditer(s):
-        if _first_name_word_capitalised(m.group(0).split()[1:]):
+def _latin_addresses(s: str, low: str) -> Iterator[Span]:
+    for m in _ADDR_LATIN.finditer(low):
+        if _first_name_word_capitalised(s[m.start() : m.end()].split()[1:]):
             yield Span(m.start(), m.end(), "address")
 
 
-def _fr_addresses(s: str) -> Iterator[Span]:
-    for m in _ADDR_FR.finditer(s):
-        words = m.group(0).split()
+def _fr_addresses(s: str, low: str) -> Iterator[Span]:
+    for m in _ADDR_FR.finditer(low):
+        words = s[m.start() : m.end()].split()
         rest = [w for w in words if not w[:1].isdigit() and w.lower() not in ("bis", "ter")][1:]
         if _first_name_word_capitalised(rest):
             end = _trim_fr(s, m.start(), m.end())
@@ -243,7 +243,7 @@ _DATE = (
     rf"|(?:{_MONTHS})\.?\s\d{{1,2}}(?:st|nd|rd|th)?,?\s\d{{4}}(?![\d]))"
 )
 _DOB = re.compile(
-    r"(?i)\b(?:date of birth|d\.?o\.?b\.?|birth\s?date|birthday|born(?: on)?|"
+    r"\b(?:date of birth|d\.?o\.?b\.?|birth\s?date|birthday|born(?: on)?|"
     r"fecha de nacimiento|f\. nacimiento|nacid[oa] el|nací el|naci el|"
     r"date de naissance|née? le|ne le|geboren am|geburtsdatum|geb\.|"
     r"data di nascita|nat[oa] il|data de nascimento|nascid[oa] (?:em|a)|"
@@ -253,17 +253,17 @@ _DOB = re.compile(
 )
 
 
-def find_dobs(s: str, taken: list[Span]) -> Iterator[Span]:
+def find_dobs(s: str, low: str) -> Iterator[Span]:
     if _DIGIT.search(s) is None:
         return
-    for m in _DOB.finditer(s):
+    for m in _DOB.finditer(low):
         yield Span(m.start(1), m.end(1), "dob")
 
 
 # ----------------------------------------------------------------- passports, ids
 
 _PASSPORT = re.compile(
-    r"(?i)\b(?:passport|pasaporte|passeport|reisepass|passaporto|passaporte|paspoort|"
+    r"\b(?:passport|pasaporte|passeport|reisepass|passaporto|passaporte|paspoort|"
     r"paszport|paszportu|passnummer|reisepassnummer|paspoortnummer|dni|nie|nif|"
     r"personalausweis|ausweis|carte d'identité|carta d'identità|identity card|id card|"
     r"driving licen[cs]e|driver'?s licen[cs]e|dowód osobisty|dowodu|bsn|codice fiscale|"
@@ -274,8 +274,8 @@ _PASSPORT = re.compile(
 )
 
 
-def find_passports(s: str, taken: list[Span]) -> Iterator[Span]:
+def find_passports(s: str, low: str) -> Iterator[Span]:
     if _DIGIT.search(s) is None:
         return
-    for m in _PASSPORT.finditer(s):
+    for m in _PASSPORT.finditer(low):
         yield Span(m.start(1), m.end(1), "passport")

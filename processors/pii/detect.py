@@ -35,7 +35,10 @@ _PRIORITY = {k: i for i, k in enumerate(
      "account", "postcode", "phone", "address", "name"))}
 _PLACEHOLDER = re.compile(r"\[(?:{})\]".format("|".join(p[1:-1] for p in PLACEHOLDERS.values())))
 
-Detector = Callable[[str, list[Span]], Iterator[Span]]
+# A detector reads the shadow and its lower-case twin (same length: the shadow folds the
+# one character whose lower case is longer), so cue words match without IGNORECASE,
+# which makes Python's re try every alternative at every position.
+Detector = Callable[[str, str], Iterator[Span]]
 DETECTORS: tuple[Detector, ...] = (
     find_secrets, find_tokens, find_emails, find_ibans, find_cards, find_national_ids,
     find_passports,
@@ -63,9 +66,12 @@ def detect(text: str) -> list[Span]:
     sh = make_shadow(text)
     s = sh.text
     protected = [(m.start(), m.end()) for m in _PLACEHOLDER.finditer(s)]
+    low = s.lower()
+    if len(low) != len(s):  # unreachable through make_shadow; kept for direct callers
+        low = "".join(c.lower() if len(c.lower()) == 1 else c for c in s)
     found: list[Span] = []
     for detector in DETECTORS:
-        found.extend(detector(s, found))
+        found.extend(detector(s, low))
     # a European postcode written right after a street address ("Calle Mayor 5, 28013 Madrid")
     for sp in [f for f in found if f.kind == "address"]:
         m = EU_POSTCODE_AFTER_ADDRESS.match(s, sp.end)

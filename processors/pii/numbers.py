@@ -23,7 +23,7 @@ _PHONE = re.compile(
     rf"(?:{_SEP}{{0,3}}(?:\(\s?\d{{1,5}}\s?\)|\d)){{5,20}}(?![\d])"
 )
 _PHONE_CUE = re.compile(
-    r"(?i)\b(?:call|ring|text|txt|phone|mobile|mob|number|tel|telephone|whatsapp|contact|cell|"
+    r"\b(?:call|ring|text|txt|phone|mobile|mob|number|tel|telephone|whatsapp|contact|cell|"
     r"reach|tel[ée]fono|m[óo]vil|llamar?|llámame|t[ée]l[ée]phone|portable|appel(?:ez|er)?|"
     r"telefon|handy|nummer|rufnummer|anrufen|cellulare|telefono|numero|chiamare|chiamami|"
     r"telem[óo]vel|telefone|ligar|liga|mobiel|bellen|bel|numer|komórk[ai]|zadzwo[ńn])\b"
@@ -31,7 +31,7 @@ _PHONE_CUE = re.compile(
     r"[\s:.#-]{0,3}(?:is|es|est|ist|è|é|to)?[\s:.#-]{0,3}$"
 )
 _NUMBER_CUE = re.compile(
-    r"(?i)(?:order|ref|reference|invoice|ticket|case|tracking|parcel|booking|customer|"
+    r"(?:order|ref|reference|invoice|ticket|case|tracking|parcel|booking|customer|"
     r"membership|policy|pedido|commande|bestellung|ordine|encomenda|bestelling|zamówienie|"
     r"bestelnummer|ordernummer|bestellnummer|sendungsnummer|auftragsnummer|kundennummer|"
     r"trackingnummer|seguimiento|suivi|rastreio|rastreamento|przesyłki|zamówienia|"
@@ -92,7 +92,7 @@ def is_phone(match: str, before: str) -> bool:
     return _valid_national(digits) or _possible_international(digits)
 
 
-def find_phones(s: str, taken: list[Span]) -> Iterator[Span]:
+def find_phones(s: str, low: str) -> Iterator[Span]:
     for m in _PHONE.finditer(s):
         start = m.start()
         word = start
@@ -100,7 +100,7 @@ def find_phones(s: str, taken: list[Span]) -> Iterator[Span]:
             word -= 1
         if word < start and any(c.isdigit() for c in s[word:start]):
             continue  # the tail of a code like "1Z698AA3094920632", not a phone
-        if is_phone(m.group(0), s[max(0, start - 40) : start]):
+        if is_phone(m.group(0), low[max(0, start - 40) : start]):
             yield Span(start, m.end(), "phone")
 
 
@@ -108,24 +108,24 @@ def find_phones(s: str, taken: list[Span]) -> Iterator[Span]:
 
 _CARD = re.compile(r"(?<![\d])\d(?:[ .\-/_]?\d){12,18}(?![\d])")
 _CARD_CUE = re.compile(
-    r"(?i)\b(?:card|cc|visa|mastercard|master card|amex|maestro|tarjeta|carte|karte|"
+    r"\b(?:card|cc|visa|mastercard|master card|amex|maestro|tarjeta|carte|karte|"
     r"kreditkarte|carta|cart[ãa]o|kaart|karta|karty|cb)\b"
 )
 # What customers put next to a card: CVV, expiry (with or without a label).
 _CARD_TAIL = re.compile(
-    r"[\s,;:.()\-]{0,4}(?:(?i:cvv2?|cvc2?|csc|cid|security code|sec(?:urity)? code|"
+    r"[\s,;:.()\-]{0,4}(?:(?:cvv2?|cvc2?|csc|cid|security code|sec(?:urity)? code|"
     r"exp(?:iry|ires|iration)?(?: date)?|valid(?: thru| until| to)?|caduca|vence|"
     r"vencimiento|expire|date d'expiration|g[üu]ltig bis|ablauf|scadenza|validade|"
     r"ważna do|geldig tot|cod(?:e|igo|ice)?|kod)\.?[\s:=]{0,3})?"
     r"((?:0?[1-9]|1[0-2])\s?[/\-.]\s?(?:20)?\d{2}(?![\w/])|\d{3,4}(?![\w/]))"
 )
 _CVV_CUE = re.compile(
-    r"(?i)\b(?:cvv2?|cvc2?|csc|card security code|security code|c[óo]digo de seguridad|"
+    r"\b(?:cvv2?|cvc2?|csc|card security code|security code|c[óo]digo de seguridad|"
     r"cryptogramme|kartenpr[üu]fnummer|codice di sicurezza|c[óo]digo de seguran[çc]a)"
     r"(?:\s(?:is|es|est|ist|è|é|to|number|no\.?))?[\s:=#]{0,3}(\d{3,4})(?![\w])"
 )
 _EXPIRY_CUE = re.compile(
-    r"(?i)\b(?:exp(?:iry|ires|iration)?(?: date)?|expiry date|valid (?:thru|until)|"
+    r"\b(?:exp(?:iry|ires|iration)?(?: date)?|expiry date|valid (?:thru|until)|"
     r"fecha de caducidad|caduca|date d'expiration|g[üu]ltig bis|scadenza|validade)"
     r"(?:\s(?:is|es|est|ist|è|é))?[\s:=]{0,3}((?:0?[1-9]|1[0-2])\s?[/\-.]\s?(?:20)?\d{2})(?![\w/])"
 )
@@ -144,29 +144,29 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def find_cards(s: str, taken: list[Span]) -> Iterator[Span]:
+def find_cards(s: str, low: str) -> Iterator[Span]:
     for m in _CARD.finditer(s):
         digits = "".join(c for c in m.group(0) if c.isdigit())
-        cue = _CARD_CUE.search(s[max(0, m.start() - 16) : m.start()]) is not None
+        cue = _CARD_CUE.search(low[max(0, m.start() - 16) : m.start()]) is not None
         if not (luhn_ok(digits) or cue):
             continue
         yield Span(m.start(), m.end(), "card")
         pos = m.end()
         for _ in range(3):  # CVV and expiry written right after the number
-            t = _CARD_TAIL.match(s, pos)
+            t = _CARD_TAIL.match(low, pos)
             if t is None:
                 break
             yield Span(t.start(1), t.end(1), "card")
             pos = t.end()
     for pattern in (_CVV_CUE, _EXPIRY_CUE):
-        for m in pattern.finditer(s):
+        for m in pattern.finditer(low):
             yield Span(m.start(1), m.end(1), "card")
 
 
 # ----------------------------------------------------------------- bank details
 
 _IBAN = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2}\d{2})((?:[ \-]?[A-Za-z0-9]){10,32})")
-_IBAN_CUE = re.compile(r"(?i)\biban\b")
+_IBAN_CUE = re.compile(r"\biban\b")
 IBAN_LENGTHS: dict[str, int] = {
     "AD": 24, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18,
     "EE": 20, "ES": 24, "FI": 18, "FR": 27, "GB": 22, "GI": 23, "GR": 27, "HR": 21, "HU": 28,
@@ -188,10 +188,10 @@ def iban_ok(candidate: str) -> bool:
     return num % 97 == 1
 
 
-def find_ibans(s: str, taken: list[Span]) -> Iterator[Span]:
+def find_ibans(s: str, low: str) -> Iterator[Span]:
     for m in _IBAN.finditer(s):
         country = m.group(1)[:2].upper()
-        cue = _IBAN_CUE.search(s[max(0, m.start() - 30) : m.start()]) is not None
+        cue = _IBAN_CUE.search(low[max(0, m.start() - 30) : m.start()]) is not None
         rest = m.group(2)
         # cut the greedy tail at the country's IBAN length (the next word is not part of it)
         want = IBAN_LENGTHS.get(country)
@@ -216,11 +216,11 @@ def find_ibans(s: str, taken: list[Span]) -> Iterator[Span]:
 
 
 _SORT_CODE = re.compile(
-    r"(?i)\b(?:sort[\s\-]?code|s/c)(?:\s(?:is|was))?[\s:.#=]{0,3}"
+    r"\b(?:sort[\s\-]?code|s/c)(?:\s(?:is|was))?[\s:.#=]{0,3}"
     r"(\d{2}[\s.\-]?\d{2}[\s.\-]?\d{2})(?![\w])"
 )
 _ACCOUNT = re.compile(
-    r"(?i)\b(?:(?:bank\s)?account|acct|a/c|n[úu]mero\sde\scuenta|cuenta(?:\sbancaria)?|"
+    r"\b(?:(?:bank\s)?account|acct|a/c|n[úu]mero\sde\scuenta|cuenta(?:\sbancaria)?|"
     r"num[ée]ro\sde\scompte|compte(?:\sbancaire)?|kontonummer|konto(?:nr)?|"
     r"numero\sdi\sconto|conto(?:\scorrente)?|n[úu]mero\sda\sconta|conta(?:\sbanc[áa]ria)?|"
     r"rekeningnummer|rekening|numer\skonta|nr\skonta|rachunek|rachunku)"
@@ -229,10 +229,10 @@ _ACCOUNT = re.compile(
 )
 
 
-def find_bank(s: str, taken: list[Span]) -> Iterator[Span]:
-    for m in _SORT_CODE.finditer(s):
+def find_bank(s: str, low: str) -> Iterator[Span]:
+    for m in _SORT_CODE.finditer(low):
         yield Span(m.start(1), m.end(1), "sortcode")
-    for m in _ACCOUNT.finditer(s):
+    for m in _ACCOUNT.finditer(low):
         yield Span(m.start(1), m.end(1), "account")
 
 
@@ -240,28 +240,28 @@ def find_bank(s: str, taken: list[Span]) -> Iterator[Span]:
 
 _SSN = re.compile(r"(?<![\w\-])(?!000|666|9\d\d)\d{3}([\- .])(?!00)\d{2}\1(?!0000)\d{4}(?![\w\-])")
 _SSN_CUE = re.compile(
-    r"(?i)\b(?:ssn|social security(?:\snumber|\sno\.?|\s#)?)(?:\s(?:is|was))?[\s:#=]{0,3}"
+    r"\b(?:ssn|social security(?:\snumber|\sno\.?|\s#)?)(?:\s(?:is|was))?[\s:#=]{0,3}"
     r"(\d{3}[\s\-.]?\d{2}[\s\-.]?\d{4})(?![\w])"
 )
 _NINO = re.compile(
-    r"(?i)(?<![\w])(?!bg|gb|nk|kn|tn|nt|zz)[a-ceghj-pr-tw-z][a-ceghj-npr-tw-z]"
+    r"(?<![\w])(?!bg|gb|nk|kn|tn|nt|zz)[a-ceghj-pr-tw-z][a-ceghj-npr-tw-z]"
     r"[\s\-]?\d{2}[\s\-]?\d{2}[\s\-]?\d{2}[\s\-]?[a-d](?![\w])"
 )
 
 _NINO_CUE = re.compile(
-    r"(?i)\b(?:national insurance(?:\snumber|\sno\.?)?|ni\s(?:number|no\.?)|nino)"
+    r"\b(?:national insurance(?:\snumber|\sno\.?)?|ni\s(?:number|no\.?)|nino)"
     r"(?:\s(?:is|was))?[\s:#=]{0,3}([a-z]{2}[\s\-]?\d{2}[\s\-]?\d{2}[\s\-]?\d{2}[\s\-]?[a-d])(?![\w])"
 )
 
 
-def find_national_ids(s: str, taken: list[Span]) -> Iterator[Span]:
+def find_national_ids(s: str, low: str) -> Iterator[Span]:
     for m in _SSN.finditer(s):
         yield Span(m.start(), m.end(), "ssn")
-    for m in _SSN_CUE.finditer(s):
+    for m in _SSN_CUE.finditer(low):
         yield Span(m.start(1), m.end(1), "ssn")
-    for m in _NINO.finditer(s):
+    for m in _NINO.finditer(low):
         yield Span(m.start(), m.end(), "nino")
-    for m in _NINO_CUE.finditer(s):
+    for m in _NINO_CUE.finditer(low):
         yield Span(m.start(1), m.end(1), "nino")
 
 
@@ -277,7 +277,7 @@ _US_STATES = (
 )
 _US_ZIP = re.compile(rf"\b(?:{_US_STATES}),?\s(\d{{5}}(?:-\d{{4}})?)(?![\d])")
 _POSTCODE_CUE = re.compile(
-    r"(?i)\b(?:zip(?:\s?code)?|postal\s?code|post\s?code|c[óo]digo\s+postal|c\.p\.|cp|"
+    r"\b(?:zip(?:\s?code)?|postal\s?code|post\s?code|c[óo]digo\s+postal|c\.p\.|cp|"
     r"code\s+postal|plz|postleitzahl|cap|kod\s+pocztowy|postcode)(?:\s(?:is|es|est|ist|è|é))?"
     r"[\s:#.]{0,3}(\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3}|\d{4}\s?[A-Za-z]{2})(?![\w])"
 )
@@ -287,12 +287,15 @@ EU_POSTCODE_AFTER_ADDRESS = re.compile(
 )
 
 
-def find_postcodes(s: str, taken: list[Span]) -> Iterator[Span]:
-    if not any(c.isdigit() for c in s):
+_DIGIT = re.compile(r"\d")
+
+
+def find_postcodes(s: str, low: str) -> Iterator[Span]:
+    if _DIGIT.search(s) is None:
         return
     for m in _UK_POSTCODE.finditer(s):
         yield Span(m.start(), m.end(), "postcode")
     for m in _US_ZIP.finditer(s):
         yield Span(m.start(1), m.end(1), "postcode")
-    for m in _POSTCODE_CUE.finditer(s):
+    for m in _POSTCODE_CUE.finditer(low):
         yield Span(m.start(1), m.end(1), "postcode")

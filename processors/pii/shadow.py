@@ -37,6 +37,8 @@ def _fold(ch: str) -> str:
     """What one non-ASCII character becomes in the shadow ('' for invisible ones)."""
     if ch in _DASHES:
         return "-"
+    if ch == "\u0130":
+        return "I"  # the one letter whose lower case is two characters
     cat = unicodedata.category(ch)
     if cat in ("Cf", "Cc", "Cs", "Mn") and ch not in "\t\n\r":
         return ""  # zero-width, soft hyphen, bidi marks, stray combining marks
