@@ -2,8 +2,8 @@
 version it replaced (bench/redact_baseline.py, a verbatim copy), in the same run.
 
 Prints JSON and writes bench/results/pii.json: recall of PII tokens and the share of hard
-negatives altered, per kind and per language, on dev and held-out; cost per message (µs); and whole-enrichment
-throughput with each (``--no-enrich`` skips loading the models for that).
+negatives altered, per kind and per language, on dev and held-out; CPU µs per message;
+and whole-enrichment throughput with each (``--no-enrich`` skips loading the models).
 A gold token counts as caught when every letter and digit of it was replaced; a hard
 negative counts as altered when any character of it was. Both redactors are scored the
 same way: their output is aligned back to the input through the placeholders.
@@ -110,6 +110,42 @@ def cost_us(texts: list[str], fns: dict[str, Callable[[str], object]],
     return {name: round(v / len(texts) * 1e6, 1) for name, v in best.items()}
 
 
+HOSTILE_UNITS = {  # repeated up to the 2 MB input cap
+    "digits": "9", "digits_spaced": "1 ", "digits_dashed": "1-", "at_words": "at ",
+    "dot_words": "dot ", "local_chars": "!#$%&'*+", "name_cues": "my name is ",
+    "titles": "Mr ", "street_words": "Baker ", "password_cues": "password is ",
+    "url_params": "?token=", "iban_heads": "GB82 ", "dob_cues": "date of birth ",
+    "zwj": "\u200d", "zwsp": "\u200b", "arabic_digits": "\u0661", "ligature": "\ufdfa",
+    "angle_brackets": "<", "open_tags": "<a ", "comments": "<!--", "spelled_digits": "oh ",
+}
+
+
+def hostile_cost(max_chars: int = 5000, cap_bytes: int = 2_000_000) -> dict:
+    """CPU ms of normalise + redact + reply for each hostile body at the input cap, beside
+    an ordinary message (the issue's bound: worst at most 50 ms over normal)."""
+    from processors.normalize import clean_and_truncate
+    from processors.reply import suggest_reply
+
+    def run(raw: str) -> float:
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.process_time()
+            text, _ = clean_and_truncate(raw, max_chars)
+            r = redact(text)
+            suggest_reply(r.text, "anger", [])
+            best = min(best, time.process_time() - t0)
+        return round(best * 1000, 2)
+
+    normal = run("You charged me twice for the same bill this month, call me on 07700 900123")
+    rows = {}
+    for name, unit in HOSTILE_UNITS.items():
+        raw = unit * (cap_bytes // len(unit.encode("utf-8")))
+        rows[name] = run(raw)
+    worst = max(rows, key=lambda k: rows[k])
+    return {"normal_ms": normal, "hostile_ms": rows, "worst": worst,
+            "worst_minus_normal_ms": round(rows[worst] - normal, 2)}
+
+
 def enrichment_impact(texts: list[str], rounds: int = 4, batch: int = 32) -> dict:
     """Whole-enrichment messages per CPU-second with the detector and with the old regexes
     swapped in (same Enricher, same messages, interleaved rounds, each side's best round;
@@ -158,6 +194,7 @@ def main() -> None:
     for corpus_name, corpus in (("pii_corpus", sample), ("ordinary_messages", texts)):
         for name, us in cost_us(corpus, {"new": new, "baseline": old}).items():
             result["cost_us_per_message"].setdefault(name, {})[corpus_name] = us
+    result["hostile_at_input_cap"] = hostile_cost()
     if "--no-enrich" not in sys.argv:
         result["whole_enrichment"] = enrichment_impact(texts + sample[:128 - len(texts)])
     OUT.parent.mkdir(parents=True, exist_ok=True)

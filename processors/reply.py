@@ -29,21 +29,43 @@ NO_CAUSE = "I can hear how frustrated you are, and I'm sorry. Let's put this rig
 _PLACEHOLDER = re.compile(
     r"\[(?:PHONE|EMAIL|CARD|POSTCODE|IBAN|SORTCODE|ACCOUNT|SSN|NINO|PASSPORT|DOB|NAME|ADDRESS|"
     r"SECRET)\]")
-# Markup is never echoed: an agent's tool may render the reply as HTML. Tags, comments,
-# CDATA and entities go before a clause is picked; whatever angle brackets remain are
-# dropped from the final text. Bounded, non-nested patterns: linear time.
-_MARKUP = re.compile(
-    r"<!--.{0,20000}?-->|<!\[CDATA\[.{0,20000}?\]\]>|</?[A-Za-z][^<>]{0,2000}>|<![^<>]{0,2000}>",
-    re.S)
-_SCRIPT = re.compile(r"(?is)<(script|style)\b[^>]{0,2000}>.{0,20000}?</\1\s{0,20}>")
+# Markup is never echoed: an agent's tool may render the reply as HTML. Comments, CDATA,
+# scripts and styles go with their content, then tags and entities; whatever angle
+# brackets remain are dropped. Linear time: blocks are cut with str.find (an unclosed
+# block swallows the rest, as a browser would), tags by a pattern that stops at "<".
+_BLOCKS = (("<!--", "-->"), ("<![cdata[", "]]>"), ("<script", "</script"), ("<style", "</style"))
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,2000}>|<![^<>]{0,2000}>")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9A-Fa-f]{1,6}|[A-Za-z]{2,10});")
 
 
+def _cut_blocks(text: str) -> str:
+    low = text.lower()
+    for opener, closer in _BLOCKS:
+        if opener not in low:
+            continue
+        out: list[str] = []
+        pos = 0
+        while True:
+            i = low.find(opener, pos)
+            if i < 0:
+                break
+            out.append(text[pos:i])
+            j = low.find(closer, i + len(opener))
+            if j < 0:
+                pos = len(text)
+                break
+            end = low.find(">", j) if closer.startswith("</") else j + len(closer) - 1
+            pos = len(text) if end < 0 else end + 1
+        out.append(text[pos:])
+        text = " ".join(out)
+        low = text.lower()
+    return text
+
+
 def plain_text(text: str) -> str:
-    """The message without HTML/XML markup: scripts and styles removed with their content,
-    tags and comments removed, entities dropped, leftover angle brackets removed."""
-    text = _SCRIPT.sub(" ", text)
-    text = _MARKUP.sub(" ", text)
+    """The message without HTML/XML markup: comments, CDATA, scripts and styles removed
+    with their content, tags removed, entities dropped, leftover angle brackets removed."""
+    text = _TAG.sub(" ", _cut_blocks(text))
     text = _ENTITY.sub(" ", text)
     text = text.replace("<", " ").replace(">", " ")
     return re.sub(r"\s+", " ", text).strip()

@@ -65,13 +65,14 @@ _URL_SECRET = re.compile(
 )
 _USERINFO = re.compile(r"\b[a-z][a-z0-9+.\-]{1,15}://[^\s/:@]{1,128}:([^\s/@]{1,256})@")
 _TEXT_SECRET = re.compile(
-    r"\b(?:password|passwd|pwd|passcode|pass\s?word|pin(?:\s?code)?|otp|one[\s\-]time\s"
+    r"\b(?:password|passwd|pwd|pw|passcode|pass\s?word|pin(?:\s?code)?|otp|one[\s\-]time\s"
     r"(?:code|password)|verification\scode|api\s?key|token|contrase[ñn]a|clave|"
     r"mot\sde\spasse|code\ssecret|passwort|kennwort|parola\sd'ordine|senha|wachtwoord|"
     r"has[łl]o|pincode|code\spin|c[óo]digo\spin)"
-    r"(?:\s(?:is|es|est|ist|è|é|to|was|era|était|war|era|:|=|now))?\s?(?:is\s)?[\s:=]{0,3}"
+    r"((?:\s(?:is|es|est|ist|è|é|to|was|era|était|war|era|:|=|now))?\s?(?:is\s)?[\s:=]{0,3})"
     r"[\"'\u201c\u2018]?([^\s\"'\u201d\u2019]{3,128})"
 )
+_LINK = re.compile(r"[:=]|\b(?:is|es|est|ist|è|é|to|was|era|était|war|now)\b")
 _NOT_SECRET = frozenset(
     ["wrong", "incorrect", "expired", "invalid", "reset", "the", "my", "your", "a", "an", "not", "too", "being", "been", "still", "changed", "forgotten", "lost", "locked", "required", "needed", "does", "doesn't", "did", "didn't", "isn't", "wasn't", "and", "or", "but", "for", "to", "of", "in", "on", "at", "with", "that", "this", "it", "was", "is", "are", "has", "have", "had", "will", "won't", "incorrecto", "incorrecta", "incorrect", "falsch", "sbagliata", "errada", "fout", "błędne", "niet", "nicht", "no", "non", "caducado", "expiré", "abgelaufen", "scaduta", "expirada", "verlopen"]
 )
@@ -83,7 +84,7 @@ _TOKEN_SHAPES = re.compile(
 _BEARER = re.compile(r"\b(?:bearer|basic)\s([A-Za-z0-9\-._~+/]{8,2000}=*)")
 
 
-_SECRET_HINTS = ("pass", "pwd", "pin", "otp", "code", "key", "token", "contrase", "clave",
+_SECRET_HINTS = ("pass", "pwd", "pw", "pin", "otp", "code", "key", "token", "contrase", "clave",
                  "mot de", "kennwort", "parola", "senha", "wachtwoord", "has")
 
 
@@ -97,10 +98,14 @@ def find_secrets(s: str, low: str) -> Iterator[Span]:
     if not any(h in low for h in _SECRET_HINTS):
         return
     for m in _TEXT_SECRET.finditer(low):
-        value = m.group(1).rstrip(".,;:!?)")
-        if value.lower() in _NOT_SECRET or len(value) < 3:
+        value = m.group(2).rstrip(".,;:!?)")
+        if value in _NOT_SECRET or len(value) < 3:
             continue
-        yield Span(m.start(1), m.start(1) + len(value), "secret")
+        # "PIN sent to my phone": a secret follows a linking word or has a digit or symbol
+        linked = _LINK.search(m.group(1)) is not None
+        if not linked and value.isalpha():
+            continue
+        yield Span(m.start(2), m.start(2) + len(value), "secret")
     for m in _BEARER.finditer(low):
         yield Span(m.start(1), m.end(1), "secret")
 

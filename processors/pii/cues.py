@@ -38,7 +38,7 @@ _WEAK_NAME_CUES = (
     r"i am|i'm|i\u2019m|this is|it's|it is|signed|soy|je suis|c'est|ich bin|hier ist|sono|"
     r"sou|aqui é|ik ben|jestem|z tej strony|mit freundlichen grüßen|mfg|viele grüße|"
     r"beste grüße|liebe grüße|grüße|gruß|regards|kind regards|best regards|best wishes|"
-    r"many thanks|thanks|thank you|cheers|sincerely|yours sincerely|yours faithfully|"
+    r"many thanks|thanks|thank you|cheers|sincerely|yours sincerely|yours faithfully|best(?=,)|"
     r"atentamente|saludos|un saludo|cordialement|bien à vous|salutations|cordiali saluti|"
     r"distinti saluti|saluti|grazie|atenciosamente|cumprimentos|obrigad[oa]|"
     r"met vriendelijke groet|groeten|mvg|z poważaniem|pozdrawiam|dziękuję|gracias|merci|danke"

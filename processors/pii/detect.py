@@ -15,6 +15,7 @@ from processors.pii.numbers import (
     find_national_ids,
     find_phones,
     find_postcodes,
+    find_spelled_phones,
 )
 from processors.pii.shadow import make_shadow
 from processors.pii.spans import Span
@@ -42,7 +43,8 @@ Detector = Callable[[str, str], Iterator[Span]]
 DETECTORS: tuple[Detector, ...] = (
     find_secrets, find_tokens, find_emails, find_ibans, find_cards, find_national_ids,
     find_passports,
-    find_dobs, find_bank, find_phones, find_addresses, find_postcodes, find_names,
+    find_dobs, find_bank, find_phones, find_spelled_phones, find_addresses, find_postcodes,
+    find_names,
 )
 
 

@@ -28,6 +28,7 @@ _PHONE_CUE = re.compile(
     r"telefon|handy|nummer|rufnummer|anrufen|cellulare|telefono|numero|chiamare|chiamami|"
     r"telem[óo]vel|telefone|ligar|liga|mobiel|bellen|bel|numer|komórk[ai]|zadzwo[ńn])\b"
     r"(?:\s+(?:me|us|mir|moi|me|mi|mij|do mnie))?(?:\s+(?:on|at|au|al|unter|su|em|op|pod|na))?"
+    r"(?:\s(?:no\.?|number|nr\.?|n[º°]|num|nummer|numero|número|numéro|numer))?"
     r"[\s:.#-]{0,3}(?:is|es|est|ist|è|é|to)?[\s:.#-]{0,3}$"
 )
 _NUMBER_CUE = re.compile(
@@ -70,11 +71,15 @@ def is_phone(match: str, before: str) -> bool:
         core = digits[2:] if stripped.startswith("00") else digits
         return 8 <= len(core) <= 15 and (_possible_international(core) or len(core) >= 10)
     grouped = bool(re.search(_SEP + r"|\(", match))
-    number_cue = _NUMBER_CUE.search(before) is not None
-    if number_cue and not grouped:
-        return False  # "order 4155550100": an id the customer quotes, not a phone
-    if _PHONE_CUE.search(before) and not number_cue:
+    phone_cue = _PHONE_CUE.search(before)
+    number_cue = _NUMBER_CUE.search(before)
+    # the cue that starts first covers the other: "order number" vs "tel no."
+    if phone_cue and (number_cue is None or phone_cue.start() <= number_cue.start()):
         return 7 <= n <= 15  # "call me on 447700900123": the words say it is a phone
+    if number_cue:
+        word = re.sub(r"\W", "", number_cue.group(0)).lower()
+        if word not in ("", "no") or not grouped:
+            return False  # "order 4155550100", "invoice 2026-0042-17": an id, not a phone
     if n < 9 or n > 13:
         return False
     if "/" in match and n <= 8:
@@ -102,6 +107,44 @@ def find_phones(s: str, low: str) -> Iterator[Span]:
             continue  # the tail of a code like "1Z698AA3094920632", not a phone
         if is_phone(m.group(0), low[max(0, start - 40) : start]):
             yield Span(start, m.end(), "phone")
+
+
+# Phones spelled out ("oh seven seven double oh nine hundred one two three"): at least
+# seven digits' worth of digit words (any of eight languages) and digits in a row.
+_DIGIT_WORDS: dict[str, int] = {
+    w: i % 10 for i, w in enumerate(
+        "zero one two three four five six seven eight nine "
+        "cero uno dos tres cuatro cinco seis siete ocho nueve "
+        "zéro un deux trois quatre cinq six sept huit neuf "
+        "null eins zwei drei vier fünf sechs sieben acht neun "
+        "zero uno due tre quattro cinque sei sette otto nove "
+        "zero um dois três quatro cinco seis sete oito nove "
+        "nul een twee drie vier vijf zes zeven acht negen "
+        "zero jeden dwa trzy cztery pięć sześć siedem osiem dziewięć".split())  # noqa: SIM905
+}
+_DIGIT_WORDS.update({"oh": 0, "o": 0, "nought": 0, "nil": 0})
+_REPEAT_WORDS = {"double": 2, "triple": 3, "doble": 2, "doppio": 2, "doppelt": 2}
+_NUMBER_WORDS = "|".join(sorted({*_DIGIT_WORDS, *_REPEAT_WORDS}, key=len, reverse=True))
+_SPELLED_PHONE = re.compile(
+    rf"(?<![\w])(?:(?:{_NUMBER_WORDS}|hundred|\d)(?:[\s,.\-]{{1,3}}|$)){{7,30}}"
+)
+
+
+def find_spelled_phones(s: str, low: str) -> Iterator[Span]:
+    for m in _SPELLED_PHONE.finditer(low):
+        count, words, repeat = 0, 0, 1
+        for tok in re.findall(r"[^\s,.\-]+", m.group(0)):
+            if tok in _REPEAT_WORDS:
+                repeat = _REPEAT_WORDS[tok]
+                continue
+            words += not tok.isdigit()
+            count += (2 if tok == "hundred" else len(tok) if tok.isdigit() else 1) * repeat
+            repeat = 1
+        if count >= 7 and words >= 4:
+            end = m.end()
+            while end > m.start() and not low[end - 1].isalnum():
+                end -= 1
+            yield Span(m.start(), end, "phone")
 
 
 # ----------------------------------------------------------------- payment cards
@@ -220,7 +263,7 @@ _SORT_CODE = re.compile(
     r"(\d{2}[\s.\-]?\d{2}[\s.\-]?\d{2})(?![\w])"
 )
 _ACCOUNT = re.compile(
-    r"\b(?:(?:bank\s)?account|acct|a/c|n[úu]mero\sde\scuenta|cuenta(?:\sbancaria)?|"
+    r"\b(?:(?:bank\s)?account|acct|acc(?=\s(?:no|number|nr|#))|a/c|n[úu]mero\sde\scuenta|cuenta(?:\sbancaria)?|"
     r"num[ée]ro\sde\scompte|compte(?:\sbancaire)?|kontonummer|konto(?:nr)?|"
     r"numero\sdi\sconto|conto(?:\scorrente)?|n[úu]mero\sda\sconta|conta(?:\sbanc[áa]ria)?|"
     r"rekeningnummer|rekening|numer\skonta|nr\skonta|rachunek|rachunku)"

@@ -110,3 +110,63 @@ def test_redaction_keeps_everything_outside_the_spans(text: str) -> None:
     rest = r.text
     for p in pieces:
         assert p in rest
+
+
+# Hand-written after the detector, in phrasings the corpus does not use. First run:
+# 49 of 53 caught and 2 of 24 negatives altered; the misses were fixed and are kept here.
+PROBES = [
+    ("ring me on oh seven seven double oh nine hundred one two three", "nine"),
+    ("my number: 07700-900-123", "900"), ("numero: 06 12 34 56 78", "78"),
+    ("call +44(0)7700 900 123", "900"), ("WhatsApp +34 699 12 34 56", "699"),
+    ("tel. 0049 (0)30 1234567", "1234567"), ("call me 0 7 7 0 0 9 0 0 1 2 3", "9 0 0"),
+    ("my cell is 212.555.0199", "555"), ("Handy: 0176 / 123 456 78", "456"),
+    ("chiamami al 3471234567", "3471234567"), ("email is jsmith AT example DOT org", "jsmith"),
+    ("mail: maria.lopez (arroba) gmail (punto) com", "lopez"),
+    ("send to j.doe<at>yahoo.co.uk", "j.doe"), ("contact anna_k @ web . de", "anna_k"),
+    ("my email is peter-pan at outlook.com", "peter-pan"), ("mail JOHN.SMITH＠GMAIL.COM", "SMITH"),
+    ("card no 5500-0000-0000-0004 exp 04/28 cvc 321", "321"),
+    ("visa 4111 1111 1111 1111, expires 11/27, security code 987", "987"),
+    ("my card number is 4012888888881881", "4012888888881881"),
+    ("IBAN: fr76 3000 6000 0112 3456 7890 189", "3456"),
+    ("pay into DE89370400440532013000 please", "DE89370400440532013000"),
+    ("acc no 12345678 sort code 20-00-00", "12345678"), ("bank account: 0012 3456 7890", "3456"),
+    ("sort-code 40.47.84", "47"), ("SSN 078-05-1120", "078"), ("my NI is AB123456C", "AB123456C"),
+    ("passport no. 533380006", "533380006"), ("Passport: GB1234567", "GB1234567"),
+    ("DOB 04/07/1979", "1979"), ("I was born 4th July 1979", "1979"),
+    ("birthday is 1979-07-04", "1979"), ("geboren am 4. Juli 1979", "1979"),
+    ("Hi, I'm Tom Baker and I want a refund", "Baker"), ("my name is maria garcia", "garcia"),
+    ("Name: Jean-Luc Picard", "Picard"), ("From: Dr. Emily Watson", "Watson"),
+    ("Best, Sam", "Sam"), ("Thanks\nRobert Brown", "Brown"), ("Mrs O'Connor called", "Connor"),
+    ("ciao, sono Luca Bianchi", "Bianchi"), ("deliver to 10 Downing St, London", "Downing"),
+    ("I live at 42 Wallaby Way, Sydney", "Wallaby"),
+    ("address: 1600 Pennsylvania Avenue NW", "Pennsylvania"),
+    ("Flat 3B, 27 Old Gloucester Road", "Gloucester"),
+    ("envoyez au 5, rue du Faubourg Saint-Honoré", "Faubourg"),
+    ("Rua das Flores 45, 2º Esq", "Flores"), ("Calle de Alcalá, 50, 3º B", "Alcalá"),
+    ("Keizersgracht 123", "Keizersgracht"),
+    ("reset link https://acme.com/reset?t=abc&token=Zx9y8w7v6u", "Zx9y8w7v6u"),
+    ("https://user:S3cret!@acme.example.com/login", "S3cret"),
+    ("my pw is Tr0ub4dor&3", "Tr0ub4dor"),
+    ("password: correcthorsebatterystaple", "correcthorse"), ("PIN 4821", "4821"),
+]
+PROBE_NEGATIVES = [
+    "I was charged £49.99 on 03/11/2026", "call centre kept me 45 mins",
+    "invoice 2026-0042-17 unpaid", "router model RT-AC68U", "order #A12345678",
+    "the 3:45pm slot", "version 10.0.19045", "Samsung Galaxy S23 Ultra 256GB",
+    "I've been a customer for 12 years", "Room 214, Building 3", "ticket 1234567",
+    "flight BA 2490 at 14:05", "paid 1.250,00 EUR", "2x 500g",
+    "tracking 9400 1000 0000 0000 0000 00", "I am Very disappointed", "Thanks, Support Team",
+    "this is Unacceptable", "it is 2024 not 1999", "on 12 March 2026 the van came",
+    "my password reset is not working", "I called on 4 different days", "from 9 to 5",
+    "PIN sent to my phone didn't arrive",
+]
+
+
+@pytest.mark.parametrize(("text", "needle"), PROBES)
+def test_probes_in_unseen_phrasings(text: str, needle: str) -> None:
+    assert needle not in redact(text).text
+
+
+@pytest.mark.parametrize("text", PROBE_NEGATIVES)
+def test_probe_negatives_survive(text: str) -> None:
+    assert redact(text).text == text
