@@ -113,14 +113,14 @@ def find_phones(s: str, low: str) -> Iterator[Span]:
 # seven digits' worth of digit words (any of eight languages) and digits in a row.
 _DIGIT_WORDS: dict[str, int] = {
     w: i % 10 for i, w in enumerate(
-        "zero one two three four five six seven eight nine "
+        "zero one two three four five six seven eight nine "  # noqa: SIM905 - a table
         "cero uno dos tres cuatro cinco seis siete ocho nueve "
         "zéro un deux trois quatre cinq six sept huit neuf "
         "null eins zwei drei vier fünf sechs sieben acht neun "
         "zero uno due tre quattro cinque sei sette otto nove "
         "zero um dois três quatro cinco seis sete oito nove "
         "nul een twee drie vier vijf zes zeven acht negen "
-        "zero jeden dwa trzy cztery pięć sześć siedem osiem dziewięć".split())  # noqa: SIM905
+        "zero jeden dwa trzy cztery pięć sześć siedem osiem dziewięć".split())
 }
 _DIGIT_WORDS.update({"oh": 0, "o": 0, "nought": 0, "nil": 0})
 _REPEAT_WORDS = {"double": 2, "triple": 3, "doble": 2, "doppio": 2, "doppelt": 2}
