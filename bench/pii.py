@@ -178,6 +178,24 @@ def enrichment_impact(texts: list[str], rounds: int = 4, batch: int = 32) -> dic
             "new_vs_baseline": round(best["new"] / best["baseline"], 3)}
 
 
+def real_text_altered() -> dict | None:
+    """Share of real customer queries (banking77 test: 3,080 messages with no personal
+    data) each redactor changes: over-redaction outside our own corpus."""
+    import csv
+    import os
+
+    path = Path(os.environ.get("VOC_DATA_DIR", ROOT.parent / "shared" / "data"))
+    path = path / "banking77" / "test.csv"
+    if not path.exists():
+        return None
+    with path.open(encoding="utf-8") as f:
+        texts = [row["text"] for row in csv.DictReader(f)]
+    new = sum(bool(redact(t).kinds) for t in texts)
+    old = sum(bool(redact_baseline.redact(t).kinds) for t in texts)
+    return {"source": "banking77 test", "messages": len(texts),
+            "altered": {"new": round(new / len(texts), 4), "baseline": round(old / len(texts), 4)}}
+
+
 def main() -> None:
     new: Callable[[str], str] = lambda t: redact(t).text  # noqa: E731
     old: Callable[[str], str] = lambda t: redact_baseline.redact(t).text  # noqa: E731
@@ -194,6 +212,7 @@ def main() -> None:
     for corpus_name, corpus in (("pii_corpus", sample), ("ordinary_messages", texts)):
         for name, us in cost_us(corpus, {"new": new, "baseline": old}).items():
             result["cost_us_per_message"].setdefault(name, {})[corpus_name] = us
+    result["real_customer_text"] = real_text_altered()
     result["hostile_at_input_cap"] = hostile_cost()
     if "--no-enrich" not in sys.argv:
         result["whole_enrichment"] = enrichment_impact(texts + sample[:128 - len(texts)])

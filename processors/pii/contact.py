@@ -33,6 +33,10 @@ _TLDS = frozenset(
     ["com", "net", "org", "edu", "gov", "info", "biz", "io", "co", "uk", "de", "fr", "es", "it", "pt", "nl", "pl", "be", "ch", "at", "ie", "eu", "us", "ca", "au", "se", "no", "dk", "fi", "cz", "br", "mx", "ar", "cl", "ru", "in", "jp", "cn", "me", "tv", "app", "dev", "email", "online", "shop"]
 )
 
+# Spelled out with words only ("x at y dot in"), the ending must be a TLD that is not
+# also a common word ("Start riding at this point in time").
+_WORD_TLDS = _TLDS - {"in", "be", "at", "me", "us", "no", "to", "is", "do", "am", "as", "so",
+                      "tv", "app", "dev", "email", "online", "shop", "ar", "cl"}
 _NOT_LOCAL = frozenset(
     ["booked", "stayed", "bought", "ordered", "arrived", "shop", "shopping", "look", "looked", "available", "online", "me", "us", "them", "it", "is", "was", "order", "purchased", "buy", "bought", "sold", "listed", "found", "see", "visit", "go", "went", "signed", "registered", "log", "logged", "login", "account", "paid", "pay", "payment", "here", "there"]
 )
@@ -42,18 +46,32 @@ _NOT_LOCAL = frozenset(
 
 def find_emails(s: str, low: str) -> Iterator[Span]:
     if "@" in s or "%40" in s:
-        for m in _EMAIL.finditer(s):
-            yield Span(m.start(), m.end(), "email")
+        for e in _EMAIL.finditer(s):
+            yield Span(e.start(), e.end(), "email")
     if "." not in s and "dot" not in low and "punt" not in low and "po" not in low:
         return  # every domain has a dot, written or spelled
-    for m in _SPELLED.finditer(low):
-        at = m.group(2).strip().lower()
-        tld = re.split(r"[\s.()\[\]{}<>]+", m.group(3).lower())[-1]
-        bracketed = at[:1] in "([{<"
-        if not bracketed and at != "@" and m.group(1).lower() in _NOT_LOCAL:
-            continue  # "booked at booking.com": a web site, not an address
-        if tld in _TLDS or (bracketed and 2 <= len(tld) <= 24 and tld.isalpha()):
+    pos = 0
+    while True:
+        m = _SPELLED.search(low, pos)
+        if m is None:
+            return
+        if _spelled_email_ok(m):
             yield Span(m.start(), m.end(), "email")
+            pos = m.end()
+        else:  # "email me at j.dupont(at)wp.pl": retry from the next word, not past the match
+            nxt = low.find(" ", m.start() + 1, m.end())
+            pos = m.end() if nxt < 0 else nxt + 1
+
+
+def _spelled_email_ok(m: re.Match[str]) -> bool:
+    at = m.group(2).strip().lower()
+    tld = re.split(r"[\s.()\[\]{}<>]+", m.group(3).lower())[-1]
+    bracketed = at[:1] in "([{<"
+    if not bracketed and at != "@" and m.group(1).lower() in _NOT_LOCAL:
+        return False  # "booked at booking.com": a web site, not an address
+    literal_dot = "." in m.group(3)
+    return (tld in (_TLDS if literal_dot or bracketed else _WORD_TLDS)
+            or (bracketed and 2 <= len(tld) <= 24 and tld.isalpha()))
 
 
 # ----------------------------------------------------------------- secrets
@@ -68,13 +86,17 @@ _TEXT_SECRET = re.compile(
     r"\b(?:password|passwd|pwd|pw|passcode|pass\s?word|pin(?:\s?code)?|otp|one[\s\-]time\s"
     r"(?:code|password)|verification\scode|api\s?key|token|contrase[ñn]a|clave|"
     r"mot\sde\spasse|code\ssecret|passwort|kennwort|parola\sd'ordine|senha|wachtwoord|"
-    r"has[łl]o|pincode|code\spin|c[óo]digo\spin)"
-    r"((?:\s(?:is|es|est|ist|è|é|to|was|era|était|war|era|:|=|now))?\s?(?:is\s)?[\s:=]{0,3})"
+    r"has[łl]o(?:\sto)?|pincode|code\spin|c[óo]digo\spin)\b"
+    r"((?:\s(?:is|es|est|ist|è|é|was|era|était|war|era|:|=|now))?\s?(?:is\s)?[\s:=]{0,3})"
     r"[\"'\u201c\u2018]?([^\s\"'\u201d\u2019]{3,128})"
 )
-_LINK = re.compile(r"[:=]|\b(?:is|es|est|ist|è|é|to|was|era|était|war|now)\b")
+_LINK = re.compile(r"[:=]|\b(?:is|es|est|ist|è|é|was|era|était|war|now)\b|has[łl]o\sto")
+# what follows "my PIN is" when it is a state, not the secret ("blocked", "missing")
+_STATE_WORD = re.compile(r"(?:ed|ing|ado|ada|ido|ida|é|ée|iert|ato|ata|ny|na)$")
 _NOT_SECRET = frozenset(
-    ["wrong", "incorrect", "expired", "invalid", "reset", "the", "my", "your", "a", "an", "not", "too", "being", "been", "still", "changed", "forgotten", "lost", "locked", "required", "needed", "does", "doesn't", "did", "didn't", "isn't", "wasn't", "and", "or", "but", "for", "to", "of", "in", "on", "at", "with", "that", "this", "it", "was", "is", "are", "has", "have", "had", "will", "won't", "incorrecto", "incorrecta", "incorrect", "falsch", "sbagliata", "errada", "fout", "błędne", "niet", "nicht", "no", "non", "caducado", "expiré", "abgelaufen", "scaduta", "expirada", "verlopen"]
+    ["missing", "blocked", "sent", "disabled", "compromised", "stolen", "gone", "new", "old",
+     "same", "different", "correct", "right", "fine", "ok", "there", "here", "gesperrt",
+     "bloqué", "falsch", "kaputt", "wrong", "incorrect", "expired", "invalid", "reset", "the", "my", "your", "a", "an", "not", "too", "being", "been", "still", "changed", "forgotten", "lost", "locked", "required", "needed", "does", "doesn't", "did", "didn't", "isn't", "wasn't", "and", "or", "but", "for", "to", "of", "in", "on", "at", "with", "that", "this", "it", "was", "is", "are", "has", "have", "had", "will", "won't", "incorrecto", "incorrecta", "incorrect", "falsch", "sbagliata", "errada", "fout", "błędne", "niet", "nicht", "no", "non", "caducado", "expiré", "abgelaufen", "scaduta", "expirada", "verlopen"]
 )
 _TOKEN_SHAPES = re.compile(
     r"(?<![\w\-])(?:eyJ[\w\-]{5,2000}\.[\w\-]{5,2000}\.[\w\-]{5,2000}|"
@@ -102,8 +124,13 @@ def find_secrets(s: str, low: str) -> Iterator[Span]:
         if value in _NOT_SECRET or len(value) < 3:
             continue
         # "PIN sent to my phone": a secret follows a linking word or has a digit or symbol
-        linked = _LINK.search(m.group(1)) is not None
-        if not linked and value.isalpha():
+        if m.start() and low[m.start() - 1] == "#":
+            continue  # "#OTP": a hashtag
+        linked = _LINK.search(low, m.start(), m.start(2)) is not None
+        head = re.match(r"[\w\-]*", value)
+        if not linked and not (head and any(c.isdigit() for c in head.group(0))):
+            continue  # "PIN drop...", "PIN sent": no "is"/":" and nothing secret-shaped
+        if value.isalpha() and len(value) < 12 and _STATE_WORD.search(value):
             continue
         yield Span(m.start(2), m.start(2) + len(value), "secret")
     for m in _BEARER.finditer(low):

@@ -34,9 +34,14 @@ _STRONG_NAME_CUES = (
     r"mijn naam is|ik heet|rekeninghouder(?: is)?\s?:?|"
     r"nazywam się|mam na imię|moje imię to|właściciel(?:ka)? konta(?: to)?\s?:?"
 )
-_WEAK_NAME_CUES = (
-    r"i am|i'm|i\u2019m|this is|it's|it is|signed|soy|je suis|c'est|ich bin|hier ist|sono|"
-    r"sou|aqui é|ik ben|jestem|z tej strony|mit freundlichen grüßen|mfg|viele grüße|"
+# "I'm …" / "this is …": a capitalised word here is often not a name ("this is URGENT",
+# "This is True"), so these need more evidence than a sign-off does (``_INTRO_CUES``).
+_INTRO_CUES = (
+    r"i am|i'm|i\u2019m|this is|it's|it is|soy|je suis|c'est|ich bin|hier ist|sono|"
+    r"sou|aqui é|ik ben|jestem|z tej strony"
+)
+_SIGNOFF_CUES = (
+    r"signed|mit freundlichen grüßen|mfg|viele grüße|"
     r"beste grüße|liebe grüße|grüße|gruß|regards|kind regards|best regards|best wishes|"
     r"many thanks|thanks|thank you|cheers|sincerely|yours sincerely|yours faithfully|best(?=,)|"
     r"atentamente|saludos|un saludo|cordialement|bien à vous|salutations|cordiali saluti|"
@@ -48,24 +53,36 @@ _TITLES = (
     r"sig|sig\.ra|signor|signora|pan|pani|dhr|mevr|mevrouw|meneer|senhor|senhora"
 )
 _NAME_CUE = re.compile(
-    rf"(?<![\w])(?:({_STRONG_NAME_CUES})|({_WEAK_NAME_CUES})|({_TITLES})\.?)"
-    rf"[\s,:\-]{{1,3}}({_WORD}(?:\s{_WORD}){{0,3}})"
+    rf"(?<![\w])(?:({_STRONG_NAME_CUES})|({_INTRO_CUES})|({_SIGNOFF_CUES})|({_TITLES})\.?)"
+    rf"[\s,:\-]{{1,3}}({_WORD}(?:[,.;:!?]?\s{_WORD}){{0,3}}[,.;:!?]?)"
 )
 _PARTICLES = frozenset(
     ["van", "von", "de", "da", "del", "della", "di", "du", "le", "la", "dos", "das", "der", "den", "ter", "ten", "y", "e", "bin", "al"]
 )
 # Capitalised words that follow "I'm" / "this is" / a sign-off without being a name.
 _NOT_NAME = frozenset(
-    ["i", "a", "an", "the", "very", "so", "really", "extremely", "not", "no", "sorry", "writing", "calling", "here", "still", "just", "also", "again", "now", "back", "being", "getting", "going", "trying", "done", "sick", "tired", "angry", "furious", "upset", "disappointed", "fed", "happy", "unhappy", "annoyed", "livid", "gutted", "frustrated", "confused", "worried", "shocked", "appalled", "disgusted", "ridiculous", "unacceptable", "outrageous", "absurd", "terrible", "awful", "the", "one", "customer", "client", "member", "your", "you", "my", "we", "our", "team", "all", "everyone", "guys", "support", "sir", "madam", "in", "on", "at", "to", "from", "for", "with", "and", "or", "but", "because", "about", "after", "before", "since", "hi", "hello", "dear", "ok", "okay", "yes", "thanks", "thank", "regards", "please", "re", "fw", "fwd", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "today", "tomorrow", "yesterday", "muy", "estoy", "harto", "harta", "molesto", "enfadado", "enfadada", "cliente", "aquí", "très", "vraiment", "client", "cliente", "sehr", "wirklich", "kunde", "kundin", "molto", "davvero", "cliente", "muito", "cliente", "erg", "echt", "klant", "bardzo", "klient", "klientka"]
+    """i a an the very so really extremely not no sorry writing calling here still just also
+    again now back being getting going trying done sick tired angry furious upset disappointed
+    fed happy unhappy annoyed livid gutted frustrated confused worried shocked appalled
+    disgusted ridiculous unacceptable outrageous absurd terrible awful one customer client
+    member your you my we our team all everyone guys support sir madam in on at to from for
+    with and or but because about after before since hi hello dear ok okay yes thanks thank
+    regards please re fw fwd monday tuesday wednesday thursday friday saturday sunday january
+    february march april may june july august september october november december today
+    tomorrow yesterday muy estoy harto harta molesto enfadado enfadada cliente aquí très
+    vraiment sehr wirklich kunde kundin molto davvero muito erg echt klant bardzo klient
+    klientka than what like who how why when where which that there then is are be was were
+    grateful thankful sure glad proud excited ready afraid scared new""".split()  # noqa: SIM905 - a word table
 )
 
 
-def _name_words(words: list[tuple[int, int, str]], strong: bool) -> int:
-    """How many leading words are the name (0: none)."""
+def _name_words(words: list[str], strong: bool) -> int:
+    """How many leading words are the name (0: none); a word ending in punctuation ends it."""
     count = 0
-    for i, (_, _, w) in enumerate(words):
+    for i, raw in enumerate(words):
+        w = raw.rstrip(",.;:!?")
         low = w.lower()
-        if low in _PARTICLES and 0 < i < len(words) - 1 and words[i + 1][2][:1].isupper():
+        if low in _PARTICLES and 0 < i < len(words) - 1 and words[i + 1][:1].isupper():
             count += 1
             continue
         if low in _NOT_NAME or not w[:1].isalpha():
@@ -73,26 +90,88 @@ def _name_words(words: list[tuple[int, int, str]], strong: bool) -> int:
         capital = w[:1].isupper()
         if not capital and not (strong and i < 2):
             break
-        if not capital and strong and i == 1 and not words[0][2][:1].islower():
+        if not capital and strong and i == 1 and not words[0][:1].islower():
             break  # "my name is John and": lower-case after a capitalised name stops it
+        if not strong and len(w) > 1 and w.isupper():
+            break  # "this is URGENT": shouting, not a name
         count = i + 1
+        if w != raw:
+            break
     return count
+
+
+_INTRO_FOLLOWERS = frozenset(["here", "from", "speaking", "calling", "account", "and"])
 
 
 def find_names(s: str, low: str) -> Iterator[Span]:
     for m in _NAME_CUE.finditer(low):
-        strong = m.group(1) is not None
-        title = m.group(3) is not None
-        if title and not s[m.start(3)].isupper():
+        strong, intro, title = m.group(1) is not None, m.group(2) is not None, m.group(4)
+        if title is not None and not s[m.start(4)].isupper():
             continue  # "m" or "sir" inside a sentence, not a title
-        value = s[m.start(4) : m.end(4)]  # the cue matched case-blind; the name keeps its case
-        words = [(w.start(), w.end(), w.group(0)) for w in re.finditer(r"\S+", value)]
-        n = _name_words(words, strong)
-        if n and not strong and not title and words[0][2].lower() in _NOT_NAME:
+        value = s[m.start(5) : m.end(5)]  # the cue matched case-blind; the name keeps its case
+        spans = [(w.start(), w.end(), w.group(0)) for w in re.finditer(r"\S+", value)]
+        n = _name_words([w for _, _, w in spans], strong)
+        if not n:
             continue
-        if n:
-            base = m.start(4)
-            yield Span(base + words[0][0], base + words[n - 1][1], "name")
+        if intro and not _intro_is_a_name(s, m.start(5) + spans[n - 1][1], n, m.group(2)):
+            continue
+        if m.group(3) is not None and not _signs_off(s, m, spans[n - 1][1], n):
+            continue  # "Ali Signed Olympics Picture", "thank you Studio X": not a sign-off
+        if title is not None and not _title_is_a_title(s, m):
+            continue
+        base = m.start(5)
+        end = base + spans[n - 1][1]
+        while end > base and not s[end - 1].isalnum():
+            end -= 1
+        yield Span(base + spans[0][0], end, "name")
+
+
+_GRATITUDE = frozenset(
+    ["thanks", "thank you", "many thanks", "grazie", "gracias", "merci", "danke", "dziękuję",
+     "obrigado", "obrigada"])
+
+
+def _signs_off(s: str, m: re.Match[str], value_end: int, words: int) -> bool:
+    """A sign-off starts a sentence; "thanks X" is one only with a comma after "thanks"
+    or when the name ends the sentence ("Thanks Emily.", not "Thank you Wikileaks for")."""
+    if not _starts_a_sentence(s, m.start()):
+        return False
+    if m.group(3) not in _GRATITUDE:
+        return True
+    if s[m.end(3) : m.start(5)].strip().startswith(","):
+        return True
+    rest = s[m.start(5) + value_end : m.start(5) + value_end + 3].strip()
+    return not rest or rest[0] in ".!,;\u2014-" or not rest[0].isalpha()
+
+
+def _title_is_a_title(s: str, m: re.Match[str]) -> bool:
+    """"Mr Smith" yes; "DON'T MISS: Ashley" no (shouted, or a colon after it)."""
+    title = s[m.start(4) : m.end(4)]
+    return not (len(title) > 1 and title.isupper()) and not any(
+        c in s[m.end(4) : m.start(5)] for c in ":,")
+
+
+def _starts_a_sentence(s: str, start: int) -> bool:
+    before = s[max(0, start - 40) : start].rstrip()
+    return not before or before[-1] in ".!?,;:-\u2014\u2013)" or before.endswith("--")
+
+
+def _intro_is_a_name(s: str, end: int, words: int, cue: str) -> bool:
+    """"I'm Negan" yes; "This is True!!!", "This Is Us is…" no: after "this is" / "it's"
+    a name is two words, or one followed by a comma, full stop, "here", "from"…"""
+    first = s[:end].split()[-words].rstrip(",.;:!?")
+    if first.lower().endswith("ing") and len(first) >= 5:
+        return False  # "I'm Dying", "this is Amazing"
+    if words >= 2:
+        return True
+    rest = s[end : end + 12]
+    if s[end - 1 : end] in (",", ".", ";") or rest[:1] in (",", ".", ";") or not rest.strip():
+        return True  # "soy Carlos, titular…"
+    nxt = rest.split()[0].lower() if rest.split() else ""
+    if cue in ("i am", "i'm", "i\u2019m", "ich bin", "ik ben", "jestem", "soy", "sono", "sou",
+               "je suis") and not nxt[:1].isalpha():
+        return True  # "I'm Negan 😎"
+    return nxt in _INTRO_FOLLOWERS
 
 
 # ----------------------------------------------------------------- addresses
@@ -115,7 +194,7 @@ _DE_NL_SUFFIX = (
 )
 _HOUSE = r"\d{1,5}[A-Za-z]?(?:[/\-]\d{1,4}[A-Za-z]?)?"
 _ADDR_EN = re.compile(
-    rf"(?<![\w/\-.,])(?:(?:flat|apt|apartment|unit|suite)\s{_HOUSE},?\s)?{_HOUSE},?\s"
+    rf"(?<![\w/\-.,])(?:(?:flat|apt|apartment|unit|suite)\s{_HOUSE},?\s)?{_HOUSE}\s"
     rf"(?:{_WORD}\s){{0,4}}(?:{_STREET_AFTER})\b\.?"
 )
 _ADDR_FR = re.compile(
@@ -125,7 +204,7 @@ _ADDR_FR = re.compile(
 _ADDR_LATIN = re.compile(
     rf"(?<![\w])(?:{_STREET_BEFORE})\s(?:de\s|del\s|da\s|do\s|della\s|di\s)?"
     rf"{_WORD}(?:\s{_WORD}){{0,3}},?\s(?:n[º°o]\.?\s?|nr\.?\s?)?{_HOUSE}"
-    r"(?:,?\s\d{1,2}(?:º|°|ª)\s?[A-Za-z]?)?(?![\w])"
+    r"(?:,?\s\d{1,2}(?:º|°|ª)\s?[A-Za-z]?)?(?![\w]|[.,]\d)"
 )
 _ADDR_DE_NL = re.compile(
     rf"(?<![\w])(?:{_L}[\w\-]{{0,40}}?(?:{_DE_NL_SUFFIX})|(?:{_WORD}\s)(?:straße|strasse|"
@@ -149,6 +228,7 @@ def _trim_fr(text: str, start: int, end: int) -> int:
     return len(text[:keep].rstrip())
 
 
+_YEARISH = re.compile(r"(?:19|20)\d\d(?:\D|$)|\d+-\d")
 _PLAIN_STREET = frozenset(
     ["street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "boulevard", "blvd", "terrace", "crescent", "mews"])
 
@@ -158,6 +238,8 @@ def _street_name_ok(words: list[str], street_word: str) -> bool:
     street's name is capitalised, or short, plain and after an unambiguous street word."""
     if not words:
         return False
+    if street_word.lower().rstrip(".") not in _PLAIN_STREET and len(words) > 3:
+        return False  # "2008 UD First Edition Starquest Green": a title, not a street
     if all(w[:1].isupper() or w.lower() in _PARTICLES for w in words) and words[0][:1].isupper():
         return True
     return (street_word.lower().rstrip(".") in _PLAIN_STREET and len(words) <= 2
@@ -172,7 +254,7 @@ def _first_name_word_capitalised(words: list[str]) -> bool:
     for w in words:
         if w.lower() in _PARTICLES or w.lower() in ("des", "l'", "d'"):
             continue
-        return w[:1].isupper()
+        return w[:1].isupper() and not (len(w) > 1 and w.isupper())  # "Via USSR 2.0"
     return False
 
 
@@ -204,6 +286,10 @@ def find_addresses(s: str, low: str) -> Iterator[Span]:
         while words and (words[0][:1].isdigit() or words[0].lower().rstrip(",") in (
                 "flat", "apt", "apartment", "unit", "suite")):
             words.pop(0)
+        house = s[m.start() : m.end()].split()[0]
+        ambiguous = bool(words) and words[-1].lower().rstrip(".") not in _PLAIN_STREET
+        if ambiguous and _YEARISH.match(house):
+            continue  # "1997-98 Flair Showcase Row": a year, not a house number
         if len(words) >= 2 and _street_name_ok(words[:-1], words[-1]):
             yield Span(m.start(), m.end(), "address")
 

@@ -19,7 +19,7 @@ _SEP = r"[ ./_\-]"
 # Phone candidates: optional +CC / 00, then 6-21 digits or bracketed groups, each
 # preceded by at most three separators ("06 12 34 56 78", "0612/345678", "+44 (0) 7700").
 _PHONE = re.compile(
-    rf"(?<![\d+])(?:\+\s?|00)?(?:\(\s?\d{{1,5}}\s?\)|\d)"
+    rf"(?<![\d+.])(?:\+\s?|00)?(?:\(\s?\d{{1,5}}\s?\)|\d)"
     rf"(?:{_SEP}{{0,3}}(?:\(\s?\d{{1,5}}\s?\)|\d)){{5,20}}(?![\d])"
 )
 _PHONE_CUE = re.compile(
@@ -39,6 +39,7 @@ _NUMBER_CUE = re.compile(
     r"referencia|référence|referenz|riferimento|rechnung|factura|facture|fattura|sendung|"
     r"no\.?|#)(?:\s*(?:number|no\.?|num|id|nr\.?|#|n[º°]))?\s*[:#]?\s*$"
 )
+_SEASON = re.compile(r"(?<!\d)(?:19|20)\d\d/\d\d(?!\d)")
 _PHONE_REGIONS = ("GB", "FR", "DE", "ES", "IT", "PT", "NL", "PL", "US", "BE", "IE")
 
 
@@ -76,6 +77,8 @@ def is_phone(match: str, before: str) -> bool:
     # the cue that starts first covers the other: "order number" vs "tel no."
     if phone_cue and (number_cue is None or phone_cue.start() <= number_cue.start()):
         return 7 <= n <= 15  # "call me on 447700900123": the words say it is a phone
+    if _SEASON.search(match):
+        return False  # "2015/16 15/16": seasons and years, not a phone
     if number_cue:
         word = re.sub(r"\W", "", number_cue.group(0)).lower()
         if word not in ("", "no") or not grouped:

@@ -170,3 +170,23 @@ def test_probes_in_unseen_phrasings(text: str, needle: str) -> None:
 @pytest.mark.parametrize("text", PROBE_NEGATIVES)
 def test_probe_negatives_survive(text: str) -> None:
     assert redact(text).text == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["This is URGENT, I typed the wrong payment", "My PIN is blocked, what do I do?",
+     "I have forgotten my passcode to access my app", "Pin drop...#p2 #UniteBlue",
+     "Start riding at this point in time", "#OTP #TWD", "I'm Dying", "I'm Grateful for this",
+     "Thank you Democratic Party of New Mexico for standing", "Ali Signed Olympics Picture",
+     "DON'T MISS: the sale", "It's Scarier Than You Think", "Via USSR 2.0",
+     "1997-98 Flair Showcase Row 3", "hit .240/.295/.360 this year", "TONY PARKER 2015/16 15/16"],
+)
+def test_real_text_false_positives_stay_fixed(text: str) -> None:
+    """Found by running the detector over banking77 and TweetEval texts."""
+    assert redact(text).text == text
+
+
+def test_a_rejected_spelled_email_does_not_hide_the_next_one() -> None:
+    assert redact("email me at j.dupont(at)wp.pl asap").text == "email me at [EMAIL] asap"
+    assert redact("Hola, soy Carlos, titular de la cuenta").text == (
+        "Hola, soy [NAME], titular de la cuenta")
