@@ -85,10 +85,12 @@ bench-pii: install
 	$(PY) bench/pii.py
 
 # Coverage-guided fuzzing (atheris) of normalize, redact, reply and parse_inbound for
-# FUZZ_SECONDS; a crash or a hang over 10 s fails. Crashers go into tests/unit/test_pii_hostile.py.
+# FUZZ_SECONDS; a crash or a hang over 10 s fails. Crashers land in tests/data/fuzz_crashers/,
+# which tests/unit/test_pii_hostile.py replays.
 FUZZ_SECONDS ?= 120
 fuzz: install
-	$(PY) tests/fuzz/fuzz_processors.py -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096
+	$(PY) tests/fuzz/fuzz_processors.py -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  -artifact_prefix=tests/data/fuzz_crashers/
 
 bench-speed: install
 	$(PY) bench/speed.py

@@ -31,11 +31,7 @@ class Redaction:
         return bool(self.kinds)
 
 
-def redact(text: str) -> Redaction:
-    """Replace every PII finding with its placeholder (``[PHONE]``, ``[NAME]``...)."""
-    spans = detect(text)
-    if not spans:
-        return Redaction(text=text, kinds=[], spans=[])
+def _replace(text: str, spans: list[Span]) -> str:
     parts: list[str] = []
     pos = 0
     for sp in spans:
@@ -43,4 +39,45 @@ def redact(text: str) -> Redaction:
         parts.append(PLACEHOLDERS[sp.kind])
         pos = sp.end
     parts.append(text[pos:])
-    return Redaction(text="".join(parts), kinds=sorted({sp.kind for sp in spans}), spans=spans)
+    return "".join(parts)
+
+
+def _to_original(spans: list[Span], done: list[Span]) -> list[Span]:
+    """Spans found in the redacted text, in the coordinates of the original text (they never
+    overlap a placeholder: placeholders are protected)."""
+    shifts: list[tuple[int, int]] = []  # (end of placeholder in redacted text, offset)
+    offset = 0
+    for sp in done:
+        start_red = sp.start - offset
+        offset += (sp.end - sp.start) - len(PLACEHOLDERS[sp.kind])
+        shifts.append((start_red + len(PLACEHOLDERS[sp.kind]), offset))
+
+    def back(pos: int) -> int:
+        shift = 0
+        for end_red, off in shifts:
+            if end_red <= pos:
+                shift = off
+        return pos + shift
+
+    return [Span(back(sp.start), back(sp.end), sp.kind) for sp in spans]
+
+
+def redact(text: str) -> Redaction:
+    """Replace every PII finding with its placeholder (``[PHONE]``, ``[NAME]``...).
+
+    A replacement can change what its neighbours look like (a digit run glued to a phone
+    number is a code's tail until the phone becomes ``[PHONE]``), so the detector runs
+    again on the redacted text until nothing new is found (at most three passes; most
+    messages have no PII and take one): redacting a redacted text changes nothing.
+    """
+    spans = detect(text)
+    if not spans:
+        return Redaction(text=text, kinds=[], spans=[])
+    out = _replace(text, spans)
+    for _ in range(2):
+        more = detect(out)
+        if not more:
+            break
+        spans = sorted(spans + _to_original(more, spans), key=lambda sp: sp.start)
+        out = _replace(text, spans)
+    return Redaction(text=out, kinds=sorted({sp.kind for sp in spans}), spans=spans)

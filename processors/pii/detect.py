@@ -68,6 +68,8 @@ def detect(text: str) -> list[Span]:
     sh = make_shadow(text)
     s = sh.text
     protected = [(m.start(), m.end()) for m in _PLACEHOLDER.finditer(s)]
+    if protected:  # a placeholder reads as the word it replaced, so a second pass agrees
+        s = _PLACEHOLDER.sub(lambda m: "x" * len(m.group(0)), s)
     low = s.lower()
     if len(low) != len(s):  # unreachable through make_shadow; kept for direct callers
         low = "".join(c.lower() if len(c.lower()) == 1 else c for c in s)

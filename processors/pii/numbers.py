@@ -19,7 +19,7 @@ _SEP = r"[ ./_\-]"
 # Phone candidates: optional +CC / 00, then 6-21 digits or bracketed groups, each
 # preceded by at most three separators ("06 12 34 56 78", "0612/345678", "+44 (0) 7700").
 _PHONE = re.compile(
-    rf"(?<![\d+.])(?:\+\s?|00)?(?:\(\s?\d{{1,5}}\s?\)|\d)"
+    rf"(?<![\d+])(?:\+\s?|00)?(?:\(\s?\d{{1,5}}\s?\)|\d)"
     rf"(?:{_SEP}{{0,3}}(?:\(\s?\d{{1,5}}\s?\)|\d)){{5,20}}(?![\d])"
 )
 _PHONE_CUE = re.compile(
@@ -77,8 +77,8 @@ def is_phone(match: str, before: str) -> bool:
     # the cue that starts first covers the other: "order number" vs "tel no."
     if phone_cue and (number_cue is None or phone_cue.start() <= number_cue.start()):
         return 7 <= n <= 15  # "call me on 447700900123": the words say it is a phone
-    if _SEASON.search(match):
-        return False  # "2015/16 15/16": seasons and years, not a phone
+    if _SEASON.search(match) or "/." in match:
+        return False  # "2015/16 15/16", ".240/.295/.360": seasons and statistics
     if number_cue:
         word = re.sub(r"\W", "", number_cue.group(0)).lower()
         if word not in ("", "no") or not grouped:
@@ -155,7 +155,9 @@ def find_spelled_phones(s: str, low: str) -> Iterator[Span]:
 _CARD = re.compile(r"(?<![\d])\d(?:[ .\-/_]?\d){12,18}(?![\d])")
 _CARD_CUE = re.compile(
     r"\b(?:card|cc|visa|mastercard|master card|amex|maestro|tarjeta|carte|karte|"
-    r"kreditkarte|carta|cart[ãa]o|kaart|karta|karty|cb)\b"
+    r"kreditkarte|carta|cart[ãa]o|kaart|karta|kartą|karty|cb)\b"
+    r"(?:\s(?:number|no\.?|nr\.?|num|n[º°]|is|es|est|ist|è|é|ending|in|de|di|da|do|to)){0,3}"
+    r"[\s:#.=]{0,3}$"  # right before the number, not somewhere earlier in the line
 )
 # What customers put next to a card: CVV, expiry (with or without a label).
 _CARD_TAIL = re.compile(
@@ -193,7 +195,7 @@ def luhn_ok(digits: str) -> bool:
 def find_cards(s: str, low: str) -> Iterator[Span]:
     for m in _CARD.finditer(s):
         digits = "".join(c for c in m.group(0) if c.isdigit())
-        cue = _CARD_CUE.search(low[max(0, m.start() - 16) : m.start()]) is not None
+        cue = _CARD_CUE.search(low[max(0, m.start() - 40) : m.start()]) is not None
         if not (luhn_ok(digits) or cue):
             continue
         yield Span(m.start(), m.end(), "card")

@@ -3,6 +3,8 @@ time. A per-test timeout guards against a hang; no timing is asserted."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from processors.normalize import MAX_SCAN_FACTOR, clean_and_truncate, clean_text
@@ -69,3 +71,27 @@ def test_a_96_kb_inbound_record_parses() -> None:
 
 def test_joiners_between_emoji_are_kept_and_loose_ones_dropped() -> None:
     assert clean_text("a \u200d\u200d b 👨\u200d👩") == "a b 👨\u200d👩"
+
+
+# Inputs `make fuzz` found (tests/data/fuzz_crashers keeps the raw fuzzer inputs).
+FUZZ_CRASHERS: list[str] = [
+    "v@M5.5o??M.5@M5.5o??M5",  # a second pass found an e-mail glued to the first one
+    "o??:3166666666I6633666666I66",  # a code's tail became a phone once its head was one
+]
+CRASHER_DIR = Path(__file__).resolve().parents[1] / "data" / "fuzz_crashers"
+
+
+@pytest.mark.parametrize("text", FUZZ_CRASHERS)
+def test_fuzz_crashers_stay_fixed(text: str) -> None:
+    r = redact(text)
+    assert redact(r.text).text == r.text
+
+
+@pytest.mark.timeout(60)
+def test_raw_fuzz_crashers_replay_through_the_fuzz_target() -> None:
+    from tests.fuzz.fuzz_processors import one_input
+
+    files = sorted(CRASHER_DIR.glob("crash-*"))
+    assert files
+    for path in files:
+        one_input(path.read_bytes())  # raises on the failure the fuzzer found
