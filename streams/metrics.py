@@ -42,6 +42,10 @@ class Metrics:
         self.deadletter = Counter(
             "voc_deadletter_total", "Records sent to the dead-letter topic, by reason class.",
             ["reason"], registry=r)
+        self.time_corrected = Counter(
+            "voc_event_time_corrected_total", "Messages whose own time lay outside the skew "
+            "window and was replaced by the broker's timestamp, by source.",
+            ["source"], registry=r)
         self.enrich_batch_seconds = Histogram(
             "voc_enrich_batch_seconds", "Wall time to enrich one micro-batch.",
             buckets=ENRICH_BUCKETS, registry=r)

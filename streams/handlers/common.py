@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from streams.deadletter import build_deadletter, deadletter_bytes
+from streams.deadletter import DeadLetterPolicy, build_deadletter, deadletter_bytes
 from streams.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -62,11 +62,14 @@ class Outputs:
         return [r for r in self.records if r.topic == topic]
 
 
-def deadletter_record(ev: RawEvent, reason: str, error: str) -> OutRecord:
-    """The dead letter for ``ev`` (built by ``streams.deadletter``), keyed by its topic."""
+def deadletter_record(ev: RawEvent, reason: str, error: str,
+                      policy: DeadLetterPolicy | None = None) -> OutRecord:
+    """The dead letter for ``ev`` (built by ``streams.deadletter`` under ``policy``: what it
+    keeps of the original), keyed by its topic."""
     dl = build_deadletter(
         source_topic=ev.topic, partition=ev.partition, offset=ev.offset, key=ev.key,
         reason=reason, error=error, original=ev.value,
+        policy=policy or DeadLetterPolicy.ephemeral(),
     )
     return OutRecord("deadletter", ev.topic.encode("utf-8"), deadletter_bytes(dl), reason)
 
@@ -78,12 +81,15 @@ class DeadLetters:
     are acked, so a dead letter is never lost in a crash.
     """
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, policy: DeadLetterPolicy | None = None) -> None:
+        """``policy``: what dead letters keep of the original (the worker passes the
+        configured one; without it, nothing but the preview and a per-process hash)."""
         self.metrics = metrics
+        self.policy = policy or DeadLetterPolicy.ephemeral()
 
     def park(self, out: Outputs, ev: RawEvent, reason: str, error: str) -> None:
         """Dead-letter ``ev`` with ``reason`` into ``out``."""
-        self.add(out, [deadletter_record(ev, reason, error)])
+        self.add(out, [deadletter_record(ev, reason, error, self.policy)])
         log.info("dead-lettered %s[%s]@%s: %s", ev.topic, ev.partition, ev.offset, reason)
 
     def add(self, out: Outputs, records: Sequence[OutRecord]) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from streams.deadletter import DeadLetterPolicy
 from streams.handlers.common import DeadLetters, Outputs, RawEvent
 from streams.retry import RetryPolicy, retry
 from streams.types import SearchSink
@@ -66,6 +67,7 @@ class IndexHandler:
         invalid_reason: str = "invalid_enriched",
         park_rejected: bool = True,
         observe_latency: bool = True,
+        deadletters: DeadLetterPolicy | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
@@ -84,7 +86,7 @@ class IndexHandler:
         self.policy = (policy or RetryPolicy()).forever()
         self.clock = clock
         self.sleep = sleep
-        self.dead = DeadLetters(metrics)
+        self.dead = DeadLetters(metrics, deadletters)
 
     async def handle(self, events: Sequence[RawEvent]) -> Outputs:
         """Index every parseable document of the batch; return the dead letters."""
