@@ -45,7 +45,8 @@ def check_schema_version(version: int) -> int:
 
 
 NonEmptyId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-PII_KINDS = ("phone", "email", "card", "postcode", "iban")
+PII_KINDS = ("phone", "email", "card", "postcode", "iban", "sortcode", "account", "ssn", "nino",
+             "passport", "dob", "name", "address", "secret")
 
 
 class _Inbound(BaseModel):
@@ -131,8 +132,13 @@ class Urgency(_Out):
 
 
 class PiiReport(_Out):
-    redacted: bool
-    kinds: list[str]
+    redacted: bool = Field(description=(
+        "something was replaced; false means the detector found nothing it knows, "
+        "not that the text is verified free of personal data"))
+    kinds: list[str] = Field(description="kinds replaced (placeholders in text), sorted")
+    detector: str = Field(default="", description=(
+        "version of the PII detector that ran (empty on records written before it was "
+        "recorded)"))
 
 
 class ModelInfo(_Out):
