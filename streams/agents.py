@@ -8,7 +8,9 @@ only then ack the batch's events. Faust's ``take``/``take_events`` ack a batch i
 exception would be acked without its outputs; with explicit acks an interrupted batch is
 simply read again after the restart (at least once; outputs carry stable ids). Handlers
 never raise for bad data; if one raises anyway (a bug), the batch is dead-lettered with
-reason ``internal_error`` rather than lost.
+reason ``internal_error`` rather than lost. An output the broker refuses for good (too
+large for its topic) is dead-lettered as ``publish_rejected`` (``streams.failures``), so
+one record never blocks its partition; every other produce failure is retried.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from faust.streams import _current_event as faust_current_event
 from faust.types import TP, AgentT, EventT
 
 from schemas.topics import TOPICS
+from streams.failures import FailureClass
 from streams.handlers.common import DeadLetters, Outputs, OutRecord, RawEvent, publish_all
 from streams.handlers.enrich import EnrichHandler
 from streams.handlers.followups import FollowupIntake, FollowupSla, breach_op
@@ -247,12 +250,20 @@ class WorkerAgents:
                     self.dead.park(out, ev, "internal_error", type(exc).__name__)
                 else:  # still on voc.deadletter; only its document is missing
                     self.metrics.operator_docs.labels(index="deadletters", result="error").inc()
-        await publish_all(out.records, self._send, on_retry=_log_producer_retry)
+        await publish_all(out.records, self._send, on_retry=_log_producer_retry,
+                          refused=self._refused, on_error=self._count_publish_error)
         for event in events:  # outputs are on Kafka: now the inputs may be committed
             await stream.ack(event)
 
     async def _send(self, rec: OutRecord) -> Awaitable[Any]:
         return await self.topics.outputs[rec.topic].send(key=rec.key, value=rec.value)
+
+    def _refused(self, rec: OutRecord, exc: BaseException) -> OutRecord | None:
+        """A record the broker refused for good: its dead letter instead (never retried)."""
+        return self.dead.unpublishable(rec, exc, self.topics.outputs[rec.topic].get_topic_name())
+
+    def _count_publish_error(self, rec: OutRecord, failure: FailureClass) -> None:
+        self.metrics.publish_errors.labels(topic=rec.topic, failure=failure.value).inc()
 
 
 def define_agents(

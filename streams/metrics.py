@@ -42,6 +42,10 @@ class Metrics:
         self.deadletter = Counter(
             "voc_deadletter_total", "Records sent to the dead-letter topic, by reason class.",
             ["reason"], registry=r)
+        self.publish_errors = Counter(
+            "voc_publish_errors_total", "Records the broker refused, by logical topic and "
+            "failure class (permanent: dead-lettered as publish_rejected; retriable and "
+            "blocked: retried).", ["topic", "failure"], registry=r)
         self.enrich_batch_seconds = Histogram(
             "voc_enrich_batch_seconds", "Wall time to enrich one micro-batch.",
             buckets=ENRICH_BUCKETS, registry=r)

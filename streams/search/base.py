@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import schemas
 from schemas.indices import FEEDBACK, IndexDef
+from streams.failures import FailureClass, index_failure, is_version_conflict
 from streams.retry import RetryPolicy, retry, short_error
 from streams.search.query import (
     DEFAULT_FACETS,
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TEMPLATE_PATH = Path(schemas.__file__).parent / "index_template.json"
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class SearchUnavailable(Exception):
@@ -57,7 +57,12 @@ class SearchUnavailable(Exception):
 
 @dataclass(frozen=True)
 class IndexResult:
-    """Outcome of one document in a bulk request (mapping errors come back here, not raised)."""
+    """Outcome of one document in a bulk request (mapping errors come back here, not raised).
+
+    ``retryable`` is true for both retriable and blocked failures (``streams.failures``):
+    either way the document is sent again, never dropped. ``stale`` marks a versioned write
+    the index already holds at this version or newer (409): ``ok``, nothing written.
+    """
 
     id: str
     ok: bool
@@ -65,6 +70,18 @@ class IndexResult:
     error: str | None = None
     retryable: bool = False
     index: str | None = None
+    failure: FailureClass | None = None
+    stale: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """The ``result`` label of ``voc_index_docs_total``: ok, stale, blocked, retryable
+        or error (permanent)."""
+        if self.ok:
+            return "stale" if self.stale else "ok"
+        if self.failure is FailureClass.BLOCKED:
+            return "blocked"
+        return "retryable" if self.retryable else "error"
 
 
 #: Interactive calls (search, counts, refresh, drop): a few quick tries, then the error.
@@ -246,7 +263,7 @@ class SearchBackend(ABC):
                 await asyncio.sleep(policy.delay(attempt))
         if self.metrics is not None:
             for r in results.values():
-                result = "ok" if r.ok else ("retryable" if r.retryable else "error")
+                result = r.outcome
                 if self.index is FEEDBACK:  # voc_index_docs_total counts feedback only
                     self.metrics.index_docs.labels(result=result).inc()
                 else:
@@ -330,16 +347,20 @@ def _result(doc_id: str, ok: bool, item: dict[str, Any]) -> IndexResult:
     """Turn one bulk response item (``{"index": {...}}``) into an IndexResult."""
     body: dict[str, Any] = next(iter(item.values()), {}) if item else {}
     status = int(body.get("status", 200 if ok else 0))
-    if not ok and status == 409 and "version_conflict" in str(body.get("error", "")):
-        ok = True  # an external version at or above this one is stored: this write is stale
+    err = body.get("error") or body.get("exception") or "unknown error"
+    if not ok and is_version_conflict(status, err):
+        # an external version at or above this one is stored: this write is stale
+        return IndexResult(id=doc_id, ok=True, status=status, index=body.get("_index"),
+                           stale=True)
     if ok:
         return IndexResult(id=doc_id, ok=True, status=status, index=body.get("_index"))
-    err = body.get("error") or body.get("exception") or "unknown error"
     if isinstance(err, dict):
         reason = err.get("reason") or ""
         caused = (err.get("caused_by") or {}).get("reason")
         err_text = f"{err.get('type', 'error')}: {reason}" + (f" ({caused})" if caused else "")
     else:
         err_text = str(err)
+    failure = index_failure(status, err)
     return IndexResult(id=doc_id, ok=False, status=status, error=err_text[:1000],
-                       retryable=status in RETRYABLE_STATUS, index=body.get("_index"))
+                       retryable=failure is not FailureClass.PERMANENT, index=body.get("_index"),
+                       failure=failure)
