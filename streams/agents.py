@@ -28,6 +28,7 @@ from faust.streams import _current_event as faust_current_event
 from faust.types import TP, AgentT, EventT
 
 from schemas.topics import TOPICS
+from streams.budget import IsolatedSteps, worker_step
 from streams.failures import FailureClass
 from streams.handlers.common import DeadLetters, Outputs, OutRecord, RawEvent, publish_all
 from streams.handlers.enrich import EnrichHandler
@@ -125,8 +126,11 @@ class WorkerAgents:
         self.dead = DeadLetters(metrics)
         sources: dict[str, Source] = {settings.topic("sms_inbound"): "sms",
                                       settings.topic("survey_replies"): "survey"}
+        self.steps = IsolatedSteps(worker_step(parse, settings.enrich.max_text_chars),
+                                   budget_s=settings.message_budget_s,
+                                   wall_s=settings.message_budget_wall_s)
         self.enrich_handler = EnrichHandler(enricher=enricher, parse=parse, sources=sources,
-                                            metrics=metrics)
+                                            metrics=metrics, steps=self.steps)
         self.index_handler = IndexHandler(backend=backend, metrics=metrics, policy=self.policy)
         self.intake = FollowupIntake(followups_topic=settings.topic("followups"),
                                      metrics=metrics)
@@ -155,6 +159,7 @@ class WorkerAgents:
 
     async def enrich(self, stream: faust.StreamT) -> None:
         """Inbound SMS and survey replies -> enriched feedback, follow-ups, dead letters."""
+        await self.enrich_handler.run_sync(self.steps.start)  # the budget's child process
         s = self.settings
         async for events in _batches(stream, s.batch_size, s.batch_within_s):
             await self._run_batch(stream, events, self.enrich_handler.handle)

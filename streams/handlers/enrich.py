@@ -2,8 +2,10 @@
 dead letters out.
 
 The ``enrich`` agent is a thin loop over ``stream.noack_take``; all the logic is in
-``EnrichHandler.handle`` (plain async, unit-tested without Kafka). One Enricher
-call per micro-batch runs on the handler's own enrichment thread, so the event loop
+``EnrichHandler.handle`` (plain async, unit-tested without Kafka). Each message is parsed
+and cleaned within the per-message budget (``streams.budget``: a message over it is
+dead-lettered as ``too_costly``), then one Enricher call per micro-batch; both run on the
+handler's own enrichment thread, so the event loop
 keeps heartbeating to Kafka while the encoder works. It is one dedicated thread, not
 the loop's shared default pool: calls run one after another, whoever else uses that
 pool, and the encoder spreads each batch over the cores itself (processors/encoder.py).
@@ -19,8 +21,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from streams.budget import InlineSteps, MessageSteps, Parsed
 from streams.contacts import RecentContacts
-from streams.deadletter import describe_error
 from streams.handlers.common import DeadLetters, Outputs, RawEvent
 from streams.types import BatchEnricher, EnrichOutcome, Inbound, ParseInbound, Source
 
@@ -67,10 +69,17 @@ class EnrichHandler:
         metrics: Metrics,
         contacts: RecentContacts | None = None,
         run_sync: RunSync | None = None,
+        steps: MessageSteps | None = None,
     ) -> None:
-        """``sources`` maps a full topic name to its channel ("sms" or "survey")."""
+        """``sources`` maps a full topic name to its channel ("sms" or "survey").
+
+        ``steps`` runs each message's parse and text cleaning within the per-message budget
+        (``streams.budget``; the worker's runs them in a child process); without it,
+        ``parse`` alone runs in the enrichment thread, measured but unbounded.
+        """
         self.enricher = enricher
         self.parse = parse
+        self.steps: MessageSteps = steps or InlineSteps(parse, budget_s=float("inf"))
         self.sources = dict(sources)
         self.metrics = metrics
         self.contacts = contacts or RecentContacts()
@@ -91,18 +100,25 @@ class EnrichHandler:
     async def handle(self, events: Sequence[RawEvent]) -> Outputs:
         """Parse, enrich (one Enricher call), and build every output of the batch."""
         out = Outputs()
-        valid: list[tuple[RawEvent, Inbound]] = []
+        todo: list[tuple[bytes, Source]] = []
         for ev in events:
             source: Source = self.sources.get(ev.topic, "sms")
             self.metrics.messages_in.labels(source=source).inc()
+            if ev.value:
+                todo.append((ev.value, source))
+        # parsing and cleaning: off the event loop, one message at a time within the budget
+        outcomes = iter(await self.run_sync(self.steps.run, todo) if todo else [])
+        valid: list[tuple[RawEvent, Inbound]] = []
+        for ev in events:  # dead letters in input order
             if not ev.value:
                 self.dead.park(out, ev, "empty_message", "record value is empty or null")
                 continue
-            try:
-                valid.append((ev, self.parse(ev.value, source)))
-            except Exception as exc:
-                reason = getattr(exc, "reason", None) or "invalid_input"
-                self.dead.park(out, ev, str(reason), describe_error(exc))
+            outcome = next(outcomes)
+            self.metrics.message_cost_seconds.observe(outcome.cpu_s)
+            if isinstance(outcome, Parsed):
+                valid.append((ev, outcome.record))
+            else:
+                self.dead.park(out, ev, outcome.reason, outcome.detail)
         if not valid:
             return out
 
