@@ -118,6 +118,27 @@ def index_for(alias: str, doc: dict[str, Any], time_field: str = "received_at") 
     return f"{alias}-{m.group(1)}.{m.group(2)}" if m else f"{alias}-undated"
 
 
+def external_version(value: Any) -> int:
+    """A document's external version from its version field: an integer as it is, a
+    date-time as epoch milliseconds. Never negative (engines refuse that for the whole
+    bulk request): an unreadable or pre-1970 value is 0, which any later write replaces."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(0, value)
+    when = value if isinstance(value, datetime) else None
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+    if when is None:
+        return 0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0, int(when.timestamp() * 1000))
+
+
 class SearchBackend(ABC):
     """Index and query enriched feedback on one engine; shared behaviour lives here."""
 
@@ -278,8 +299,8 @@ class SearchBackend(ABC):
             "_op_type": "index", "_index": index_for(self.alias, doc, self.index.time_field),
             "_id": str(doc["id"]), "_source": doc}
         if self.index.version_field:
-            action["version"] = int(doc[self.index.version_field])
-            action["version_type"] = "external"
+            action["version"] = external_version(doc.get(self.index.version_field))
+            action["version_type"] = self.index.version_type
         return action
 
     async def _read(self, body: dict[str, Any]) -> dict[str, Any]:

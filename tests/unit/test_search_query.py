@@ -307,3 +307,19 @@ def test_bulk_with_finite_policy_returns_leftovers_as_retryable() -> None:
 def test_nested_alias_names_get_distinct_template_priorities() -> None:
     short, longer = load_template("voc-feedback"), load_template("voc-feedback-staging")
     assert longer["priority"] > short["priority"]
+
+
+def test_external_versions_from_sequence_numbers_and_event_times() -> None:
+    from datetime import UTC, datetime
+
+    from schemas.indices import FEEDBACK, FOLLOWUPS
+    from streams.search.base import external_version
+
+    assert external_version(7) == 7
+    assert external_version("2026-11-25T18:00:00Z") == 1_795_629_600_000
+    assert external_version("2026-11-25T18:00:00.250+00:00") == 1_795_629_600_250
+    assert external_version(datetime(2026, 11, 25, 18, tzinfo=UTC)) == 1_795_629_600_000
+    for never_negative in ("0001-01-01T00:00:00Z", "not a date", None, -5, True):
+        assert external_version(never_negative) == 0
+    assert (FEEDBACK.version_field, FEEDBACK.version_type) == ("received_at", "external_gte")
+    assert (FOLLOWUPS.version_field, FOLLOWUPS.version_type) == ("seq", "external")
