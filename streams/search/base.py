@@ -20,7 +20,7 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -275,6 +275,7 @@ class SearchBackend(ABC):
                     still.append(i)
             pending = still
             if pending:
+                self._count_blocked(results[i] for i in pending)
                 if policy.gives_up_after(attempt):
                     break
                 if self.metrics is not None:  # the cluster answered: search_up stays 1
@@ -285,12 +286,27 @@ class SearchBackend(ABC):
         if self.metrics is not None:
             for r in results.values():
                 result = r.outcome
+                if result == "blocked":  # counted per refused send, above
+                    continue
                 if self.index is FEEDBACK:  # voc_index_docs_total counts feedback only
                     self.metrics.index_docs.labels(result=result).inc()
                 else:
                     self.metrics.operator_docs.labels(index=self.index.logical,
                                                       result=result).inc()
         return [results[i] for i in range(len(docs))]
+
+    def _count_blocked(self, results: Iterable[IndexResult]) -> None:
+        """Each send a write block refused, as it happens: a blocked bulk call does not
+        return until the block is lifted, and the alert must fire while it lasts."""
+        if self.metrics is None:
+            return
+        for r in results:
+            if r.failure is FailureClass.BLOCKED:
+                if self.index is FEEDBACK:
+                    self.metrics.index_docs.labels(result="blocked").inc()
+                else:
+                    self.metrics.operator_docs.labels(index=self.index.logical,
+                                                      result="blocked").inc()
 
     def _index_action(self, doc: dict[str, Any]) -> dict[str, Any]:
         """One bulk ``index`` action; versioned indices carry the document's own version, so
