@@ -40,13 +40,16 @@ class RawEvent:
 class OutRecord:
     """A record to produce: logical topic name (settings.topics field), key and bytes.
 
-    A dead letter also carries its ``reason``, so it is counted without re-reading its bytes.
+    A dead letter also carries its ``reason``, so it is counted without re-reading its bytes;
+    an output can carry its ``origin``, the input record it was made from, which is what is
+    dead-lettered if the broker refuses the output for good.
     """
 
     topic: str
     key: bytes | None
     value: bytes
     reason: str | None = None
+    origin: RawEvent | None = None
 
 
 @dataclass
@@ -55,10 +58,11 @@ class Outputs:
 
     records: list[OutRecord] = field(default_factory=list)
 
-    def add(self, topic: str, key: str | bytes | None, value: bytes) -> None:
+    def add(self, topic: str, key: str | bytes | None, value: bytes,
+            origin: RawEvent | None = None) -> None:
         if isinstance(key, str):
             key = key.encode("utf-8")
-        self.records.append(OutRecord(topic, key, value))
+        self.records.append(OutRecord(topic, key, value, origin=origin))
 
     def for_topic(self, topic: str) -> list[OutRecord]:
         return [r for r in self.records if r.topic == topic]
@@ -92,12 +96,15 @@ class DeadLetters:
                       ) -> OutRecord | None:
         """What to publish instead of ``rec``, which the broker refused for good
         (``FailureClass.PERMANENT``, e.g. too large for ``topic``): a dead letter with reason
-        ``publish_rejected`` and the refused bytes. A refused dead letter is sent once more
-        without its original bytes; if even that is refused, None (logged and counted), so a
+        ``publish_rejected`` for the input record the output came from (``rec.origin``: its
+        topic, partition, offset and bytes, the usual dedupe key), or, for an output without
+        one, for the refused record itself. A refused dead letter is sent once more without
+        its original bytes; if even that is refused, None (logged and counted), so a
         partition is never blocked by one record."""
         error = f"publish to {topic} refused: {short_error(exc, 300)}"
         if rec.topic != "deadletter":
-            ev = RawEvent(topic=topic, partition=None, offset=None, key=rec.key, value=rec.value)
+            ev = rec.origin or RawEvent(topic=topic, partition=None, offset=None, key=rec.key,
+                                        value=rec.value)
             dl = deadletter_record(ev, "publish_rejected", error)
             self.metrics.deadletter.labels(reason="publish_rejected").inc()
             log.error("output to %s refused for good (%s); dead-lettered", topic,

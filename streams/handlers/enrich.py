@@ -86,15 +86,19 @@ class EnrichHandler:
         self.run_sync: RunSync = run_sync or EnrichThread()
         self.dead = DeadLetters(metrics)
 
-    def _emit(self, out: Outputs, result: EnrichOutcome) -> None:
+    def _emit(self, out: Outputs, result: EnrichOutcome, ev: RawEvent) -> None:
+        """``ev`` is the inbound record the outputs came from: if the broker refuses one of
+        them for good, that record is what gets dead-lettered (``publish_rejected``)."""
         fb = result.feedback
-        out.add("enriched", fb.customer_id or fb.id, fb.model_dump_json().encode("utf-8"))
+        out.add("enriched", fb.customer_id or fb.id, fb.model_dump_json().encode("utf-8"),
+                origin=ev)
         self.metrics.enriched.labels(channel=fb.channel, sentiment=fb.sentiment.label).inc()
         for subject in fb.topics:  # the VocTopicSpike alert compares each pair to its baseline
             self.metrics.subject_mentions.labels(brand=fb.brand, subject=subject.name).inc()
         fu = result.followup
         if fu is not None:
-            out.add("followups", fu.customer_id or fu.id, fu.model_dump_json().encode("utf-8"))
+            out.add("followups", fu.customer_id or fu.id, fu.model_dump_json().encode("utf-8"),
+                    origin=ev)
             self.metrics.rants.labels(priority=fu.priority).inc()
 
     async def handle(self, events: Sequence[RawEvent]) -> Outputs:
@@ -139,8 +143,8 @@ class EnrichHandler:
         self.metrics.enrich_batch_seconds.observe(time.perf_counter() - started)
 
         if results is not None:
-            for result in results:
-                self._emit(out, result)
+            for (ev, _), result in zip(valid, results, strict=True):
+                self._emit(out, result, ev)
             return out
 
         for (ev, item), count in zip(valid, counts, strict=True):
@@ -151,5 +155,5 @@ class EnrichHandler:
             except Exception as exc:
                 self.dead.park(out, ev, "enrich_error", f"enrichment failed: {type(exc).__name__}")
                 continue
-            self._emit(out, result)
+            self._emit(out, result, ev)
         return out

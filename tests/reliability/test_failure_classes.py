@@ -62,13 +62,18 @@ def _sms(run: str, n: int, body: str, at: str = "2026-11-25T09:00:00Z") -> Messa
 
 
 def _set_topic_config(sc: Scenario, logical: str, configs: dict[str, str]) -> None:
+    """Alter a topic's configs on the broker, and wait until the broker reports them."""
     admin = KafkaAdminClient(bootstrap_servers=sc.settings.kafka_bootstrap)
+    resource = ConfigResource(ConfigResourceType.TOPIC, sc.topic(logical), configs=configs)
     try:
-        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, sc.topic(logical),
-                                            configs=configs)])
-        got = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC,
-                                                     sc.topic(logical))])
-        assert any(str(v) in repr(got) for v in configs.values()), got
+        def applied() -> bool:
+            admin.alter_configs([resource])
+            got = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC,
+                                                         sc.topic(logical))])
+            entries = got["topic"][sc.topic(logical)]
+            return all(entries[k]["value"] == v for k, v in configs.items())
+
+        wait_until(applied, 60, 2.0, what=f"{logical} topic configs {configs}")
     finally:
         admin.close()
 
@@ -120,14 +125,16 @@ def test_output_too_large_for_its_topic_is_dead_lettered_not_retried(scenario: S
     def rejected() -> list[dict[str, Any]]:
         return [d for d in scenario.deadletters() if d["reason"] == "publish_rejected"]
 
-    wait_until(lambda: len({json.loads(base64.b64decode(d["original_b64"]))["id"]
-                            for d in rejected()}) >= len(huge), 120, 2.0,
+    wait_until(lambda: {base64.b64decode(d["original_b64"]) for d in rejected()}
+               >= {m.value for m in huge}, 120, 2.0,
                what="a publish_rejected dead letter per oversized enriched record")
     dls = rejected()
-    ids = {json.loads(base64.b64decode(d["original_b64"]))["id"] for d in dls}
-    assert ids == {m.feedback_id for m in huge}
-    assert all(d["source_topic"] == scenario.topic("enriched") for d in dls)
-    assert all("MessageSizeTooLarge" in d["error"] for d in dls), dls[0]["error"]
+    # each names the inbound record its refused output came from, with its bytes
+    assert {base64.b64decode(d["original_b64"]) for d in dls} == {m.value for m in huge}
+    assert all(d["source_topic"] == scenario.topic("sms_inbound") for d in dls)
+    assert all(scenario.topic("enriched") in d["error"] and "MessageSizeTooLarge" in d["error"]
+               for d in dls), dls[0]["error"]
+    ids = {(d["partition"], d["offset"]) for d in dls}
 
     # the partitions moved on: every inbound record is committed, nothing still retried
     def committed() -> bool:

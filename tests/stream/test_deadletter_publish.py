@@ -114,7 +114,11 @@ async def test_publish_all_dead_letters_a_record_refused_for_good() -> None:
         return None
 
     errors: list[tuple[str, FailureClass]] = []
-    records = [OutRecord("enriched", b"k", b"huge"), OutRecord("enriched", None, b"slow")]
+    from streams.handlers.common import RawEvent as Ev
+
+    inbound = Ev("p.voc.sms.inbound", 2, 41, b"+447700900123", b'{"message_id": "SM1"}')
+    records = [OutRecord("enriched", b"k", b"huge", origin=inbound),
+               OutRecord("enriched", None, b"slow")]
     await publish_all(records, send, sleep=no_sleep,
                       refused=lambda r, e: dead.unpublishable(r, e, "p.voc.feedback.enriched"),
                       on_error=lambda r, c: errors.append((r.value.decode(), c)))
@@ -123,9 +127,11 @@ async def test_publish_all_dead_letters_a_record_refused_for_good() -> None:
     (dl_rec,) = [r for r in sent if r.topic == "deadletter"]
     dl = json.loads(dl_rec.value)
     assert dl["reason"] == "publish_rejected" == dl_rec.reason
-    assert dl["source_topic"] == "p.voc.feedback.enriched"
-    assert "MessageSizeTooLargeError" in dl["error"]
-    assert base64.b64decode(dl["original_b64"]) == b"huge"
+    # the input the refused output came from: the usual dedupe key, replayable bytes
+    assert (dl["source_topic"], dl["partition"], dl["offset"]) == ("p.voc.sms.inbound", 2, 41)
+    assert "p.voc.feedback.enriched" in dl["error"] and "MessageSizeTooLargeError" in dl["error"]
+    assert base64.b64decode(dl["original_b64"]) == inbound.value
+    assert dl["key"] == "[REDACTED]"
     assert metrics.value("voc_deadletter_total", {"reason": "publish_rejected"}) == 1
 
 
