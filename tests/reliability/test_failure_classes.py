@@ -301,18 +301,10 @@ def hung_proxy(scenario: Scenario, tmp_path: Path) -> Iterator[subprocess.Popen[
     """The Elasticsearch-compatibility proxy (tests/support/es_proxy.py) in its own process
     on ``PROXY_PORT``, in front of the shared OpenSearch: the worker's one way to search,
     and a process the test can freeze."""
-    code = ("import sys, time\n"
-            "from http.server import ThreadingHTTPServer\n"
-            "from tests.support import es_proxy\n"
-            "p = es_proxy.EsProxy(sys.argv[1])\n"
-            "p._server.server_close()\n"
-            "h = p._server.RequestHandlerClass\n"
-            "p._server = ThreadingHTTPServer(('127.0.0.1', int(sys.argv[2])), h)\n"
-            "p._server.daemon_threads = True\n"
-            "p._server.serve_forever()\n")
     log = (tmp_path / "proxy.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-c", code, scenario.settings.search_url,
-                             str(PROXY_PORT)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.es_proxy",
+                             scenario.settings.search_url, str(PROXY_PORT)], cwd=REPO,
+                            stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         wait_until(lambda: _answers(f"http://127.0.0.1:{PROXY_PORT}/"), 30, 0.5,

@@ -80,14 +80,14 @@ class _Handler(BaseHTTPRequestHandler):
 class EsProxy:
     """The proxy on 127.0.0.1 (a free port) in a daemon thread; use as a context manager."""
 
-    def __init__(self, upstream_url: str = "http://127.0.0.1:9200") -> None:
+    def __init__(self, upstream_url: str = "http://127.0.0.1:9200", port: int = 0) -> None:
         parts = urlsplit(upstream_url)
         handler = type(
             "_BoundHandler",
             (_Handler,),
             {"upstream": (parts.hostname or "127.0.0.1", parts.port or 9200)},
         )
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -110,3 +110,12 @@ class EsProxy:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+if __name__ == "__main__":
+    # ``python -m tests.support.es_proxy UPSTREAM_URL PORT``: the proxy as a process of its
+    # own, which a fault test can freeze (SIGSTOP) to play a hung search node
+    import sys
+
+    proxy = EsProxy(sys.argv[1], int(sys.argv[2]))
+    proxy._server.serve_forever()
