@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Protocol
+from typing import Any, Protocol
 
 from processors.normalize import normalize
 from processors.redact import redact
@@ -46,6 +46,8 @@ TOO_COSTLY = "too_costly"
 READY = "ready"
 #: How long a fresh child may take to start (the first one also starts the fork server).
 START_TIMEOUT_S = 120.0
+#: How often the parent looks at the child's progress while a batch runs.
+POLL_S = 0.1
 
 Step = Callable[[bytes, Source], Inbound]
 """One message's costly work: its bytes to a record, or an error with a ``reason``."""
@@ -136,18 +138,32 @@ class InlineSteps:
         return None
 
 
-def _child_loop(conn: Connection, step: Step, budget_s: float) -> None:
-    """The child process: a batch in, one ``Outcome`` per message out, until told to stop."""
+@dataclass
+class _Progress:
+    """Shared with the child: which message of the batch it is on, since when (the
+    system-wide monotonic clock), so the parent wakes once per batch, not per message."""
+
+    index: Any  # multiprocessing.Value("i"): -1 between batches
+    since: Any  # multiprocessing.Value("d")
+
+
+def _child_loop(conn: Connection, step: Step, budget_s: float, progress: _Progress) -> None:
+    """The child process: a batch in, its outcomes out in one piece, until told to stop."""
     conn.send(READY)
     while True:
         try:
-            item = conn.recv()
+            batch = conn.recv()
         except EOFError:
             return
-        if item is None:
+        if batch is None:
             return
-        for raw, source in item:
-            conn.send(_attempt(step, raw, source, budget_s, time.process_time))
+        outcomes = []
+        for i, (raw, source) in enumerate(batch):
+            progress.since.value = time.monotonic()
+            progress.index.value = i
+            outcomes.append(_attempt(step, raw, source, budget_s, time.process_time))
+        progress.index.value = -1
+        conn.send(outcomes)
 
 
 class IsolatedSteps:
@@ -164,50 +180,75 @@ class IsolatedSteps:
         self._ctx.set_forkserver_preload(["__main__", __name__, "processors.pipeline"])
         self._proc: BaseProcess | None = None
         self._conn: Connection | None = None
+        self._progress: _Progress | None = None
         self.restarts = 0
 
     def start(self) -> None:
         self._ensure()
 
-    def _ensure(self) -> Connection:
-        if self._conn is None or self._proc is None or not self._proc.is_alive():
+    def _ensure(self) -> tuple[Connection, _Progress]:
+        if (self._conn is None or self._proc is None or self._progress is None
+                or not self._proc.is_alive()):
             self._stop()
             parent, child = self._ctx.Pipe()
-            proc = self._ctx.Process(target=_child_loop, args=(child, self.step, self.budget_s),
+            progress = _Progress(self._ctx.Value("i", -1, lock=False),
+                                 self._ctx.Value("d", 0.0, lock=False))
+            proc = self._ctx.Process(target=_child_loop,
+                                     args=(child, self.step, self.budget_s, progress),
                                      name="voc-message-steps", daemon=True)
             proc.start()
             child.close()
-            self._proc, self._conn = proc, parent
+            self._proc, self._conn, self._progress = proc, parent, progress
             # started and imported before any message's clock runs
             if not parent.poll(START_TIMEOUT_S) or parent.recv() != READY:
                 self._stop()
                 raise RuntimeError("the message step process did not start")
-        return self._conn
+        return self._conn, self._progress
 
     def run(self, items: Sequence[tuple[bytes, Source]]) -> list[Outcome]:
-        """The batch goes to the child in one piece and comes back one outcome at a time;
-        each outcome has ``wall_s`` from the one before. A message past it is cut off (the
-        child killed), and the rest of the batch goes to a fresh child."""
-        outcomes: list[Outcome] = []
-        while len(outcomes) < len(items):
-            rest = list(items[len(outcomes):])
-            conn = self._ensure()
+        """The batch goes to the child in one piece and comes back in one piece. While it
+        runs, the parent checks every ``POLL_S`` how long the current message has taken:
+        one past ``wall_s`` is cut off (the child killed), and the rest of the batch, the
+        messages before it included, goes to a fresh child."""
+        results: dict[int, Outcome] = {}
+        todo = list(range(len(items)))
+        while todo:
+            conn, progress = self._ensure()
             try:
-                conn.send(rest)
-                for _ in rest:
-                    started = time.monotonic()
-                    if not conn.poll(self.wall_s):
-                        outcomes.append(self._cut_off(time.monotonic() - started))
-                        break
-                    outcomes.append(conn.recv())
-            except (EOFError, OSError) as exc:  # the child died on this message (memory?)
+                progress.index.value = -1
+                conn.send([items[j] for j in todo])
+                got = self._wait(conn, progress)
+            except (EOFError, OSError) as exc:  # the child died on a message (memory?)
+                k = max(0, progress.index.value)
                 code = self._proc.exitcode if self._proc is not None else None
                 self._stop()
                 log.error("message step process died (exit code %s, %s)", code,
                           type(exc).__name__)
-                outcomes.append(Rejected(TOO_COSTLY, f"the message's steps ended their "
-                                         f"process (exit code {code})", 0.0))
-        return outcomes
+                results[todo[k]] = Rejected(TOO_COSTLY, f"the message's steps ended their "
+                                            f"process (exit code {code})", 0.0)
+                del todo[k]
+                continue
+            if isinstance(got, list):
+                results.update(zip(todo, got, strict=True))
+                todo = []
+            else:
+                k, spent = got
+                results[todo[k]] = self._cut_off(spent)
+                del todo[k]
+        return [results[i] for i in range(len(items))]
+
+    def _wait(self, conn: Connection, progress: _Progress) -> list[Outcome] | tuple[int, float]:
+        """The batch's outcomes, or (index in the batch, seconds) of a message cut off."""
+        while True:
+            if conn.poll(min(POLL_S, self.wall_s)):
+                outcomes: list[Outcome] = conn.recv()
+                return outcomes
+            k = progress.index.value
+            spent = time.monotonic() - progress.since.value
+            if k >= 0 and spent > self.wall_s:
+                return k, spent
+            if self._proc is not None and not self._proc.is_alive():
+                raise EOFError("the message step process is gone")
 
     def _cut_off(self, spent: float) -> Rejected:
         log.warning("message over its budget: cut off after %.3fs", spent)
@@ -218,7 +259,7 @@ class IsolatedSteps:
 
     def _stop(self) -> None:
         proc, conn = self._proc, self._conn
-        self._proc = self._conn = None
+        self._proc = self._conn = self._progress = None
         if conn is not None:
             conn.close()
         if proc is not None and proc.is_alive():

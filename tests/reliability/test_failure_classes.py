@@ -51,6 +51,10 @@ from tests.reliability.messages import Message, make_messages
 ENRICHED_MAX_BYTES = 18_000
 #: Ports for this module's own servers (the shared stack owns 9092/9200).
 PROXY_PORT = 29_400
+#: These tests match dead letters to what was sent by their original bytes, so their
+#: workers keep them (an operator's choice; by default dead letters keep a preview and a
+#: keyed hash once data minimisation is in).
+KEEP_ORIGINALS = {"VOC_DEADLETTER_KEEP_ORIGINAL": "true"}
 
 
 def _sms(run: str, n: int, body: str, at: str = "2026-11-25T09:00:00Z") -> Message:
@@ -112,7 +116,7 @@ def _search(sc: Scenario, path: str, body: dict[str, Any] | None = None,
 def test_output_too_large_for_its_topic_is_dead_lettered_not_retried(scenario: Scenario
                                                                      ) -> None:
     _set_topic_config(scenario, "enriched", {"max.message.bytes": str(ENRICHED_MAX_BYTES)})
-    worker = scenario.add_worker().start()
+    worker = scenario.add_worker(KEEP_ORIGINALS).start()
     worker.wait_healthy()
     normal = make_messages(300, scenario.run)
     huge = [_sms(scenario.run, i, "\U0001F642" * 6000) for i in range(5)]  # 5,000 kept: 20 KB
@@ -163,7 +167,7 @@ def test_cpu_poison_message_is_cut_off_worker_stays_healthy(scenario: Scenario) 
     linear: the per-message budget cuts them off (``too_costly``), or, once the cleaning
     is cheap, they are simply enriched; either way ``/health`` answers all along and every
     ordinary message is indexed exactly once."""
-    worker = scenario.add_worker({"VOC_MESSAGE_BUDGET_S": "0.5",
+    worker = scenario.add_worker({**KEEP_ORIGINALS, "VOC_MESSAGE_BUDGET_S": "0.5",
                                   "VOC_MESSAGE_BUDGET_WALL_S": "2"}).start()
     worker.wait_healthy()
     poison = [
@@ -215,7 +219,7 @@ def test_index_rejections_go_to_the_deadletter_topic(scenario: Scenario) -> None
     """Enriched records the engine refuses for good (a date that is not one, a score that
     is not a number) are dead-lettered as index_rejected with their bytes; the valid ones
     around them are indexed exactly once."""
-    worker = scenario.add_worker().start()
+    worker = scenario.add_worker(KEEP_ORIGINALS).start()
     worker.wait_healthy()
     messages = make_messages(200, scenario.run)
     scenario.produce(messages)
