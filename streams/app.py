@@ -142,8 +142,8 @@ def build_worker_app(
           for index in (FOLLOWUPS, DEADLETTERS, AUDIT))
     )
     app = create_app(settings)
-    agents = define_agents(app, settings, enricher=enricher, backend=sink, metrics=metrics,
-                           parse=parse, operator_sinks=operator_sinks)
+    define_agents(app, settings, enricher=enricher, backend=sink, metrics=metrics,
+                  parse=parse, operator_sinks=operator_sinks)
     register_views(app, settings, backend=sink, metrics=metrics)
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode types async receivers badly
@@ -151,6 +151,7 @@ def build_worker_app(
         sinks = (sink, operator_sinks.followups, operator_sinks.deadletters, operator_sinks.audit)
         for each in {id(x): x for x in sinks}.values():  # an injected sink is closed once
             await each.close()
-        agents.steps.close()  # the per-message budget's child process
+        # the per-message budget's child process is a daemon: it ends with the worker (its
+        # pipe closes); closing it here could race a batch still in the enrichment thread
 
     return app

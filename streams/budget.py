@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -147,8 +149,27 @@ class _Progress:
     since: Any  # multiprocessing.Value("d")
 
 
-def _child_loop(conn: Connection, step: Step, budget_s: float, progress: _Progress) -> None:
-    """The child process: a batch in, its outcomes out in one piece, until told to stop."""
+def _child_loop(conn: Connection, step: Step, budget_s: float, wall_s: float,
+                progress: _Progress) -> None:
+    """The child process: a batch in, its outcomes out in one piece, until told to stop.
+
+    SIGTERM and SIGINT (a supervisor or a terminal signalling the worker's whole process
+    group) end the child only between batches: a batch in hand is finished and sent first,
+    so shutting the worker down never makes an ordinary message look too costly. A batch
+    still running ``wall_s`` after the signal is ended by the kernel (SIGALRM's default
+    action, which needs no Python code to run), so a hostile message never holds up the
+    worker's exit."""
+    state = {"busy": False, "stop": False}
+
+    def on_signal(signum: int, frame: object) -> None:
+        if not state["busy"]:
+            raise SystemExit(0)
+        state["stop"] = True
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(math.ceil(wall_s) + 1)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     conn.send(READY)
     while True:
         try:
@@ -157,6 +178,7 @@ def _child_loop(conn: Connection, step: Step, budget_s: float, progress: _Progre
             return
         if batch is None:
             return
+        state["busy"] = True
         outcomes = []
         for i, (raw, source) in enumerate(batch):
             progress.since.value = time.monotonic()
@@ -164,6 +186,9 @@ def _child_loop(conn: Connection, step: Step, budget_s: float, progress: _Progre
             outcomes.append(_attempt(step, raw, source, budget_s, time.process_time))
         progress.index.value = -1
         conn.send(outcomes)
+        state["busy"] = False
+        if state["stop"]:
+            return
 
 
 class IsolatedSteps:
@@ -194,7 +219,8 @@ class IsolatedSteps:
             progress = _Progress(self._ctx.Value("i", -1, lock=False),
                                  self._ctx.Value("d", 0.0, lock=False))
             proc = self._ctx.Process(target=_child_loop,
-                                     args=(child, self.step, self.budget_s, progress),
+                                     args=(child, self.step, self.budget_s, self.wall_s,
+                                           progress),
                                      name="voc-message-steps", daemon=True)
             proc.start()
             child.close()
@@ -209,19 +235,34 @@ class IsolatedSteps:
         """The batch goes to the child in one piece and comes back in one piece. While it
         runs, the parent checks every ``POLL_S`` how long the current message has taken:
         one past ``wall_s`` is cut off (the child killed), and the rest of the batch, the
-        messages before it included, goes to a fresh child."""
+        messages before it included, goes to a fresh child. A child that dies on a message
+        (killed for memory, a crash) makes that message too costly; one that ended cleanly
+        (a signal between batches) is replaced and the batch sent again. If no child can
+        be started at all, the batch runs inline (measured, not cut off) rather than be
+        lost or parked for a fault of the host."""
         results: dict[int, Outcome] = {}
         todo = list(range(len(items)))
+        clean_exits = 0
         while todo:
-            conn, progress = self._ensure()
+            try:
+                conn, progress = self._ensure()
+            except (RuntimeError, OSError) as exc:
+                log.error("no message step process (%s): this batch runs inline", exc)
+                inline = InlineSteps(self.step, self.budget_s).run([items[j] for j in todo])
+                results.update(zip(todo, inline, strict=True))
+                break
             try:
                 progress.index.value = -1
                 conn.send([items[j] for j in todo])
                 got = self._wait(conn, progress)
-            except (EOFError, OSError) as exc:  # the child died on a message (memory?)
-                k = max(0, progress.index.value)
+            except (EOFError, OSError) as exc:
+                k = progress.index.value
                 code = self._proc.exitcode if self._proc is not None else None
                 self._stop()
+                if code == 0 and clean_exits < 3:  # stopped by a signal: not the message
+                    clean_exits += 1
+                    continue
+                k = max(0, k)
                 log.error("message step process died (exit code %s, %s)", code,
                           type(exc).__name__)
                 results[todo[k]] = Rejected(TOO_COSTLY, f"the message's steps ended their "
@@ -248,6 +289,7 @@ class IsolatedSteps:
             if k >= 0 and spent > self.wall_s:
                 return k, spent
             if self._proc is not None and not self._proc.is_alive():
+                self._proc.join(1.0)  # its exit code
                 raise EOFError("the message step process is gone")
 
     def _cut_off(self, spent: float) -> Rejected:

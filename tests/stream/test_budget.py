@@ -98,3 +98,51 @@ async def test_the_handler_dead_letters_too_costly_messages(metrics) -> None:  #
     assert len(out.for_topic("enriched")) == 1
     assert metrics.value("voc_deadletter_total", {"reason": TOO_COSTLY}) == 1
     assert metrics.value("voc_message_cost_seconds_count") == 2
+
+
+def test_sigterm_to_the_process_group_never_makes_a_message_too_costly() -> None:
+    """A supervisor signalling the worker's group reaches the child too: it finishes the
+    batch in hand (or, idle, just ends), and the next batch goes to a fresh child."""
+    import os
+    import signal
+
+    steps = IsolatedSteps(burn, budget_s=1.0, wall_s=5.0)
+    try:
+        steps.start()
+        proc = steps._proc
+        assert proc is not None and proc.pid is not None
+        os.kill(proc.pid, signal.SIGTERM)  # idle: it ends cleanly
+        proc.join(10)
+        assert proc.exitcode == 0
+        (first,) = steps.run([(sms("SM1"), "sms")])
+        assert isinstance(first, Parsed)
+        busy = steps._proc
+        assert busy is not None and busy.pid is not None
+
+        def term_soon() -> None:
+            time.sleep(0.1)
+            os.kill(busy.pid, signal.SIGTERM)  # type: ignore[arg-type]
+
+        import threading
+
+        threading.Thread(target=term_soon).start()
+        outcomes = steps.run([(b"spin:0.5", "sms"), (sms("SM2"), "sms")])
+        assert isinstance(outcomes[1], Parsed)  # the batch in hand was finished and sent
+        # the spinning message ran to its end (within budget; then "not JSON"), not cut off
+        assert isinstance(outcomes[0], Rejected) and outcomes[0].reason == "invalid_json"
+        busy.join(10)
+        assert busy.exitcode == 0
+    finally:
+        steps.close()
+
+
+def test_without_a_child_process_the_batch_runs_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    steps = IsolatedSteps(burn, budget_s=0.2, wall_s=1.0)
+
+    def cannot_start() -> None:
+        raise RuntimeError("the message step process did not start")
+
+    monkeypatch.setattr(steps, "_ensure", cannot_start)
+    good, slow = steps.run([(sms("SM1"), "sms"), (b"spin:0.3", "sms")])
+    assert isinstance(good, Parsed)
+    assert isinstance(slow, Rejected) and slow.reason == TOO_COSTLY
