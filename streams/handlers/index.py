@@ -130,7 +130,9 @@ class IndexHandler:
             again: dict[str, tuple[RawEvent, dict[str, Any]]] = {}
             for (doc_id, (ev, doc)), result in zip(pending.items(), results, strict=True):
                 if result.ok:
-                    received = _parse_time(doc.get("received_at")) if self.observe_latency else None
+                    # a stale write (an older copy replayed) indexed nothing: no latency
+                    observe = self.observe_latency and not result.stale
+                    received = _parse_time(doc.get("received_at")) if observe else None
                     if received is not None:
                         self.metrics.end_to_end_seconds.observe(
                             max(0.0, (now - received).total_seconds())
