@@ -7,7 +7,7 @@ VOC := $(VENV)/bin/voc
 # the editable install points at one clone: reinstall when pyproject or the clone changes
 STAMP := $(VENV)/.voc-installed-$(shell (cat pyproject.toml; echo "$(CURDIR)") | sha1sum | cut -c1-12)
 
-.PHONY: install browser demo test test-unit test-reliability stack-up stack-down lint bench-quality bench-speed bench-pipeline bench-console train
+.PHONY: install browser demo test test-unit test-deploy test-reliability stack-up stack-down lint bench-quality bench-speed bench-pipeline bench-console train
 
 install: $(STAMP)
 
@@ -52,6 +52,12 @@ test: lint browser
 
 test-unit: install
 	$(PY) -m pytest tests/unit -q
+
+# deploy/ offline (also part of `make test`): the Kubernetes manifests rendered with the
+# kubectl of the machine image and validated against the Kubernetes JSON schemas, the
+# systemd units through systemd-analyze, and the wheel carrying deploy/ (docs/deploy.md)
+test-deploy: install
+	$(PY) -m pytest tests/deploy -q
 
 # Fault tests (worker kill -9, search down 60 s, broker restart, group failover, hostile input).
 # Figures are appended to bench/results/reliability.json. The outage tests start their own

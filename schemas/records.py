@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from schemas.labels import EmotionLabel, SentimentLabel
 
 SCHEMA_VERSION = 1
+# The dead-letter record has its own version: v2 stopped carrying the original by default.
+DEADLETTER_SCHEMA_VERSION = 2
 
 UrgencyLevel = Literal["low", "medium", "high", "critical"]
 Priority = Literal["P1", "P2", "P3"]
@@ -154,6 +156,9 @@ class EnrichedFeedback(_Out):
     language_supported: bool = True
     opt_out: bool = False
     truncated: bool = Field(default=False, description="text was cut to the configured maximum")
+    time_corrected: bool = Field(
+        default=False, description="the message's own time lay outside the skew window "
+        "around the broker's timestamp, so received_at is the broker's timestamp")
     sentiment: Sentiment
     emotion: Emotion
     topics: list[Subject]  # wire name kept: a public contract (docs/naming.md)
@@ -199,16 +204,33 @@ class FollowUpOutcome(_Inbound):
 
 
 class DeadLetter(_Out):
-    """Bad input, with why and the original bytes, so nothing is silently lost."""
+    """Bad input, with why, a redacted preview and a keyed hash of the original; the
+    original bytes themselves only when the operator keeps them (``original_kept``).
 
-    schema_version: int = SCHEMA_VERSION
+    Version 2 (``DEADLETTER_SCHEMA_VERSION``) added ``original_kept``, ``original_hmac``,
+    ``original_size`` and ``preview``; ``original_b64`` is still always present (empty
+    when the original is not kept), so a version-1 reader still parses the record.
+    """
+
+    schema_version: int = DEADLETTER_SCHEMA_VERSION
     source_topic: str
     partition: int | None = None
     offset: int | None = None
     key: str | None = None
     reason: str = Field(description="short machine-readable cause, e.g. invalid_json")
     error: str = Field(description="human-readable detail")
-    original_b64: str
+    original_b64: str = Field(
+        default="", description="the original bytes, base64; empty unless original_kept")
+    original_kept: bool = Field(
+        default=True, description="original_b64 holds the original (re-drive possible); "
+        "version-1 records always kept it")
+    original_hmac: str | None = Field(
+        default=None, description="HMAC-SHA256 (hex) of the whole original under the "
+        "pseudonym key: equal originals have equal hashes")
+    original_size: int | None = Field(default=None, ge=0,
+                                      description="length of the original in bytes")
+    preview: str | None = Field(
+        default=None, description="PII-redacted, markup-free start of the customer's text")
     failed_at: datetime
 
 

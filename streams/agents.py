@@ -35,6 +35,7 @@ from streams.handlers.enrich import EnrichHandler
 from streams.handlers.followups import FollowupIntake, FollowupSla, breach_op
 from streams.handlers.index import IndexHandler
 from streams.handlers.operator_docs import audit_doc, deadletter_doc
+from streams.privacy import deadletter_policy, load_pseudonym_key
 from streams.retry import RetryPolicy, retry
 from streams.settings import Settings
 from streams.types import BatchEnricher, ParseInbound, SearchSink, Source
@@ -123,17 +124,23 @@ class WorkerAgents:
         self.backend = backend
         self.metrics = metrics
         self.policy = RetryPolicy.from_settings(settings)
-        self.dead = DeadLetters(metrics)
+        # one key for every keyed hash (pseudonyms, dead letters' original hashes)
+        key = load_pseudonym_key(settings)
+        dl = self.deadletter_policy = deadletter_policy(settings, key)
+        self.dead = DeadLetters(metrics, dl)
         sources: dict[str, Source] = {settings.topic("sms_inbound"): "sms",
                                       settings.topic("survey_replies"): "survey"}
         self.steps = IsolatedSteps(worker_step(parse, settings.enrich.max_text_chars),
                                    budget_s=settings.message_budget_s,
                                    wall_s=settings.message_budget_wall_s)
         self.enrich_handler = EnrichHandler(enricher=enricher, parse=parse, sources=sources,
-                                            metrics=metrics, steps=self.steps)
-        self.index_handler = IndexHandler(backend=backend, metrics=metrics, policy=self.policy)
+                                            metrics=metrics, pseudonym_key=key,
+                                            time_window=settings.event_time_window(),
+                                            deadletters=dl, steps=self.steps)
+        self.index_handler = IndexHandler(backend=backend, metrics=metrics, policy=self.policy,
+                                          deadletters=dl)
         self.intake = FollowupIntake(followups_topic=settings.topic("followups"),
-                                     metrics=metrics)
+                                     metrics=metrics, deadletters=dl)
         self.table = app.Table(
             "open-followups", default=None, partitions=settings.topics.partitions,
             # json both ways: keys come back as str (not bytes) when the changelog is replayed
@@ -144,7 +151,7 @@ class WorkerAgents:
 
         def side_index(sink: SearchSink, **kwargs: Any) -> IndexHandler:
             return IndexHandler(backend=sink, metrics=metrics, policy=self.policy,
-                                observe_latency=False, **kwargs)
+                                observe_latency=False, deadletters=dl, **kwargs)
 
         # a case document or dead letter the cluster refuses is logged, never parked again
         self.case_index = side_index(operator_sinks.followups, park_rejected=False)

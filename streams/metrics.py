@@ -47,6 +47,10 @@ class Metrics:
             "voc_publish_errors_total", "Records the broker refused, by logical topic and "
             "failure class (permanent: dead-lettered as publish_rejected; retriable and "
             "blocked: retried).", ["topic", "failure"], registry=r)
+        self.time_corrected = Counter(
+            "voc_event_time_corrected_total", "Messages whose own time lay outside the skew "
+            "window and was replaced by the broker's timestamp, by source.",
+            ["source"], registry=r)
         self.enrich_batch_seconds = Histogram(
             "voc_enrich_batch_seconds", "Wall time to enrich one micro-batch.",
             buckets=ENRICH_BUCKETS, registry=r)

@@ -8,6 +8,7 @@ Every address, port, topic name and tuning knob lives here and is read from
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,6 +17,7 @@ from pydantic import BaseModel, Field, SecretStr, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from processors.config import EnrichConfig
+from processors.eventtime import SkewWindow
 from schemas.topics import INTERNAL_TOPICS, TOPICS
 
 
@@ -24,10 +26,12 @@ def _home(*parts: str) -> Path:
 
 
 class TopicLayout(BaseModel):
-    """Partition count and replication factor of every topic ``voc topics create`` makes."""
+    """Partition count and replication factor of every topic ``voc topics create`` makes,
+    and the dead-letter topic's retention (it holds what we failed to process)."""
 
     partitions: int = 4
     replication_factor: int = 1
+    deadletter_retention_days: int = Field(default=30, ge=1)
 
 
 def _topic_names() -> type[TopicLayout]:
@@ -162,6 +166,19 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    # Data minimisation (docs/security.md). The key of every keyed hash: customer_id
+    # pseudonyms and dead letters' original hashes. None = <stack.state_dir>/secrets/
+    # pseudonym.key, made on first start with a warning at every start (workers must share
+    # one key, so a deployment sets this file; a set file that is missing or short is fatal).
+    pseudonym_key_file: Path | None = None
+    # Dead letters keep the original bytes (and can be re-driven) only when this is on;
+    # otherwise a redacted preview and a keyed hash of the original.
+    deadletter_keep_original: bool = False
+    # Event-time sanity (processors.eventtime): a received_at/submitted_at further than
+    # this after, or before, the broker's timestamp is replaced by it (time_corrected).
+    event_time_max_future_s: float = Field(default=300.0, ge=0)
+    event_time_max_past_days: float = Field(default=365.0, gt=0)
+
     # Enrichment (models, taxonomy, urgency thresholds)
     enrich: EnrichConfig = Field(default_factory=EnrichConfig)
 
@@ -183,6 +200,11 @@ class Settings(BaseSettings):
         # also match the other indices' names
         return base[: -len("feedback")] + logical if base.endswith("feedback") else (
             f"{base}_{logical}")
+
+    def event_time_window(self) -> SkewWindow:
+        """The skew window ``processors.eventtime`` checks a message's own time against."""
+        return SkewWindow(max_future=timedelta(seconds=self.event_time_max_future_s),
+                          max_past=timedelta(days=self.event_time_max_past_days))
 
     def topic(self, name: str) -> str:
         """Full topic name for a logical name such as ``"enriched"``.

@@ -1,8 +1,9 @@
 """Explicit creation of every contract topic (never rely on broker auto-create).
 
 Each topic of ``schemas.topics.TOPICS`` gets its partition count from ``Settings.topics``
-and its own configs (retention, cleanup) so the topics look the same on a laptop and in
-production.
+and its own configs (retention, cleanup, timestamp type) so the topics look the same on a
+laptop and in production. The dead-letter topic's retention is a setting
+(``VOC_TOPICS__DEADLETTER_RETENTION_DAYS``): it holds what we failed to process.
 Functions take a ``Settings`` so tests can create topics under a unique prefix.
 """
 
@@ -13,25 +14,34 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.topics import TOPICS
+from schemas.topics import TOPICS, TopicDef
 from streams.settings import Settings
 
 _DAY_MS = 24 * 3600 * 1000
 _MIB = 1024 * 1024
 
 
-def _delete(days: int, max_mib: int) -> dict[str, str]:
-    return {
+def _configs(t: TopicDef, retention_days: int | None = None) -> dict[str, str]:
+    configs = {
         "cleanup.policy": "delete",
-        "retention.ms": str(days * _DAY_MS),
-        "max.message.bytes": str(max_mib * _MIB),
+        "retention.ms": str((retention_days or t.retention_days) * _DAY_MS),
+        "max.message.bytes": str(t.max_message_mib * _MIB),
     }
+    if t.broker_time:
+        configs["message.timestamp.type"] = "LogAppendTime"
+    return configs
 
 
-#: logical topic name -> topic configs (everything else is the broker default)
-TOPIC_CONFIGS: dict[str, dict[str, str]] = {
-    t.logical: _delete(t.retention_days, t.max_message_mib) for t in TOPICS
-}
+#: logical topic name -> default topic configs (everything else is the broker default);
+#: ``topic_specs`` applies the settings on top (the dead-letter retention)
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {t.logical: _configs(t) for t in TOPICS}
+
+
+def retention_days(settings: Settings, logical: str) -> int | None:
+    """The configured retention of a topic, None where the contract's default holds."""
+    if logical == "deadletter":
+        return settings.topics.deadletter_retention_days
+    return None
 
 
 @dataclass(frozen=True)
@@ -47,16 +57,16 @@ class TopicSpec:
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic of the contract, with the full (prefixed) name."""
-    t = settings.topics
+    layout = settings.topics
     return [
         TopicSpec(
-            logical=logical,
-            name=settings.topic(logical),
-            partitions=t.partitions,
-            replication_factor=t.replication_factor,
-            configs=dict(configs),
+            logical=t.logical,
+            name=settings.topic(t.logical),
+            partitions=layout.partitions,
+            replication_factor=layout.replication_factor,
+            configs=_configs(t, retention_days(settings, t.logical)),
         )
-        for logical, configs in TOPIC_CONFIGS.items()
+        for t in TOPICS
     ]
 
 

@@ -78,7 +78,7 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--loglevel", default=None, help="override VOC_LOG_LEVEL (debug, info, ...)")
     def worker(loglevel: str | None) -> None:
-        """Run the Faust worker: enrich, index and follow-up agents, /metrics and /health."""
+        """Run the Faust worker: enrich, index and follow-up agents, /metrics, /health, /live."""
         from faust.worker import Worker
 
         from streams.app import build_worker_app

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from schemas.records import DeadLetter
-from streams.deadletter import build_deadletter, deadletter_bytes
+from streams.deadletter import DeadLetterPolicy, build_deadletter, deadletter_bytes
 from streams.failures import FailureClass, produce_failure
 from streams.retry import RetryPolicy, short_error
 
@@ -68,11 +68,14 @@ class Outputs:
         return [r for r in self.records if r.topic == topic]
 
 
-def deadletter_record(ev: RawEvent, reason: str, error: str) -> OutRecord:
-    """The dead letter for ``ev`` (built by ``streams.deadletter``), keyed by its topic."""
+def deadletter_record(ev: RawEvent, reason: str, error: str,
+                      policy: DeadLetterPolicy | None = None) -> OutRecord:
+    """The dead letter for ``ev`` (built by ``streams.deadletter`` under ``policy``: what it
+    keeps of the original), keyed by its topic."""
     dl = build_deadletter(
         source_topic=ev.topic, partition=ev.partition, offset=ev.offset, key=ev.key,
         reason=reason, error=error, original=ev.value,
+        policy=policy or DeadLetterPolicy.ephemeral(),
     )
     return OutRecord("deadletter", ev.topic.encode("utf-8"), deadletter_bytes(dl), reason)
 
@@ -84,12 +87,15 @@ class DeadLetters:
     are acked, so a dead letter is never lost in a crash.
     """
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, policy: DeadLetterPolicy | None = None) -> None:
+        """``policy``: what dead letters keep of the original (the worker passes the
+        configured one; without it, nothing but the preview and a per-process hash)."""
         self.metrics = metrics
+        self.policy = policy or DeadLetterPolicy.ephemeral()
 
     def park(self, out: Outputs, ev: RawEvent, reason: str, error: str) -> None:
         """Dead-letter ``ev`` with ``reason`` into ``out``."""
-        self.add(out, [deadletter_record(ev, reason, error)])
+        self.add(out, [deadletter_record(ev, reason, error, self.policy)])
         log.info("dead-lettered %s[%s]@%s: %s", ev.topic, ev.partition, ev.offset, reason)
 
     def unpublishable(self, rec: OutRecord, exc: BaseException, topic: str
@@ -105,7 +111,7 @@ class DeadLetters:
         if rec.topic != "deadletter":
             ev = rec.origin or RawEvent(topic=topic, partition=None, offset=None, key=rec.key,
                                         value=rec.value)
-            dl = deadletter_record(ev, "publish_rejected", error)
+            dl = deadletter_record(ev, "publish_rejected", error, self.policy)
             self.metrics.deadletter.labels(reason="publish_rejected").inc()
             log.error("output to %s refused for good (%s); dead-lettered", topic,
                       type(exc).__name__)
@@ -119,7 +125,7 @@ class DeadLetters:
                       type(exc).__name__)
             return None
         slim = parked.model_copy(update={
-            "original_b64": "",
+            "original_b64": "", "original_kept": False,
             "error": f"{parked.error[:200]} [original dropped: {error}]"[:500]})
         log.error("dead letter refused for good (%s); sent again without its original",
                   type(exc).__name__)

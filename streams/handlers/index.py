@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from streams.deadletter import DeadLetterPolicy
 from streams.failures import FailureClass
 from streams.handlers.common import DeadLetters, Outputs, RawEvent
 from streams.retry import RetryPolicy, retry
@@ -70,6 +71,7 @@ class IndexHandler:
         invalid_reason: str = "invalid_enriched",
         park_rejected: bool = True,
         observe_latency: bool = True,
+        deadletters: DeadLetterPolicy | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
@@ -88,7 +90,7 @@ class IndexHandler:
         self.policy = (policy or RetryPolicy()).forever()
         self.clock = clock
         self.sleep = sleep
-        self.dead = DeadLetters(metrics)
+        self.dead = DeadLetters(metrics, deadletters)
 
     async def handle(self, events: Sequence[RawEvent]) -> Outputs:
         """Index every parseable document of the batch; return the dead letters."""

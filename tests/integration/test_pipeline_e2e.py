@@ -16,7 +16,6 @@ If Kafka or OpenSearch is not up the test fails loudly (no skip).
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import time
@@ -26,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from processors.pseudonym import pseudonymise_customer
+from streams.deadletter import original_hmac
 from streams.probe import http_json
 from streams.replay import producer_config, replay
 from streams.settings import Settings
@@ -127,6 +128,7 @@ def pipeline(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "VOC_CONSUMER_GROUP": f"voc-e2e-{run}",
         "VOC_WEB_PORT": str(free_port()),
         "VOC_WORKER_DATA_DIR": str(workdir / "worker"),
+        "VOC_PSEUDONYM_KEY_FILE": str(_key_file(workdir)),
         "VOC_SEARCH_REPLICAS": "0",
         "VOC_BATCH_WITHIN_S": "0.1",
     }
@@ -148,6 +150,15 @@ def pipeline(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
                    "log": log_path}
     finally:
         remove_run(settings)
+
+
+PSEUDONYM_KEY = b"e2e-pseudonym-key-0123456789abcdef"
+
+
+def _key_file(workdir: Any) -> Any:
+    path = workdir / "pseudonym.key"
+    path.write_bytes(PSEUDONYM_KEY + b"\n")  # a trailing newline is not part of the key
+    return path
 
 
 def _replay(settings: Settings, lines: list[bytes]) -> None:
@@ -207,7 +218,16 @@ def test_replay_good_and_bad_end_to_end(pipeline: dict[str, Any]) -> None:
             read_topic(settings, settings.topic("deadletter"), n_bad)]
     assert len(dead) == n_bad
     assert all(d["reason"] and d["error"] for d in dead)
-    assert sorted(base64.b64decode(d["original_b64"]) for d in dead) == sorted(BAD_LINES)
+    # by default no original is kept: a keyed hash (matchable) and a redacted preview
+    assert all(d["original_b64"] == "" and d["original_kept"] is False for d in dead)
+    assert sorted(d["original_hmac"] for d in dead) == sorted(
+        original_hmac(line, PSEUDONYM_KEY) for line in BAD_LINES)
+    # customer ids travel as pseudonyms under the configured key, keys included
+    assert all(f["customer_id"] is None or f["customer_id"].startswith("cid_")
+               for f in followups)
+    assert {f["customer_id"] for f in followups} <= {
+        pseudonymise_customer(f"{pipeline['run']}-C{i}", PSEUDONYM_KEY)
+        for i in range(len(GOOD_SMS))}
 
     def metrics_settled() -> str | None:
         status, text = http_json(pipeline["base_url"] + "/metrics")

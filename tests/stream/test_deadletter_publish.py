@@ -10,8 +10,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from schemas.records import InboundSMS
-from streams.deadletter import build_deadletter, describe_error, safe_key
+from schemas.records import DeadLetter, InboundSMS
+from streams.deadletter import (
+    DeadLetterPolicy,
+    build_deadletter,
+    deadletter_bytes,
+    describe_error,
+    original_hmac,
+    safe_key,
+)
 from streams.handlers.common import OutRecord, publish_all
 
 
@@ -33,12 +40,45 @@ def test_safe_key(key: bytes | None, expected: str | None) -> None:
     assert safe_key(key) == expected
 
 
-def test_deadletter_keeps_original_bytes() -> None:
+KEY = b"0123456789abcdef0123456789abcdef"
+
+
+def test_deadletter_keeps_original_bytes_only_when_the_operator_says_so() -> None:
     raw = b"\xff\xfe not utf-8"
-    dl = build_deadletter(source_topic="t", partition=1, offset=2, key=None, reason="invalid_utf8",
-                          error="x" * 2000, original=raw)
-    assert base64.b64decode(dl.original_b64) == raw
-    assert len(dl.error) <= 500
+    kept = build_deadletter(source_topic="t", partition=1, offset=2, key=None,
+                            reason="invalid_utf8", error="x" * 2000, original=raw,
+                            policy=DeadLetterPolicy(hash_key=KEY, keep_original=True))
+    assert base64.b64decode(kept.original_b64) == raw and kept.original_kept
+    assert len(kept.error) <= 500
+    default = build_deadletter(source_topic="t", partition=1, offset=2, key=None,
+                               reason="invalid_utf8", error="x", original=raw,
+                               policy=DeadLetterPolicy(hash_key=KEY))
+    assert default.original_b64 == "" and default.original_kept is False
+    assert default.original_size == len(raw) and default.schema_version == 2
+    # the same key and original give the same hash, so a duplicate is recognisable
+    assert default.original_hmac == kept.original_hmac == original_hmac(raw, KEY)
+    assert original_hmac(raw, b"another key, 32 bytes long......") != default.original_hmac
+    assert original_hmac(raw + b" ", KEY) != default.original_hmac
+
+
+def test_a_default_dead_letter_previews_the_customer_words_redacted() -> None:
+    sms = json.dumps({"message_id": "m1", "from": "+447700900123", "received_at": "bad",
+                      "body": "<i>ring</i> me on 07700 900123, jo@example.com"}).encode()
+    dl = build_deadletter(source_topic="t", partition=0, offset=0, key=b"+447700900123",
+                          reason="invalid_record", error="e", original=sms,
+                          policy=DeadLetterPolicy(hash_key=KEY))
+    wire = deadletter_bytes(dl).decode()
+    assert dl.preview is not None and dl.preview.startswith("ring me on")
+    for secret in ("07700", "900123", "jo@example.com", "<i>"):
+        assert secret not in wire
+
+
+def test_a_version_1_dead_letter_still_parses() -> None:
+    v1 = {"schema_version": 1, "source_topic": "t", "partition": 0, "offset": 1, "key": None,
+          "reason": "invalid_json", "error": "e", "original_b64": "eyJ4Ijox",
+          "failed_at": "2026-11-25T18:00:00Z"}
+    dl = DeadLetter.model_validate(v1)
+    assert dl.original_kept and dl.original_b64 == "eyJ4Ijox" and dl.original_hmac is None
 
 
 async def test_publish_all_retries_only_failed_records() -> None:
@@ -78,7 +118,8 @@ def test_oversized_original_is_truncated_and_said_so() -> None:
 
     raw = b"x" * (MAX_ORIGINAL_BYTES + 10)
     dl = build_deadletter(source_topic="t", partition=0, offset=0, key=None, reason="too_large",
-                          error="too big", original=raw)
+                          error="too big", original=raw,
+                          policy=DeadLetterPolicy(hash_key=KEY, keep_original=True))
     assert len(base64.b64decode(dl.original_b64)) == MAX_ORIGINAL_BYTES
     assert "truncated" in dl.error
 
@@ -94,7 +135,7 @@ async def test_publish_all_dead_letters_a_record_refused_for_good() -> None:
     from streams.metrics import Metrics
 
     metrics = Metrics(CollectorRegistry())
-    dead = DeadLetters(metrics)
+    dead = DeadLetters(metrics, DeadLetterPolicy(hash_key=KEY, keep_original=True))
     sent: list[OutRecord] = []
     tries: dict[bytes, int] = {}
 
@@ -143,8 +184,9 @@ async def test_a_refused_dead_letter_is_sent_once_without_its_original_then_drop
     from streams.handlers.common import RawEvent as Ev
     from streams.metrics import Metrics
 
-    dead = DeadLetters(Metrics(CollectorRegistry()))
-    parked = deadletter_record(Ev("t.in", 0, 7, None, b"x" * 100), "invalid_json", "bad")
+    keep = DeadLetterPolicy(hash_key=KEY, keep_original=True)
+    dead = DeadLetters(Metrics(CollectorRegistry()), keep)
+    parked = deadletter_record(Ev("t.in", 0, 7, None, b"x" * 100), "invalid_json", "bad", keep)
     sent: list[OutRecord] = []
 
     async def refuse_all(rec: OutRecord) -> Any:
@@ -156,7 +198,8 @@ async def test_a_refused_dead_letter_is_sent_once_without_its_original_then_drop
     await publish_all([parked], refuse_all, refused=lambda r, e: dead.unpublishable(r, e, "t.dl"))
     assert len(sent) == 2  # the original dead letter, then its slim copy; then given up
     slim = json.loads(sent[1].value)
-    assert slim["original_b64"] == "" and slim["offset"] == 7
+    assert slim["original_b64"] == "" and slim["offset"] == 7 and not slim["original_kept"]
+    assert slim["original_hmac"] == json.loads(parked.value)["original_hmac"]
     assert "original dropped" in slim["error"] and slim["reason"] == "invalid_json"
 
 
@@ -174,3 +217,31 @@ def test_produce_failure_classes(exc: str, expected: str) -> None:
     assert produce_failure(getattr(errors, exc)()) == expected
     assert produce_failure(ConnectionError("reset")) == "retriable"
     assert produce_failure(TypeError("value must be bytes")) == "permanent"
+
+
+def test_dead_letters_of_already_minimised_outputs_keep_the_record() -> None:
+    policy = DeadLetterPolicy(hash_key=KEY, minimised_sources=frozenset({"voc.feedback.enriched"}))
+    enriched = b'{"id": "sms:1", "text": "[PHONE] my bill"}'
+    dl = build_deadletter(source_topic="voc.feedback.enriched", partition=0, offset=1, key=None,
+                          reason="index_rejected", error="mapping", original=enriched,
+                          policy=policy)
+    assert dl.original_kept and base64.b64decode(dl.original_b64) == enriched
+    raw = build_deadletter(source_topic="voc.sms.inbound", partition=0, offset=1, key=None,
+                           reason="invalid_json", error="e", original=b"{x", policy=policy)
+    assert not raw.original_kept and raw.original_b64 == ""
+
+
+def test_a_phone_number_cut_by_the_preview_scan_is_not_shown_in_part(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import streams.deadletter as dl
+
+    # e-mails shrink to [EMAIL], so what sat at the end of the scanned prefix (the first
+    # digits of a phone number cut in two) would land inside the 280 shown characters
+    mails = "averyveryverylongaddress123@example.com " * 40
+    head = mails[: dl.PREVIEW_SCAN_CHARS - 6]
+    body = head + "07700 900123 and more " + "b" * 5000
+    original = json.dumps({"body": body}).encode()
+    assert "077" not in dl.safe_preview(original) and "[EMAIL]" in dl.safe_preview(original)
+    monkeypatch.setattr(dl, "_CUT_MARGIN", 0)  # the margin is what keeps it out
+    assert "077" in dl.safe_preview(original)

@@ -10,10 +10,13 @@ mapping and bulk request still runs on a real search engine.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 _VENDOR = re.compile(
@@ -77,8 +80,37 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _forward
 
 
+class _Server(ThreadingHTTPServer):
+    """Remembers its open client connections, so a stop can cut them like a dead server."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.open_conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._conns_lock:
+            self.open_conns.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._conns_lock:
+            self.open_conns.discard(request)
+        super().shutdown_request(request)
+
+    def cut_connections(self) -> None:
+        with self._conns_lock:
+            conns = list(self.open_conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
 class EsProxy:
-    """The proxy on 127.0.0.1 (a free port) in a daemon thread; use as a context manager."""
+    """The proxy on 127.0.0.1 (a free port, or ``port`` to bring a stopped one back where
+    its clients look) in a daemon thread; use as a context manager."""
 
     def __init__(self, upstream_url: str = "http://127.0.0.1:9200", port: int = 0) -> None:
         parts = urlsplit(upstream_url)
@@ -87,8 +119,7 @@ class EsProxy:
             (_Handler,),
             {"upstream": (parts.hostname or "127.0.0.1", parts.port or 9200)},
         )
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -101,8 +132,11 @@ class EsProxy:
         return self
 
     def stop(self) -> None:
+        """Stop listening and cut every open (keep-alive) connection: the clients then see
+        what they would of a search node that went away."""
         self._server.shutdown()
         self._server.server_close()
+        self._server.cut_connections()
         self._thread.join(timeout=5)
 
     def __enter__(self) -> EsProxy:
