@@ -22,7 +22,6 @@ sink and the metrics, and wires every agent (``streams.agents``) and web view on
 
 from __future__ import annotations
 
-import ssl
 from typing import Any, ClassVar
 
 import faust
@@ -34,35 +33,15 @@ from streams.agents import RAW, OperatorSinks, define_agents
 from streams.consumer import SafeTransport
 from streams.metrics import METRICS, Metrics
 from streams.search.lazy import LazyBackend
+from streams.security import faust_broker_credentials
 from streams.settings import Settings
 from streams.types import BatchEnricher, ParseInbound, SearchSink
 from streams.web import register_views
 
 
-def kafka_ssl_context(settings: Settings) -> ssl.SSLContext | None:
-    """TLS context for SSL / SASL_SSL brokers (system CAs, or ``kafka_ssl_cafile``)."""
-    if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
-        return None
-    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-    return ssl.create_default_context(purpose=ssl.Purpose.SERVER_AUTH, cafile=cafile)
-
-
 def broker_credentials(settings: Settings) -> Any:
-    """Faust ``broker_credentials`` from settings: SASL (PLAIN/SCRAM), TLS, or None."""
-    ctx = kafka_ssl_context(settings)
-    if settings.kafka_security_protocol.startswith("SASL"):
-        if not settings.kafka_sasl_username or settings.kafka_sasl_password is None:
-            raise ValueError(
-                "VOC_KAFKA_SECURITY_PROTOCOL is SASL_* but VOC_KAFKA_SASL_USERNAME / "
-                "VOC_KAFKA_SASL_PASSWORD are not set"
-            )
-        return faust.SASLCredentials(
-            username=settings.kafka_sasl_username,
-            password=settings.kafka_sasl_password.get_secret_value(),
-            ssl_context=ctx,
-            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-        )
-    return ctx
+    """Faust ``broker_credentials`` (SASL/SCRAM, TLS, mTLS) from ``streams.security``."""
+    return faust_broker_credentials(settings)
 
 
 def kafka_broker_urls(settings: Settings) -> list[str]:

@@ -270,6 +270,24 @@ def test_console_files_come_from_its_secret(rendered: tuple[str, list[Obj]],
     assert setting_field("VOC_CONSOLE__USERS_FILE") is not None
 
 
+def test_every_worker_reads_the_one_pseudonym_key_from_the_secret(
+    rendered: tuple[str, list[Obj]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Replicas must share the key (a generated one per pod would split every customer),
+    and a missing key keeps the pod from starting instead."""
+    _, objs = rendered
+    spec = _pod_specs(objs)["Deployment/voc-worker"]
+    c = spec["containers"][0]
+    key_file = _settings(_plain_env(objs, c), monkeypatch).pseudonym_key_file
+    assert key_file is not None
+    vols = {v["name"]: v for v in spec["volumes"] if "secret" in v}
+    (mount,) = [m for m in c["volumeMounts"] if m["mountPath"] == str(key_file.parent)]
+    secret = vols[mount["name"]]["secret"]
+    assert mount["readOnly"] and secret["secretName"] == "voc-secrets"
+    assert secret["items"] == [{"key": "pseudonym-key", "path": key_file.name}]
+    assert not secret.get("optional")
+
+
 # --- scaling -------------------------------------------------------------------------------
 
 
