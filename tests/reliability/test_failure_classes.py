@@ -28,6 +28,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -376,3 +377,62 @@ def test_hung_search_node_is_waited_out_nothing_lost(scenario: Scenario,
         **figures, "hung_s": 45, "index_retries_during": retries,
         "health_503_polls": health_during.count(503), "drained_after_cont_s": round(drained, 1),
         "worker_alive": worker.alive})
+
+
+def test_future_and_ancient_timestamps_survive_a_crash_corrected_once(scenario: Scenario
+                                                                      ) -> None:
+    """Year-9999 and year-1 messages among ordinary traffic, with the worker killed -9
+    mid-stream and restarted: each misdated message is indexed exactly once, carries the
+    broker's time with ``time_corrected``, opens no month index of its own, and its
+    follow-up deadline (if a rant) runs from the corrected time, not from year 9999 or 1."""
+    worker = scenario.add_worker(KEEP_ORIGINALS).start()
+    worker.wait_healthy()
+    angry = "This is unacceptable, cancel my contract NOW, {}"
+    misdated = ([_sms(scenario.run, i, angry.format(i), at="9999-12-31T23:59:59Z")
+                 for i in range(5)]
+                + [_sms(scenario.run, 100 + i, f"thanks, all sorted {i}",
+                        at="0001-01-01T00:00:00Z") for i in range(5)]
+                + [_sms(scenario.run, 200 + i, f"ok {i}", at="2999-01-01T00:00:00Z")
+                   for i in range(5)])
+    normal = make_messages(400, scenario.run)
+    messages = normal[:100] + misdated[:8] + normal[100:300] + misdated[8:] + normal[300:]
+    sent_from = time.time()
+    scenario.produce(messages)
+    first = [m for m in messages[:200] if m.feedback_id]
+    scenario.wait_for_index(len(first) // 2, timeout_s=300, messages=first)
+    worker.kill9()
+    restarted = scenario.restart_worker(worker)
+    restarted.wait_healthy()
+    valid = [m for m in messages if m.feedback_id]
+    took = scenario.wait_for_index(len(valid), timeout_s=400, messages=valid)
+    figures = check_delivery(scenario, messages)
+
+    base = scenario.settings.search_url.rstrip("/")
+    ids = [m.feedback_id for m in misdated]
+    r = httpx.post(f"{base}/{scenario.name}/_search", timeout=30.0, json={
+        "size": 100, "query": {"ids": {"values": ids}},
+        "_source": ["received_at", "time_corrected"]})
+    r.raise_for_status()
+    hits = r.json()["hits"]["hits"]
+    assert sorted(h["_id"] for h in hits) == sorted(ids)
+    for h in hits:
+        assert h["_source"]["time_corrected"] is True, h
+        at = datetime.fromisoformat(h["_source"]["received_at"].replace("Z", "+00:00"))
+        assert sent_from - 600 <= at.timestamp() <= time.time() + 60, h
+    indices = httpx.get(f"{base}/_cat/indices/{scenario.name}-*",
+                        params={"format": "json"}, timeout=30.0).json()
+    assert not [i["index"] for i in indices
+                if any(y in i["index"] for y in ("9999.", "0001.", "2999."))], indices
+
+    # rants among them: the deadline runs from the corrected time, within hours of now
+    fu = httpx.post(f"{base}/{scenario.settings.alias('followups')}/_search", timeout=30.0,
+                    json={"size": 100, "query": {"terms": {"feedback_id": ids[:5]}}})
+    fu.raise_for_status()
+    for h in fu.json()["hits"]["hits"]:
+        due = datetime.fromisoformat(h["_source"]["due_by"].replace("Z", "+00:00"))
+        assert due.timestamp() <= time.time() + 8 * 86_400, h["_source"]
+    corrected = metric_sum(restarted.metrics(), "voc_event_time_corrected_total")
+    assert corrected >= 1  # the restarted worker corrected those it (re)read
+    record_figures("misdated_timestamps_kill9", {
+        **figures, "misdated": len(misdated), "all_indexed_s": round(took, 1),
+        "corrected_after_restart": corrected})
