@@ -56,11 +56,15 @@ def load_pseudonym_key(settings: Settings) -> bytes:
     if settings.pseudonym_key_file is not None:
         return _read_key(path)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another process made it first: use theirs
             return _read_key(path)
+        except OSError as exc:  # a read-only root (a container): say what to configure
+            raise PseudonymKeyError(
+                f"cannot create a pseudonym key at {path} ({exc.strerror or exc}); set "
+                "VOC_PSEUDONYM_KEY_FILE to a key file shared by every worker") from exc
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
         log.warning("generated a new pseudonym key at %s", path)

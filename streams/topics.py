@@ -71,19 +71,28 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 
 
 def kafka_client_kwargs(settings: Settings) -> dict[str, Any]:
-    """kafka-python connection arguments (bootstrap + security) from the settings."""
-    kwargs: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap.split(","),
-        "security_protocol": settings.kafka_security_protocol,
-    }
-    if settings.kafka_sasl_mechanism:
-        kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        kwargs["sasl_plain_username"] = settings.kafka_sasl_username
-        if settings.kafka_sasl_password is not None:
-            kwargs["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
-    if settings.kafka_ssl_cafile is not None:
-        kwargs["ssl_cafile"] = str(settings.kafka_ssl_cafile)
-    return kwargs
+    """kafka-python connection arguments (bootstrap + ``streams.security``) from the settings."""
+    from streams.security import kafka_python_security
+
+    return {"bootstrap_servers": settings.kafka_bootstrap.split(","),
+            **kafka_python_security(settings)}
+
+
+def admin_client(settings: Settings, timeout_s: float | None = None) -> Any:
+    """A kafka-python admin client; a broker that cannot be used (down, TLS, mTLS or SASL
+    refused) raises ``KafkaUnavailable`` with the reason (``streams.kafka_check``)."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    extra: dict[str, Any] = {}
+    if timeout_s is not None:
+        extra["request_timeout_ms"] = extra["bootstrap_timeout_ms"] = int(timeout_s * 1000)
+    try:
+        return KafkaAdminClient(client_id="voc-topics", **extra, **kafka_client_kwargs(settings))
+    except KafkaError as exc:
+        from streams.kafka_check import connect_error
+
+        raise connect_error(settings, exc) from exc
 
 
 def create_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]:
@@ -92,15 +101,11 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]
     Returns ``{topic: "created" | "exists" | "partitions N->M" | "configs updated"}``;
     idempotent. Existing topics also get their configs brought in line with the spec.
     """
-    from kafka import KafkaAdminClient
     from kafka.admin import NewPartitions, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    logging.getLogger("kafka").setLevel(logging.WARNING)
-    admin = KafkaAdminClient(
-        client_id="voc-topics", request_timeout_ms=int(timeout_s * 1000),
-        **kafka_client_kwargs(settings),
-    )
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)  # failures are explained instead
+    admin = admin_client(settings, timeout_s)
     try:
         specs = topic_specs(settings)
         existing = set(admin.list_topics())
@@ -141,9 +146,7 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]
 
 def describe_topics(settings: Settings) -> dict[str, int]:
     """Partition count of each contract topic that exists on the broker."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(client_id="voc-topics", **kafka_client_kwargs(settings))
+    admin = admin_client(settings)
     try:
         names = [s.name for s in topic_specs(settings)]
         present = [n for n in names if n in set(admin.list_topics())]
@@ -154,9 +157,7 @@ def describe_topics(settings: Settings) -> dict[str, int]:
 
 def delete_topics(settings: Settings) -> None:
     """Delete the contract topics under this settings' prefix (test clean-up)."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(client_id="voc-topics", **kafka_client_kwargs(settings))
+    admin = admin_client(settings)
     try:
         names = [s.name for s in topic_specs(settings)]
         present = [n for n in names if n in set(admin.list_topics())]
@@ -169,9 +170,7 @@ def delete_topics(settings: Settings) -> None:
 def delete_internal_topics(settings: Settings) -> None:
     """Delete Faust's own topics of this consumer group (follow-up re-key topic, table
     changelog): clean-up after tests and benchmarks that ran a worker on their own group."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(client_id="voc-topics", **kafka_client_kwargs(settings))
+    admin = admin_client(settings)
     try:
         mine = [t for t in admin.list_topics()
                 if t.startswith(f"{settings.topic_prefix}{settings.consumer_group}-")

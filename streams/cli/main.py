@@ -36,7 +36,14 @@ models_cmd.register(cli)
 
 
 def main() -> None:
-    cli()
+    """Run the group; settings refused at start-up (``ConfigError``) end in one clear line."""
+    from streams.settings import ConfigError
+
+    try:
+        cli()
+    except ConfigError as exc:
+        click.echo(f"voc: configuration refused: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ class RekeyHandler:
                 headers.append((CONTACT_HEADER, json.dumps(
                     {"id": contact.message_id, "at": contact.at}).encode("utf-8")))
             out.records.append(OutRecord("contacts", key, ev.value or b"",
-                                         headers=tuple(headers)))
+                                         headers=tuple(headers), origin=ev))
         return out
 
 

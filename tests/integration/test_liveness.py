@@ -1,7 +1,8 @@
 """Liveness vs readiness on real processes: a real ``voc worker`` (real encoder, real Kafka)
 whose search cluster goes away answers ``/health`` 503 (readiness: hold back) and ``/live``
 200 throughout (liveness: do not restart it), and is ready again once search is back, with
-no restart. A real ``voc console`` with no backend at all answers ``/live`` 200 too.
+no restart. A real ``voc console`` with no backend at all answers ``/live`` 200 too. Each
+one's resident memory fits the memory request of its Kubernetes Deployment.
 
 Search "goes away" by stopping the header-passing proxy the worker reaches it through
 (tests/support/es_proxy.py), then starting it again on the same port: the shared stack's
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from streams.liveness import LIVE_PATH
@@ -23,6 +25,7 @@ from streams.probe import http_json
 from streams.settings import Settings
 from streams.web import HEALTH_PATH
 from tests.support.es_proxy import EsProxy
+from tests.support.k8s import memory_request
 from tests.support.live import free_port, require_stack, voc_process, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,6 +83,8 @@ def test_worker_live_while_search_is_down_and_ready_again_after(worker: dict[str
     base, proc = worker["base_url"], worker["proc"]
     status, live = http_json(base + LIVE_PATH)
     assert status == 200 and live["service"] == "worker" and live["pid"] == proc.pid
+    rss = psutil.Process(proc.pid).memory_info().rss
+    assert rss <= memory_request("worker-deployment"), f"worker RSS {rss >> 20} MiB"
 
     proxy: EsProxy = worker["state"]["proxy"]
     port = int(proxy.url.rsplit(":", 1)[1])
@@ -125,3 +130,5 @@ def test_console_live_without_any_backend(tmp_path: Path) -> None:
                      cwd=REPO) as proc:
         status, body = http_json(url)
         assert status == 200 and body["service"] == "console" and body["pid"] == proc.pid
+        rss = psutil.Process(proc.pid).memory_info().rss
+        assert rss <= memory_request("console-deployment"), f"console RSS {rss >> 20} MiB"

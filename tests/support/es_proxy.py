@@ -14,6 +14,7 @@ import contextlib
 import http.client
 import re
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -112,20 +113,26 @@ class EsProxy:
     """The proxy on 127.0.0.1 (a free port, or ``port`` to bring a stopped one back where
     its clients look) in a daemon thread; use as a context manager."""
 
-    def __init__(self, upstream_url: str = "http://127.0.0.1:9200", port: int = 0) -> None:
+    handler_class: type[_Handler] = _Handler
+
+    def __init__(self, upstream_url: str = "http://127.0.0.1:9200", port: int = 0, *,
+                 tls: ssl.SSLContext | None = None, **handler_attrs: object) -> None:
         parts = urlsplit(upstream_url)
         handler = type(
             "_BoundHandler",
-            (_Handler,),
-            {"upstream": (parts.hostname or "127.0.0.1", parts.port or 9200)},
+            (self.handler_class,),
+            {"upstream": (parts.hostname or "127.0.0.1", parts.port or 9200), **handler_attrs},
         )
         self._server = _Server(("127.0.0.1", port), handler)
+        self._tls = tls is not None
+        if tls is not None:  # TLS on every accepted connection (the secured-search tests)
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{port}"
 
     def start(self) -> EsProxy:
         self._thread.start()
@@ -144,3 +151,12 @@ class EsProxy:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+if __name__ == "__main__":
+    # ``python -m tests.support.es_proxy UPSTREAM_URL PORT``: the proxy as a process of its
+    # own, which a fault test can freeze (SIGSTOP) to play a hung search node
+    import sys
+
+    proxy = EsProxy(sys.argv[1], int(sys.argv[2]))
+    proxy._server.serve_forever()

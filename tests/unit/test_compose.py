@@ -5,12 +5,14 @@ files it mounts or builds from exist, and published ports stay on 127.0.0.1."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from streams.cli.main import cli
 from streams.settings import Settings
 from tests.support.settings_env import is_setting
 
@@ -123,6 +125,11 @@ def test_dockerfile_builds_the_torch_free_runtime_in_two_stages() -> None:
     # the runtime install: the package without the train extra (torch), checked in the build
     assert "pip install . " in runs + " " and "[train]" not in runs and "import torch" in runs
     assert "voc models build" in runs  # the int8 graph is built once, in the image
+    for match in re.finditer(r"/opt/voc/bin/voc ([a-z-]+)(?: ([a-z-]+))?", runs):
+        group = cli.commands.get(match.group(1))
+        assert group is not None, f"voc {match.group(1)} is not a command"
+        if match.group(2):
+            assert match.group(2) in group.commands, match.group(0)  # type: ignore[attr-defined]
     # the runtime stage copies the venv and the built graph cache, nothing else from build
     copies = [line for line in runtime if line.startswith("COPY ")]
     assert all("--from=build" in line for line in copies)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import stat
 from pathlib import Path
 
@@ -78,3 +79,20 @@ def test_dead_letters_of_our_own_minimised_outputs_keep_them(tmp_path: Path) -> 
     for raw_source in ("p.voc.sms.inbound", "p.voc.survey.replies", "p.voc.followups.outcomes",
                        "p.voc.audit"):
         assert not policy.keeps(raw_source), raw_source
+
+
+def test_a_state_dir_that_cannot_be_written_asks_for_the_key_file(tmp_path: Path) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        settings = Settings(stack=StackSettings(state_dir=ro / "state"))
+        if os.access(ro, os.W_OK):  # root ignores modes: make the parent a file instead
+            ro.chmod(0o700)
+            blocker = tmp_path / "blocker"
+            blocker.write_text("")
+            settings = Settings(stack=StackSettings(state_dir=blocker / "state"))
+        with pytest.raises(PseudonymKeyError, match="VOC_PSEUDONYM_KEY_FILE"):
+            load_pseudonym_key(settings)
+    finally:
+        ro.chmod(0o700)
