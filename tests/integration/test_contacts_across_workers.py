@@ -102,7 +102,10 @@ def run(tmp_path: Path) -> Iterator[Run]:
     settings = base.model_copy(update={"topic_prefix": f"{name}.", "consumer_group": name,
                                        "search_alias": name, "search_replicas": 0})
     create_topics(settings)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
+    key_file = tmp_path / "pseudonym.key"  # one key for both workers, as in a deployment
+    key_file.write_bytes(b"contacts-integration-test-key-0123456789\n")
+    env = {**os.environ, "VOC_PSEUDONYM_KEY_FILE": str(key_file),
+           "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
            "VOC_TOPIC_PREFIX": settings.topic_prefix, "VOC_CONSUMER_GROUP": name,
            "VOC_SEARCH_ALIAS": name, "VOC_SEARCH_REPLICAS": "0", "VOC_LOG_LEVEL": "INFO",
            "VOC_BATCH_WITHIN_S": "0.05"}
