@@ -139,3 +139,14 @@ def test_latin_vocabulary_gives_the_same_pieces_and_rows(e5_dir: Path) -> None:
     unk = cut._fast.token_to_id("<unk>")
     assert unk in cut._fast.encode("Привет").ids
     assert unk not in full._fast.encode("Привет").ids
+
+
+def test_opt_in_encoder_resolves_and_refuses_minilm_heads(e5_dir: Path) -> None:
+    """The Settings value selects the converted model; the shipped heads (MiniLM, 6 layers)
+    are refused for it rather than giving nonsense."""
+    from processors.config import ModelConfig, resolve_model_dir
+    from processors.encoder import EncoderAnalyzer
+
+    assert resolve_model_dir(e5_files.E5_ID) == str(e5_dir)
+    with pytest.raises(ValueError, match="train heads"):
+        EncoderAnalyzer(ModelConfig(encoder=e5_files.E5_ID))
