@@ -7,9 +7,10 @@ Three layers, cheapest first:
    in. Mostly-English text, or words of one other language only, decide here in
    microseconds (most messages).
 2. lingua-language-detector (Apache-2.0), restricted to ``LANGUAGES`` and in
-   low-accuracy mode (trigram models only): ~0.3 s and ~15 MB to load, against
-   ~5 s and ~220 MB for its full mode, which measured no better here once layer 1
-   has answered the one-word replies (bench/language.py). It is loaded lazily.
+   low-accuracy mode (trigram models only): ~0.3 s and ~25 MB to load, against
+   2-6 s and ~225 MB for its full mode, which measured no better on the customer
+   set's dev part once layer 1 has answered the one-word replies (bench/language.py).
+   It is loaded lazily.
 3. A principled fallback. lingua is trusted when its top two languages lie at least
    ``MIN_RELATIVE_DISTANCE`` apart, on text of ``SENTENCE_WORDS`` or more when words
    spoke (n-grams are weak on short text: there lingua only ranks the languages the
