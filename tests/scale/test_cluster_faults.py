@@ -101,7 +101,7 @@ def test_partition_leader_broker_killed_mid_stream(
 
     replay.join(timeout=600)
     assert state["error"] is None, f"replay failed (acks=all, min ISR 2): {state['error']!r}"
-    sc.wait_for_index(valid, timeout_s=600, messages=messages)
+    sc.wait_for_index(valid, timeout_s=420, messages=messages)
     recovery_s = time.monotonic() - killed_at
     assert all(w.alive for w in workers), "a worker died after the broker came back"
 
@@ -158,7 +158,7 @@ def test_search_node_killed_mid_stream(cluster: Cluster, scale_scenario: Scenari
 
     replay.join(timeout=600)
     assert state["error"] is None, f"replay failed: {state['error']!r}"
-    sc.wait_for_index(valid, timeout_s=600, messages=messages)
+    sc.wait_for_index(valid, timeout_s=420, messages=messages)
     recovery_s = time.monotonic() - killed_at
     assert all(w.alive for w in workers), "a worker died while a search node was down"
 
@@ -210,7 +210,7 @@ def test_workers_scale_3_to_1_to_3_mid_stream(
 
     replay.join(timeout=600)
     assert state["error"] is None, f"replay failed: {state['error']!r}"
-    sc.wait_for_index(valid, timeout_s=600, messages=messages)
+    sc.wait_for_index(valid, timeout_s=420, messages=messages)
     recovery_s = time.monotonic() - scale_in_at
     assert survivor.alive and all(w.alive for w in joined), "a worker died while scaling"
 
