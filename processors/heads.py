@@ -28,14 +28,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
 from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
+
+if TYPE_CHECKING:  # torch only for training and the torch runtimes (the [train] extra)
+    import torch
 
 DEFAULT_HEADS = Path(__file__).resolve().parent / "models" / "heads.safetensors"
 # These matrices are small: a multi-threaded BLAS spends more time waking and
@@ -51,6 +53,8 @@ _LORA_SUFFIXES = ("attention.self.query", "attention.self.key", "attention.self.
 
 def lora_targets(model: torch.nn.Module) -> list[str]:
     """Names of the encoder's Linear layers that low-rank adapters (LoRA) may update."""
+    import torch
+
     return [name for name, m in model.named_modules()
             if isinstance(m, torch.nn.Linear) and ".layer." in name
             and name.endswith(_LORA_SUFFIXES)]
@@ -127,45 +131,6 @@ class AttnHead:
         """Class probabilities."""
         return softmax(self.logits(tokens, mask, emb))
 
-    def to_torch(self) -> TorchAttnHead:
-        """The same head as a torch module (traced into the encoder's graph)."""
-        return TorchAttnHead(self)
-
-
-class TorchAttnHead(torch.nn.Module):
-    """``AttnHead.probs`` in torch, same maths and weights: traced together with the
-    encoder, forward + heads are one TorchScript call, with no Python between ops.
-    Members run one after another with plain 2-D products (one batched 3-D einsum over
-    the member axis measured 1.3x slower for a single member)."""
-
-    def __init__(self, head: AttnHead) -> None:
-        super().__init__()
-        self.members = head.members  # a constant: the loop is unrolled when traced
-        for i in range(self.members):
-            for k in _PARAMS:
-                self.register_buffer(f"{k}_{i}",
-                                     torch.from_numpy(np.ascontiguousarray(head.params[k][i])))
-        self.register_buffer("offset", torch.from_numpy(np.ascontiguousarray(head.offset)))
-        self.width = int(head.params["ln_weight"].shape[1])  # a constant, not a traced shape
-
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, emb: torch.Tensor
-                ) -> torch.Tensor:
-        m = mask.bool()
-        mf = m[..., None].to(tokens.dtype)
-        mean = (tokens * mf).sum(1) / mf.sum(1).clamp(min=1.0)
-        total = torch.zeros(())
-        for i in range(self.members):
-            p = {k: cast(torch.Tensor, getattr(self, f"{k}_{i}")) for k in _PARAMS}
-            scores = torch.einsum("bld,kd->blk", tokens, p["query"])
-            scores = scores.masked_fill(~m[..., None], -1e9)
-            pools = torch.einsum("blk,bld->bkd", scores.softmax(1), tokens).flatten(1)
-            x = torch.cat([pools, mean, emb], 1)
-            x = torch.nn.functional.layer_norm(x, (self.width,), p["ln_weight"], p["ln_bias"],
-                                               1e-5)
-            h = torch.nn.functional.gelu(x @ p["fc1_weight"].T + p["fc1_bias"],
-                                         approximate="tanh")
-            total = total + h @ p["fc2_weight"].T + p["fc2_bias"]
-        return (total / self.members + cast(torch.Tensor, self.offset)).softmax(-1)
 
 
 @dataclass
@@ -238,7 +203,10 @@ class Heads:
     def merge_lora(self, model: torch.nn.Module) -> int:
         """Add the low-rank updates into ``model``'s weights in place (once, at load: the
         adapted encoder then runs exactly as fast as the plain one); how many layers.
-        Refuses an update whose layer or shape the model lacks."""
+        Refuses an update whose layer or shape the model lacks. The torch-free runtime
+        merges in numpy instead (``processors.bert_graph.merge_lora``)."""
+        import torch
+
         targets = set(lora_targets(model))
         with torch.no_grad():
             for name, (a, b) in self.lora.items():

@@ -8,26 +8,29 @@ token row of ``X`` gets its own scale, max|row| / 127, and each column of ``W`` 
 depend only on that row: a message gets the same result alone or in any batch. The
 rest of the graph (attention scores, softmax, layer norms, pooling, heads) stays fp32.
 
-The graph is exported with ``torch.onnx`` and rewritten in memory when the analyzer
-loads (about a second per graph here), so it always matches the loaded weights.
+The fp32 graph comes from ``processors/bert_graph.py`` (written from the weights, no torch)
+or, for the reference and for encoders it cannot write, from ``torch.onnx``
+(``processors/torch_encoder.py``); ``processors/model_cache.py`` keeps the result on disk.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
 import onnxruntime as ort
-import torch
-from onnx import TensorProto, helper, numpy_helper
+
+if TYPE_CHECKING:
+    import onnx
 
 log = logging.getLogger(__name__)
 
-_INPUTS = ("input_ids", "attention_mask")
+#: one encoder call: token ids and attention mask (B, L) -> [embedding] or
+#: [embedding, sentiment, emotion] (an OnnxGraph, or a torch runtime's forward)
+Forward = Callable[[np.ndarray, np.ndarray], list[np.ndarray]]
+
 #: weights use 7 bits: without VNNI, x86's uint8 x int8 kernel adds pairs of products in
 #: int16, which overflows for 255 * 127 * 2; 255 * 63 * 2 fits (ORT's own "reduce_range")
 _W_MAX = 63.0
@@ -42,6 +45,9 @@ def quantize_per_token(model: onnx.ModelProto, skip_prefixes: Iterable[str] = ()
     Nodes whose name starts with one of ``skip_prefixes`` stay fp32. Returns the new
     model and how many MatMuls changed.
     """
+    import onnx  # only when a graph is built: importing it costs over a second
+    from onnx import TensorProto, helper, numpy_helper
+
     skip = tuple(skip_prefixes)
     g = model.graph
     inits = {i.name: i for i in g.initializer}
@@ -92,26 +98,6 @@ def quantize_per_token(model: onnx.ModelProto, skip_prefixes: Iterable[str] = ()
     g.initializer.extend(kept + [i for i in shared + added if i.name in used])
     onnx.checker.check_model(model)
     return model, count
-
-
-def build(module: torch.nn.Module, example: Mapping[str, torch.Tensor], outputs: list[str],
-          skip_prefixes: Iterable[str] = ()) -> bytes:
-    """``module(input_ids, attention_mask)`` exported to ONNX (dynamic batch and length)
-    and rewritten to per-token int8; the serialized graph, built in memory (~1 s)."""
-    dyn = {name: {0: "batch", 1: "length"} for name in _INPUTS}
-    dyn.update({name: {0: "batch"} for name in outputs})
-    buf = io.BytesIO()
-    with torch.inference_mode(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # TracerWarnings about Python-side shape checks
-        # the stubs say a path; a file object is documented and works
-        torch.onnx.export(module, (example["input_ids"], example["attention_mask"]),
-                          buf,  # type: ignore[arg-type]
-                          input_names=list(_INPUTS), output_names=outputs,
-                          dynamic_axes=dyn, opset_version=17, dynamo=False)
-    model, count = quantize_per_token(onnx.load_from_string(buf.getvalue()), skip_prefixes)
-    log.info("built per-token int8 graph: %d MatMuls rewritten", count)
-    serialized: bytes = model.SerializeToString()
-    return serialized
 
 
 class OnnxGraph:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,9 +94,12 @@ def _parse_int(s: str) -> int | float:
     return int(s) if len(s) <= 300 else math.inf
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _has_surrogate(obj: Any, depth: int = 0) -> bool:
     if isinstance(obj, str):
-        return any("\ud800" <= ch <= "\udfff" for ch in obj)
+        return _SURROGATE.search(obj) is not None  # one C-level scan, not a Python loop
     if depth > 50:
         return False
     if isinstance(obj, dict):
@@ -193,6 +197,10 @@ def _survey_only_signals(survey: SurveyScore | None) -> tuple[dict[str, float], 
     return {"negative": neg, "neutral": max(0.0, 1.0 - neg - pos), "positive": pos}, neutral_emotion
 
 
+def _utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
 def _sentiment(probs: dict[str, float]) -> Sentiment:
     label = max(SENTIMENT_LABELS, key=lambda k: probs.get(k, 0.0))
     score = float(np.clip(probs.get("positive", 0.0) - probs.get("negative", 0.0), -1.0, 1.0))
@@ -208,14 +216,19 @@ def _emotion(probs: dict[str, float]) -> Emotion:
 class Enricher:
     """Stateless apart from the loaded models: safe to share across batches."""
 
-    def __init__(self, config: EnrichConfig, analyzer: TextAnalyzer | None = None) -> None:
+    def __init__(self, config: EnrichConfig, analyzer: TextAnalyzer | None = None, *,
+                 warm_language: bool = True) -> None:
+        """``warm_language=False`` leaves langdetect's profiles (about 1.5 s of CPU) to the
+        first message that needs them: most never do (see processors/language.py), and a
+        one-shot ``voc classify`` should not pay for them up front; the worker warms."""
         self.config = config
         self.analyzer: TextAnalyzer = (
             analyzer if analyzer is not None else _default_analyzer(config)
         )
         self.taxonomy = load_taxonomy(config.taxonomy_path)
         self.subjects = SubjectMatcher(self.taxonomy, self.analyzer)
-        warm_up()
+        if warm_language:
+            warm_up()
         self.model_info = ModelInfo(
             encoder=str(self.analyzer.name), version=str(self.analyzer.version)
         )
@@ -280,7 +293,8 @@ class Enricher:
             language=lang.code, language_supported=lang.supported, opt_out=fb.opt_out,
             truncated=fb.truncated, sentiment=_sentiment(sent_p), emotion=emotion,
             topics=subjects, urgency=urgency, is_rant=rant,
-            pii=PiiReport(redacted=red.redacted, kinds=red.kinds), model=self.model_info,
+            pii=PiiReport(redacted=red.redacted, kinds=red.kinds, detector=red.detector),
+            model=self.model_info,
         )
         if not rant:
             return EnrichResult(feedback=feedback)
@@ -288,7 +302,10 @@ class Enricher:
         followup = FollowUp(
             id=f"followup:{fb.id}", feedback_id=fb.id, customer_id=fb.customer_id,
             brand=fb.brand, priority=priority, created_at=now,
-            due_by=due_by(priority, now, self.config.urgency), reasons=urgency.reasons,
+            # from the event's own time, not this worker's clock: enriching the same message
+            # again (a replay, a restart) gives the same deadline
+            due_by=due_by(priority, _utc(fb.received_at), self.config.urgency),
+            reasons=urgency.reasons,
             summary=summarize(fb.channel, emotion.label, subjects, urgency.reasons, priority),
             suggested_reply=suggest_reply(red.text, emotion.label, subjects,
                                           quote=lang.code in ("en", "und")),

@@ -35,25 +35,31 @@ class TopicDef:
     description: str = ""
     retention_days: int = 30
     max_message_mib: int = 2  # an inbound record may carry a 1 MB body (broker default 1 MiB)
+    # the broker stamps each record when it appends it (message.timestamp.type=LogAppendTime):
+    # the reference a message's own claimed time is checked against (processors.eventtime)
+    broker_time: bool = False
 
 
 TOPICS: tuple[TopicDef, ...] = (
     TopicDef("sms_inbound", "voc.sms.inbound", "sender or message id", InboundSMS,
-             description="SMS replies as the gateway posts them", retention_days=7),
+             description="SMS replies as the gateway posts them", retention_days=7,
+             broker_time=True),
     TopicDef("survey_replies", "voc.survey.replies", "response id", SurveyReply,
              description="survey answers (NPS/CSAT/CES) with optional comment",
-             retention_days=7),
+             retention_days=7, broker_time=True),
     TopicDef("enriched", "voc.feedback.enriched", "customer id (falls back to feedback id)",
              EnrichedFeedback, description="one per valid inbound message"),
     TopicDef("followups", "voc.followups", "customer id", FollowUp,
              description="rants only: priority, due_by, suggested reply"),
     TopicDef("followup_outcomes", "voc.followups.outcomes", "follow-up id", FollowUpOutcome,
              description="what the case tool did about a follow-up"),
-    # kept longest (someone has to look at them); they carry the original bytes
-    # base64-encoded: the worker's producer sends requests of up to 5 MB
+    # retention: VOC_TOPICS__DEADLETTER_RETENTION_DAYS (this is its default). By default a
+    # dead letter holds a redacted preview and a keyed hash; with originals kept
+    # (VOC_DEADLETTER_KEEP_ORIGINAL) they travel base64-encoded: the worker's producer
+    # sends requests of up to 5 MB
     TopicDef("deadletter", "voc.deadletter", "source topic", DeadLetter,
-             description="bad input with reason and original bytes", retention_days=90,
-             max_message_mib=6),
+             description="bad input with reason, redacted preview and keyed hash (original "
+             "bytes only when kept)", retention_days=30, max_message_mib=6),
     # operator actions and alert history: the audit trail is kept for a year
     TopicDef("audit", "voc.audit", "target (follow-up id, dead letter id or alert name)",
              AuditEvent, description="operator actions and received alerts, from the console",

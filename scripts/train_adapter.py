@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train_heads as th  # noqa: E402
 
-from processors.encoder import load_base, sentence_embedding  # noqa: E402
 from processors.heads import Heads, lora_targets  # noqa: E402
+from processors.torch_encoder import load_base, sentence_embedding  # noqa: E402
 from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS  # noqa: E402
 from training.metrics import argmax, emotion_scores  # noqa: E402
 

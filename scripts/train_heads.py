@@ -34,8 +34,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from processors.encoder import load_base, mean_pool  # noqa: E402
 from processors.heads import AttnHead, Heads  # noqa: E402
+from processors.torch_encoder import load_base, mean_pool  # noqa: E402
 from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS  # noqa: E402
 from training import data  # noqa: E402
 from training.metrics import argmax, emotion_scores, sentiment_scores  # noqa: E402

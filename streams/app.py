@@ -11,7 +11,9 @@ sink and the metrics, and wires every agent (``streams.agents``) and web view on
   still creates its own internal topics (table changelogs, the follow-up re-key
   topic), so ``topic_allow_declare`` stays on; the leader topic is disabled;
 * the web server binds ``settings.web_host`` (127.0.0.1 by default; Faust itself
-  would bind every interface);
+  would bind every interface) and serves only ``/health`` and ``/metrics`` (plus Faust's
+  bare production index at ``/``): Faust's ``/table/``, ``/router/``, statistics and graph
+  views are turned off, because they expose table contents and cluster topology;
 * the Kafka consumer is ``streams.consumer.SafeConsumer`` (``VocApp.transport_class``):
   Faust's own can commit past a message it never processed around a rebalance;
 * the Faust id is ``settings.consumer_group``: it is the Kafka consumer group and the
@@ -20,7 +22,6 @@ sink and the metrics, and wires every agent (``streams.agents``) and web view on
 
 from __future__ import annotations
 
-import ssl
 from typing import Any, ClassVar
 
 import faust
@@ -32,35 +33,15 @@ from streams.agents import RAW, OperatorSinks, define_agents
 from streams.consumer import SafeTransport
 from streams.metrics import METRICS, Metrics
 from streams.search.lazy import LazyBackend
+from streams.security import faust_broker_credentials
 from streams.settings import Settings
 from streams.types import BatchEnricher, ParseInbound, SearchSink
 from streams.web import register_views
 
 
-def kafka_ssl_context(settings: Settings) -> ssl.SSLContext | None:
-    """TLS context for SSL / SASL_SSL brokers (system CAs, or ``kafka_ssl_cafile``)."""
-    if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
-        return None
-    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-    return ssl.create_default_context(purpose=ssl.Purpose.SERVER_AUTH, cafile=cafile)
-
-
 def broker_credentials(settings: Settings) -> Any:
-    """Faust ``broker_credentials`` from settings: SASL (PLAIN/SCRAM), TLS, or None."""
-    ctx = kafka_ssl_context(settings)
-    if settings.kafka_security_protocol.startswith("SASL"):
-        if not settings.kafka_sasl_username or settings.kafka_sasl_password is None:
-            raise ValueError(
-                "VOC_KAFKA_SECURITY_PROTOCOL is SASL_* but VOC_KAFKA_SASL_USERNAME / "
-                "VOC_KAFKA_SASL_PASSWORD are not set"
-            )
-        return faust.SASLCredentials(
-            username=settings.kafka_sasl_username,
-            password=settings.kafka_sasl_password.get_secret_value(),
-            ssl_context=ctx,
-            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-        )
-    return ctx
+    """Faust ``broker_credentials`` (SASL/SCRAM, TLS, mTLS) from ``streams.security``."""
+    return faust_broker_credentials(settings)
 
 
 def kafka_broker_urls(settings: Settings) -> list[str]:
@@ -103,6 +84,13 @@ def create_app(settings: Settings) -> VocApp:
         producer_max_request_size=5_000_000,  # dead letters carry originals up to 2.5 MB
         stream_wait_empty=False,
         web_enabled=True,
+        # Faust's own views are off: /table/ serves table rows (follow-up state, personal
+        # data) and /router/ the cluster's worker URLs, to anyone who reaches the port; we
+        # route nothing across workers (no @table_route). /health and /metrics are ours.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
@@ -133,8 +121,8 @@ def build_worker_app(
           for index in (FOLLOWUPS, DEADLETTERS, AUDIT))
     )
     app = create_app(settings)
-    define_agents(app, settings, enricher=enricher, backend=sink, metrics=metrics, parse=parse,
-                  operator_sinks=operator_sinks)
+    define_agents(app, settings, enricher=enricher, backend=sink, metrics=metrics,
+                  parse=parse, operator_sinks=operator_sinks)
     register_views(app, settings, backend=sink, metrics=metrics)
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode types async receivers badly
@@ -142,5 +130,7 @@ def build_worker_app(
         sinks = (sink, operator_sinks.followups, operator_sinks.deadletters, operator_sinks.audit)
         for each in {id(x): x for x in sinks}.values():  # an injected sink is closed once
             await each.close()
+        # the per-message budget's child process is a daemon: it ends with the worker (its
+        # pipe closes); closing it here could race a batch still in the enrichment thread
 
     return app

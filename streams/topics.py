@@ -1,8 +1,9 @@
 """Explicit creation of every contract topic (never rely on broker auto-create).
 
 Each topic of ``schemas.topics.TOPICS`` gets its partition count from ``Settings.topics``
-and its own configs (retention, cleanup) so the topics look the same on a laptop and in
-production.
+and its own configs (retention, cleanup, timestamp type) so the topics look the same on a
+laptop and in production. The dead-letter topic's retention is a setting
+(``VOC_TOPICS__DEADLETTER_RETENTION_DAYS``): it holds what we failed to process.
 Functions take a ``Settings`` so tests can create topics under a unique prefix.
 """
 
@@ -13,25 +14,34 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.topics import TOPICS
+from schemas.topics import TOPICS, TopicDef
 from streams.settings import Settings
 
 _DAY_MS = 24 * 3600 * 1000
 _MIB = 1024 * 1024
 
 
-def _delete(days: int, max_mib: int) -> dict[str, str]:
-    return {
+def _configs(t: TopicDef, retention_days: int | None = None) -> dict[str, str]:
+    configs = {
         "cleanup.policy": "delete",
-        "retention.ms": str(days * _DAY_MS),
-        "max.message.bytes": str(max_mib * _MIB),
+        "retention.ms": str((retention_days or t.retention_days) * _DAY_MS),
+        "max.message.bytes": str(t.max_message_mib * _MIB),
     }
+    if t.broker_time:
+        configs["message.timestamp.type"] = "LogAppendTime"
+    return configs
 
 
-#: logical topic name -> topic configs (everything else is the broker default)
-TOPIC_CONFIGS: dict[str, dict[str, str]] = {
-    t.logical: _delete(t.retention_days, t.max_message_mib) for t in TOPICS
-}
+#: logical topic name -> default topic configs (everything else is the broker default);
+#: ``topic_specs`` applies the settings on top (the dead-letter retention)
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {t.logical: _configs(t) for t in TOPICS}
+
+
+def retention_days(settings: Settings, logical: str) -> int | None:
+    """The configured retention of a topic, None where the contract's default holds."""
+    if logical == "deadletter":
+        return settings.topics.deadletter_retention_days
+    return None
 
 
 @dataclass(frozen=True)
@@ -47,33 +57,42 @@ class TopicSpec:
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic of the contract, with the full (prefixed) name."""
-    t = settings.topics
+    layout = settings.topics
     return [
         TopicSpec(
-            logical=logical,
-            name=settings.topic(logical),
-            partitions=t.partitions,
-            replication_factor=t.replication_factor,
-            configs=dict(configs),
+            logical=t.logical,
+            name=settings.topic(t.logical),
+            partitions=layout.partitions,
+            replication_factor=layout.replication_factor,
+            configs=_configs(t, retention_days(settings, t.logical)),
         )
-        for logical, configs in TOPIC_CONFIGS.items()
+        for t in TOPICS
     ]
 
 
 def kafka_client_kwargs(settings: Settings) -> dict[str, Any]:
-    """kafka-python connection arguments (bootstrap + security) from the settings."""
-    kwargs: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap.split(","),
-        "security_protocol": settings.kafka_security_protocol,
-    }
-    if settings.kafka_sasl_mechanism:
-        kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        kwargs["sasl_plain_username"] = settings.kafka_sasl_username
-        if settings.kafka_sasl_password is not None:
-            kwargs["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
-    if settings.kafka_ssl_cafile is not None:
-        kwargs["ssl_cafile"] = str(settings.kafka_ssl_cafile)
-    return kwargs
+    """kafka-python connection arguments (bootstrap + ``streams.security``) from the settings."""
+    from streams.security import kafka_python_security
+
+    return {"bootstrap_servers": settings.kafka_bootstrap.split(","),
+            **kafka_python_security(settings)}
+
+
+def admin_client(settings: Settings, timeout_s: float | None = None) -> Any:
+    """A kafka-python admin client; a broker that cannot be used (down, TLS, mTLS or SASL
+    refused) raises ``KafkaUnavailable`` with the reason (``streams.kafka_check``)."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    extra: dict[str, Any] = {}
+    if timeout_s is not None:
+        extra["request_timeout_ms"] = extra["bootstrap_timeout_ms"] = int(timeout_s * 1000)
+    try:
+        return KafkaAdminClient(client_id="voc-topics", **extra, **kafka_client_kwargs(settings))
+    except KafkaError as exc:
+        from streams.kafka_check import connect_error
+
+        raise connect_error(settings, exc) from exc
 
 
 def create_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]:
@@ -82,15 +101,11 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]
     Returns ``{topic: "created" | "exists" | "partitions N->M" | "configs updated"}``;
     idempotent. Existing topics also get their configs brought in line with the spec.
     """
-    from kafka import KafkaAdminClient
     from kafka.admin import NewPartitions, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    logging.getLogger("kafka").setLevel(logging.WARNING)
-    admin = KafkaAdminClient(
-        client_id="voc-topics", request_timeout_ms=int(timeout_s * 1000),
-        **kafka_client_kwargs(settings),
-    )
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)  # failures are explained instead
+    admin = admin_client(settings, timeout_s)
     try:
         specs = topic_specs(settings)
         existing = set(admin.list_topics())
@@ -131,9 +146,7 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]
 
 def describe_topics(settings: Settings) -> dict[str, int]:
     """Partition count of each contract topic that exists on the broker."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(client_id="voc-topics", **kafka_client_kwargs(settings))
+    admin = admin_client(settings)
     try:
         names = [s.name for s in topic_specs(settings)]
         present = [n for n in names if n in set(admin.list_topics())]
@@ -144,9 +157,7 @@ def describe_topics(settings: Settings) -> dict[str, int]:
 
 def delete_topics(settings: Settings) -> None:
     """Delete the contract topics under this settings' prefix (test clean-up)."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(client_id="voc-topics", **kafka_client_kwargs(settings))
+    admin = admin_client(settings)
     try:
         names = [s.name for s in topic_specs(settings)]
         present = [n for n in names if n in set(admin.list_topics())]
@@ -159,9 +170,7 @@ def delete_topics(settings: Settings) -> None:
 def delete_internal_topics(settings: Settings) -> None:
     """Delete Faust's own topics of this consumer group (follow-up re-key topic, table
     changelog): clean-up after tests and benchmarks that ran a worker on their own group."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(client_id="voc-topics", **kafka_client_kwargs(settings))
+    admin = admin_client(settings)
     try:
         mine = [t for t in admin.list_topics()
                 if t.startswith(f"{settings.topic_prefix}{settings.consumer_group}-")

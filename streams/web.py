@@ -1,9 +1,11 @@
-"""Web views on the worker's Faust web server: ``/metrics`` and ``/health``.
+"""Web views on the worker's Faust web server: ``/metrics``, ``/health`` and ``/live``.
 
 ``/metrics`` serves our own Prometheus registry (not the process-global one, so
-tests and several apps in one process never clash). ``/health`` answers 200 only
-when both Kafka and the search cluster answer, 503 otherwise, with a JSON body
-saying which one is down, so a load balancer or Kubernetes probe can act on it.
+tests and several apps in one process never clash). ``/health`` (readiness) answers 200
+only when both Kafka and the search cluster answer, 503 otherwise, with a JSON body
+saying which one is down, so a load balancer or Kubernetes readiness probe can act on it.
+``/live`` (liveness, ``streams.liveness``) answers 200 whenever the event loop runs, also
+while search is down and the worker is correctly holding back.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
+from streams.liveness import LIVE_PATH, liveness_body
 from streams.settings import Settings
 from streams.types import SearchSink
 
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from streams.metrics import Metrics
 
 PROBE_TIMEOUT_S = 2.0
+HEALTH_PATH = "/health"
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
 
@@ -77,12 +81,16 @@ async def health_report(settings: Settings, backend: SearchSink) -> tuple[int, d
 
 def register_views(app: faust.App, settings: Settings, *, backend: SearchSink,
                    metrics: Metrics) -> None:
-    """Attach ``/metrics`` and ``/health`` to the app's web server."""
+    """Attach ``/metrics``, ``/health`` and ``/live`` to the app's web server."""
     @app.page("/metrics")
     async def metrics_view(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         return web.bytes(metrics.render(), content_type=PROMETHEUS_TEXT)
 
-    @app.page("/health")
+    @app.page(HEALTH_PATH)
     async def health_view(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         status, body = await health_report(settings, backend)
         return web.json(body, status=status)
+
+    @app.page(LIVE_PATH)
+    async def live_view(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        return web.json(liveness_body("worker"))

@@ -1,7 +1,9 @@
 """``voc enrich`` (batch JSONL, no Kafka) and ``voc classify`` (one message, readable).
 
 Both build the same ``Enricher`` the worker uses, from ``get_settings().enrich``;
-models load only when a command runs, so ``voc --help`` stays instant.
+models load only when a command runs, so ``voc --help`` stays instant. ``voc enrich``
+pseudonymises customer ids with the worker's key (``streams.privacy``), so its output
+links up with the worker's; it has no broker timestamp, so event times are taken as given.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ def _build_enricher() -> Enricher:
     from processors.pipeline import Enricher
     from streams.settings import get_settings
 
-    return Enricher(get_settings().enrich)
+    # one-shot commands: langdetect's profiles load only if a message needs them
+    return Enricher(get_settings().enrich, warm_language=False)
 
 
 def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -41,11 +44,13 @@ def _write(out: IO[str], results: list[EnrichResult]) -> None:
 
 def run_enrich(
     enricher: Enricher, src: IO[bytes], out: IO[str], err: IO[str], total_bytes: int | None,
-    batch_size: int,
+    batch_size: int, pseudonym_key: bytes | None = None,
 ) -> tuple[int, int]:
     """Stream JSONL through the enricher in batches of ``batch_size``; return (enriched, bad).
-    Bad lines -> ``err``. Contacts are counted as the worker counts them."""
+    Bad lines -> ``err``. Contacts are counted as the worker counts them, on the customer's
+    pseudonym when a ``pseudonym_key`` is given (as ``voc enrich`` does)."""
     from processors.pipeline import InvalidInput, parse_inbound
+    from processors.pseudonym import pseudonymise_record
     from streams.contacts import RecentContacts
 
     counter = RecentContacts()
@@ -79,6 +84,8 @@ def run_enrich(
                 else:
                     err.write(msg + "\n")
                 continue
+            if pseudonym_key is not None:
+                item = pseudonymise_record(item, pseudonym_key)
             batch.append(item)
             counts.append(counter.observe_record(item))
             if len(batch) >= batch_size:
@@ -135,15 +142,17 @@ def register(cli: click.Group) -> None:
         """Enrich a JSONL file without Kafka; bad lines go to stderr (exit 1 if any)."""
         if input_path is not None and not input_path.is_file():
             raise click.BadParameter(f"{input_path} is not a file", param_hint="--input")
+        from streams.privacy import load_pseudonym_key
         from streams.settings import get_settings
 
+        key = load_pseudonym_key(get_settings())
         enricher = _build_enricher()
         src = input_path.open("rb") if input_path else sys.stdin.buffer
         out = output_path.open("w", encoding="utf-8") if output_path else sys.stdout
         total = input_path.stat().st_size if input_path and sys.stderr.isatty() else None
         try:
             good, bad = run_enrich(enricher, src, out, sys.stderr, total,
-                                   batch_size=get_settings().batch_size)
+                                   batch_size=get_settings().batch_size, pseudonym_key=key)
         finally:
             if input_path:
                 src.close()
@@ -152,6 +161,18 @@ def register(cli: click.Group) -> None:
         click.echo(f"enriched {good} record(s), {bad} bad line(s)", err=True)
         if bad:
             sys.exit(1)
+
+    @cli.command("pseudonym")
+    @click.argument("customer_ids", nargs=-1, required=True)
+    def pseudonym(customer_ids: tuple[str, ...]) -> None:
+        """The pseudonym each customer id has in records and the index (the worker's key)."""
+        from processors.pseudonym import pseudonymise_customer
+        from streams.privacy import load_pseudonym_key
+        from streams.settings import get_settings
+
+        key = load_pseudonym_key(get_settings())
+        for cid in customer_ids:
+            click.echo(f"{cid}\t{pseudonymise_customer(cid.strip(), key)}")
 
     @cli.command("classify")
     @click.argument("text")

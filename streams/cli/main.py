@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import click
 
-from streams.cli import console_cmd, enrich_cmd, pipeline_cmd, replay_cmd, search_cmd, stack_cmd
+from streams.cli import (
+    console_cmd,
+    enrich_cmd,
+    models_cmd,
+    pipeline_cmd,
+    replay_cmd,
+    search_cmd,
+    stack_cmd,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,10 +32,18 @@ pipeline_cmd.register(cli)
 replay_cmd.register(cli)
 search_cmd.register(cli)
 console_cmd.register(cli)
+models_cmd.register(cli)
 
 
 def main() -> None:
-    cli()
+    """Run the group; settings refused at start-up (``ConfigError``) end in one clear line."""
+    from streams.settings import ConfigError
+
+    try:
+        cli()
+    except ConfigError as exc:
+        click.echo(f"voc: configuration refused: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

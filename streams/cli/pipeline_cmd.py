@@ -78,11 +78,12 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--loglevel", default=None, help="override VOC_LOG_LEVEL (debug, info, ...)")
     def worker(loglevel: str | None) -> None:
-        """Run the Faust worker: enrich, index and follow-up agents, /metrics and /health."""
+        """Run the Faust worker: enrich, index and follow-up agents, /metrics, /health, /live."""
         from faust.worker import Worker
 
         from streams.app import build_worker_app
         from streams.logging import configure_logging
+        from streams.security import mask_url
         from streams.settings import get_settings
 
         settings = get_settings()
@@ -97,7 +98,8 @@ def register(cli: click.Group) -> None:
             raise click.ClickException(f"cannot start the worker: {exc}") from exc
         freeze_startup_objects()
         click.echo(
-            f"voc worker: kafka {settings.kafka_bootstrap}, search {settings.search_url} "
+            f"voc worker: kafka {settings.kafka_bootstrap} ({settings.kafka_security_protocol}), "
+            f"search {mask_url(settings.search_url)} "
             f"(alias {settings.search_alias}), web http://{settings.web_host}:{settings.web_port}",
             err=True,
         )
@@ -300,11 +302,9 @@ def _suggested_replies(settings: Any, feedback_ids: set[str], timeout_s: float =
     """Suggested replies for the given feedback ids, read back from ``voc.followups``."""
     from kafka import KafkaConsumer
 
-    from streams.replay import producer_config
+    from streams.topics import kafka_client_kwargs
 
-    cfg = {k: v for k, v in producer_config(settings).items()
-           if k in ("bootstrap_servers", "security_protocol", "sasl_mechanism",
-                    "sasl_plain_username", "sasl_plain_password", "ssl_cafile")}
+    cfg = kafka_client_kwargs(settings)
     consumer = KafkaConsumer(settings.topic("followups"), auto_offset_reset="earliest",
                              enable_auto_commit=False, group_id=None,
                              consumer_timeout_ms=int(timeout_s * 1000), **cfg)

@@ -62,9 +62,12 @@ def register(cli: click.Group) -> None:
         try:
             producer = KafkaProducer(**producer_config(settings, bootstrap))
         except KafkaError as exc:
-            raise click.ClickException(
-                f"cannot reach Kafka at {bootstrap or settings.kafka_bootstrap}: {exc} "
-                "(is the stack up? `voc stack up`)") from exc
+            from streams.kafka_check import connect_error
+
+            target = settings.model_copy(update={"kafka_bootstrap": bootstrap}) if bootstrap \
+                else settings
+            raise click.ClickException(f"{connect_error(target, exc)} "
+                                       "(is the stack up? `voc stack up`)") from exc
         progress = Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
                             console=err, disable=quiet, transient=False)

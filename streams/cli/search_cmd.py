@@ -81,6 +81,7 @@ def register(cli: click.Group) -> None:
         import asyncio
 
         from streams.search import SearchUnavailable, make_backend
+        from streams.security import mask_url
         from streams.settings import get_settings
 
         since_ts = since_option(since)
@@ -98,7 +99,7 @@ def register(cli: click.Group) -> None:
             hits = asyncio.run(run())
         except SearchUnavailable as exc:
             raise click.ClickException(
-                f"search engine at {settings.search_url} unavailable: {exc}") from exc
+                f"search engine at {mask_url(settings.search_url)} unavailable: {exc}") from exc
         except Exception as exc:
             if "index_not_found" in str(exc) or type(exc).__name__ == "NotFoundError":
                 raise click.ClickException(

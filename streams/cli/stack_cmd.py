@@ -83,8 +83,13 @@ def register(cli: click.Group) -> None:
     @topics.command("create")
     def topics_create() -> None:
         """Create every contract topic with its partitions and configs (idempotent)."""
+        from streams.kafka_check import KafkaUnavailable
         from streams.settings import get_settings
         from streams.topics import create_topics
 
-        for name, outcome in create_topics(get_settings()).items():
+        try:
+            outcomes = create_topics(get_settings())
+        except KafkaUnavailable as exc:
+            raise click.ClickException(str(exc)) from exc
+        for name, outcome in outcomes.items():
             click.echo(f"{name:<32}{outcome}")

@@ -16,6 +16,7 @@ from aiohttp import web
 from streams.console import alerts, auth, deadletters, explore, overview, queue
 from streams.console.auth import AUTH, make_auth_state, session_middleware, template_context
 from streams.console.context import CTX, ConsoleContext
+from streams.liveness import LIVE_PATH, liveness_body
 from streams.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -25,6 +26,11 @@ MAX_REQUEST_BYTES = 256 * 1024  # forms only: notes are capped far below this
 
 async def _context_processor(request: web.Request) -> dict[str, object]:
     return template_context(request)
+
+
+async def _live(request: web.Request) -> web.Response:
+    """Liveness (no login, no backend): the console's loop answers."""
+    return web.json_response(liveness_body("console"))
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -53,6 +59,7 @@ def create_console_app(settings: Settings, ctx: ConsoleContext | None = None, *,
                           ("/explore", "Explore"), ("/deadletters", "Dead letters"),
                           ("/alerts", "Alerts")]
     app.router.add_static("/static/", HERE / "static", name="static")
+    app.router.add_get(LIVE_PATH, _live)
     for page in PAGES:
         page.setup(app)
     app.on_response_prepare.append(_security_headers)

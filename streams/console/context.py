@@ -115,22 +115,11 @@ class EngineSearch:
 
 
 def kafka_security_kwargs(settings: Settings) -> dict[str, Any]:
-    """aiokafka keyword arguments for the configured Kafka security (same mapping as the
-    worker's ``broker_credentials``)."""
-    from streams.app import kafka_ssl_context
+    """aiokafka keyword arguments for the configured Kafka security (``streams.security``,
+    the same mapping as the worker's)."""
+    from streams.security import aiokafka_security
 
-    kw: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
-    ctx = kafka_ssl_context(settings)
-    if ctx is not None:
-        kw["ssl_context"] = ctx
-    if settings.kafka_security_protocol.startswith("SASL"):
-        if not settings.kafka_sasl_username or settings.kafka_sasl_password is None:
-            raise ValueError("VOC_KAFKA_SECURITY_PROTOCOL is SASL_* but VOC_KAFKA_SASL_USERNAME"
-                             " / VOC_KAFKA_SASL_PASSWORD are not set")
-        kw["sasl_mechanism"] = settings.kafka_sasl_mechanism or "PLAIN"
-        kw["sasl_plain_username"] = settings.kafka_sasl_username
-        kw["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
-    return kw
+    return aiokafka_security(settings)
 
 
 class KafkaPublisher:

@@ -2,10 +2,13 @@
 
 Why it reads Kafka: the index holds only a PII-safe preview, never the original bytes; a
 re-drive reads the original from ``voc.deadletter`` at the row's position and produces it
-to its source topic. Status comes from the audit trail (latest ``redrive``/``discard``
-event for the row's id), so the console keeps no state of its own; an in-process record of
-the last actions covers the second or so before the audit event is indexed, so a double
-click cannot re-drive twice.
+to its source topic. A dead letter carries its original only when the worker ran with
+``VOC_DEADLETTER_KEEP_ORIGINAL=true`` (the default keeps a redacted preview and a keyed
+hash): such a row shows why it cannot be re-driven and offers discard only, and rows with
+the same hash (the same bad record again) are one click apart. Status comes from the audit
+trail (latest ``redrive``/``discard`` event for the row's id), so the console keeps no
+state of its own; an in-process record of the last actions covers the second or so before
+the audit event is indexed, so a double click cannot re-drive twice.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ PAGE_SIZE = 25
 MAX_PAGE = 10_000 // PAGE_SIZE - 1  # the engine's default max_result_window
 DL_ID = re.compile(r"^\d{1,6}:\d{1,19}$")
 _FACET_VALUE = re.compile(r"^[\w.:/+-]{1,100}$")
+_HMAC = re.compile(r"^[0-9a-f]{64}$")
+NOT_KEPT = ("the original was not kept: this dead letter holds a redacted preview and a keyed "
+            "hash only (originals are kept for re-drive only with "
+            "VOC_DEADLETTER_KEEP_ORIGINAL=true)")
 ACTIONS = ("redrive", "discard")
 READ_TIMEOUT_S = 10.0
 
@@ -43,6 +50,7 @@ class DlFilters:
     reason: str | None = None
     source: str | None = None
     page: int = 0
+    hash: str | None = None  # original_hmac: every dead letter of the same original
 
 
 def parse_dl_filters(query: Any) -> DlFilters:
@@ -54,7 +62,9 @@ def parse_dl_filters(query: Any) -> DlFilters:
         page = max(0, min(int(query.get("page", "0")), MAX_PAGE))
     except ValueError:
         page = 0
-    return DlFilters(clean("reason"), clean("source"), page)
+    digest = str(query.get("hash", "")).strip().lower()
+    return DlFilters(clean("reason"), clean("source"), page,
+                     digest if _HMAC.fullmatch(digest) else None)
 
 
 def list_body(f: DlFilters) -> dict[str, Any]:
@@ -65,6 +75,8 @@ def list_body(f: DlFilters) -> dict[str, Any]:
         post.append({"term": {"reason": f.reason}})
     if f.source:
         post.append({"term": {"source_topic": f.source}})
+    if f.hash:
+        post.append({"term": {"original_hmac": f.hash}})
 
     def facet(field: str, other: dict[str, Any] | None) -> dict[str, Any]:
         terms = {"terms": {"field": field, "size": 30}}
@@ -77,7 +89,8 @@ def list_body(f: DlFilters) -> dict[str, Any]:
     return {
         "size": PAGE_SIZE, "from": f.page * PAGE_SIZE, "track_total_hits": True,
         "_source": ["id", "source_topic", "partition", "offset", "key", "reason", "error",
-                    "preview", "size_bytes", "failed_at", "dl_partition", "dl_offset"],
+                    "preview", "size_bytes", "failed_at", "dl_partition", "dl_offset",
+                    "original_kept", "original_hmac"],
         "query": {"match_all": {}},
         "post_filter": {"bool": {"filter": post}},
         "sort": [{"failed_at": {"order": "desc"}}, {"dl_offset": {"order": "desc"}}],
@@ -104,6 +117,8 @@ class DeadLetterRow:
     preview: str
     size_bytes: int
     failed_at: str
+    redrivable: bool = True  # the original was kept (dead letters before v2 always had it)
+    digest: str = ""  # the keyed hash of the original (original_hmac)
     status: str = "parked"
     status_by: str = ""
     status_at: str = ""
@@ -118,7 +133,9 @@ def parse_list(resp: dict[str, Any]) -> tuple[list[DeadLetterRow], int, dict[str
             partition=s.get("partition"), offset=s.get("offset"),
             reason=str(s.get("reason", "")), error=str(s.get("error", ""))[:300],
             preview=str(s.get("preview", ""))[:280], size_bytes=int(s.get("size_bytes") or 0),
-            failed_at=str(s.get("failed_at", ""))))
+            failed_at=str(s.get("failed_at", "")),
+            redrivable=s.get("original_kept") is not False,
+            digest=str(s.get("original_hmac") or "")))
     aggs = resp.get("aggregations") or {}
     return rows, total_of(resp), {"reason": _facet(aggs.get("reasons")),
                                   "source": _facet(aggs.get("sources"))}
@@ -217,6 +234,8 @@ LOCK: web.AppKey[asyncio.Lock] = web.AppKey("voc_console_dl_lock", asyncio.Lock)
 def original_of(value: dict[str, Any]) -> tuple[bytes, bytes | None]:
     """(original bytes, key) of a dead-letter record; a key the worker masked as PII
     ("[REDACTED]") cannot be restored, so that record goes out without a key."""
+    if value.get("original_kept") is False:
+        raise DeadLetterGone(NOT_KEPT)
     try:
         original = base64.b64decode(str(value.get("original_b64", "")), validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -257,6 +276,12 @@ async def _act(request: web.Request, action: str) -> web.StreamResponse:
             flash(request, _refusal(dl_id, st), "error")
             await ctx.audit(who[0], who[1], action, dl_id, f"refused: already {st.action}",
                             "refused")
+            return redirect(back)
+        if action == "redrive" and doc.get("original_kept") is False:
+            await ctx.audit(who[0], who[1], "redrive", dl_id, "refused: original not kept",
+                            "refused")
+            flash(request, f"Re-drive of {dl_id} is not possible: {NOT_KEPT}. Nothing was "
+                  "sent; discard it once the cause is understood.", "error")
             return redirect(back)
         if action == "redrive":
             source = str(doc.get("source_topic", ""))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from schemas.records import FollowUpOutcome
-from streams.deadletter import describe_error
+from streams.deadletter import DeadLetterPolicy, describe_error
 from streams.handlers.common import DeadLetters, Outputs, RawEvent, deadletter_record, utf8_safe
 
 if TYPE_CHECKING:
@@ -64,7 +64,8 @@ def case_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def route_followup_event(ev: RawEvent, *, followups_topic: str) -> Outputs:
+def route_followup_event(ev: RawEvent, *, followups_topic: str,
+                         deadletters: DeadLetterPolicy | None = None) -> Outputs:
     """Turn a FollowUp or FollowUpOutcome record into one op keyed by follow-up id
     (logical topic ``"state"``), or a dead letter."""
     out = Outputs()
@@ -96,7 +97,7 @@ def route_followup_event(ev: RawEvent, *, followups_topic: str) -> Outputs:
             }
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
         reason = "invalid_followup" if ev.topic == followups_topic else "invalid_outcome"
-        out.records.append(deadletter_record(ev, reason, describe_error(exc)))
+        out.records.append(deadletter_record(ev, reason, describe_error(exc), deadletters))
         return out
     out.add("state", op["id"], json.dumps(op).encode("utf-8"))
     return out
@@ -248,16 +249,18 @@ def breach_op(fid: str) -> bytes:
 class FollowupIntake:
     """The intake step: a batch of follow-ups and outcomes onto the state topic, or parked."""
 
-    def __init__(self, *, followups_topic: str, metrics: Metrics) -> None:
+    def __init__(self, *, followups_topic: str, metrics: Metrics,
+                 deadletters: DeadLetterPolicy | None = None) -> None:
         """``followups_topic`` is the full name of the FollowUp topic (the rest are outcomes)."""
         self.followups_topic = followups_topic
-        self.dead = DeadLetters(metrics)
+        self.dead = DeadLetters(metrics, deadletters)
 
     async def handle(self, events: Sequence[RawEvent]) -> Outputs:
         out = Outputs()
         for ev in events:
-            self.dead.add(out, route_followup_event(ev, followups_topic=self.followups_topic)
-                          .records)
+            routed = route_followup_event(ev, followups_topic=self.followups_topic,
+                                          deadletters=self.dead.policy)
+            self.dead.add(out, routed.records)
         return out
 
 

@@ -2,8 +2,11 @@
 
 Both are built from records already on Kafka, by plain functions, so the console never
 needs to read a topic to list them. A dead letter's document carries a PII-redacted,
-markup-free preview of the original and where the original lives on the dead-letter topic;
-the original bytes themselves stay on Kafka, out of the search index.
+markup-free preview, the keyed hash of the original (equal hashes: the same bad record
+again), whether the original was kept (only then can it be re-driven) and where the dead
+letter lives on its topic; the original bytes themselves never enter the search index.
+Version-1 dead letters (always with the original) are still read: their preview is made
+from the original here.
 """
 
 from __future__ import annotations
@@ -11,37 +14,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 from processors.redact import redact
 from schemas.records import AuditEvent
+from streams.deadletter import PREVIEW_CHARS, PREVIEW_SCAN_CHARS, safe_preview
 from streams.handlers.common import RawEvent, utf8_safe
 
-PREVIEW_CHARS = 280
-# redaction reads a bounded prefix: a 2 MB original costs the same as a short one
-PREVIEW_SCAN_CHARS = 4_000
-_MARKUP = re.compile(r"<[^<>]{0,500}>")
-_SPACE = re.compile(r"\s+")
-# the inbound fields that hold what the customer wrote (SMS body, survey comment)
-_TEXT_FIELDS = ("body", "comment", "text")
-
-
-def safe_preview(original: bytes) -> str:
-    """What an operator may see of a dead letter: the customer's words, redacted, no markup."""
-    text = original[: PREVIEW_SCAN_CHARS * 4].decode("utf-8", "replace")
-    try:
-        data = json.loads(original)
-    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
-        data = None
-    if isinstance(data, dict):
-        parts = [data[f] for f in _TEXT_FIELDS if isinstance(data.get(f), str)]
-        text = " ".join(parts)
-    text = _SPACE.sub(" ", _MARKUP.sub(" ", text[:PREVIEW_SCAN_CHARS])).strip()
-    text = utf8_safe(redact(text).text)
-    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
-
+__all__ = ["PREVIEW_CHARS", "audit_doc", "deadletter_doc", "safe_preview"]
 
 def deadletter_doc(ev: RawEvent) -> dict[str, Any]:
     """The ``voc-deadletters`` document for one record of the dead-letter topic.
@@ -59,7 +40,8 @@ def deadletter_doc(ev: RawEvent) -> dict[str, Any]:
     except (ValueError, RecursionError, binascii.Error) as exc:
         return {**base, "source_topic": None, "partition": None, "offset": None, "key": None,
                 "reason": "unreadable_deadletter", "error": type(exc).__name__, "preview": "",
-                "size_bytes": len(ev.value or b""), "failed_at": _failed_at(None, ev)}
+                "size_bytes": len(ev.value or b""), "original_kept": False,
+                "original_hmac": None, "failed_at": _failed_at(None, ev)}
     return utf8_safe({
         **base,
         "source_topic": _str_or_none(data.get("source_topic")),
@@ -68,8 +50,10 @@ def deadletter_doc(ev: RawEvent) -> dict[str, Any]:
         "key": _str_or_none(data.get("key")),
         "reason": _str_or_none(data.get("reason")) or "unknown",
         "error": redact(str(data.get("error", ""))[:500]).text,
-        "preview": safe_preview(original),
-        "size_bytes": len(original),
+        "preview": _preview(data, original),
+        "size_bytes": _size(data, original),
+        "original_kept": _kept(data, original),
+        "original_hmac": _str_or_none(data.get("original_hmac")),
         "failed_at": _failed_at(data.get("failed_at"), ev),
     })
 
@@ -78,6 +62,29 @@ def audit_doc(ev: RawEvent) -> dict[str, Any]:
     """The ``voc-audit`` document for one audit event; raises ValueError when invalid."""
     event = AuditEvent.model_validate_json(ev.value or b"")
     return dict(utf8_safe(event.model_dump(mode="json")))
+
+
+def _kept(data: dict[str, Any], original: bytes) -> bool:
+    """Whether the record carries its original: a v2 record says so, a v1 record always
+    did (unless it was empty)."""
+    flag = data.get("original_kept")
+    return bool(original) and (flag is True or flag is None)
+
+
+def _size(data: dict[str, Any], original: bytes) -> int:
+    size = data.get("original_size")
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else (
+        len(original))
+
+
+def _preview(data: dict[str, Any], original: bytes) -> str:
+    """The record's own preview (v2), redacted again (redaction may have improved since it
+    was written); a v1 record's preview is made from its original."""
+    given = data.get("preview")
+    if not isinstance(given, str):
+        return safe_preview(original)
+    text = redact(given[:PREVIEW_SCAN_CHARS]).text
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
 def _str_or_none(value: object) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
@@ -10,23 +11,14 @@ import httpx
 from schemas.indices import FEEDBACK, IndexDef
 from streams.retry import RetryPolicy, retry
 from streams.search.base import SearchBackend, SearchUnavailable
+from streams.security import search_access
 from streams.settings import Settings
 
 if TYPE_CHECKING:
     from streams.metrics import Metrics
 
 Kind = Literal["elasticsearch", "opensearch"]
-
-
-def _auth_headers(settings: Settings) -> tuple[dict[str, str], tuple[str, str] | None]:
-    headers: dict[str, str] = {}
-    basic: tuple[str, str] | None = None
-    if settings.search_api_key is not None:
-        headers["Authorization"] = f"ApiKey {settings.search_api_key.get_secret_value()}"
-    elif settings.search_username:
-        pw = settings.search_password.get_secret_value() if settings.search_password else ""
-        basic = (settings.search_username, pw)
-    return headers, basic
+log = logging.getLogger(__name__)
 
 
 def detect_server(settings: Settings, timeout_s: float = 5.0) -> tuple[Kind, int | None]:
@@ -35,17 +27,19 @@ def detect_server(settings: Settings, timeout_s: float = 5.0) -> tuple[Kind, int
 
     Raises SearchUnavailable when the server does not answer, so callers can retry.
     """
-    headers, basic = _auth_headers(settings)
-    verify: Any = settings.search_verify_certs
-    if verify and settings.search_ca_certs:
-        verify = str(settings.search_ca_certs)
+    access = search_access(settings)
     try:
-        resp = httpx.get(settings.search_url.rstrip("/") + "/", headers=headers, auth=basic,
-                         verify=verify, timeout=timeout_s)
+        resp = httpx.get(access.url.rstrip("/") + "/", headers=access.headers, auth=access.basic,
+                         verify=access.httpx_verify, timeout=timeout_s)
         resp.raise_for_status()
         info = resp.json()
     except (httpx.HTTPError, ValueError) as exc:
-        raise SearchUnavailable(f"cannot detect search backend at {settings.search_url}: {exc}") \
+        reason = _refusal(exc)
+        if reason is not None:
+            raise EngineRefused(f"cannot use the search engine at {access.url}: {reason} "
+                                f"[{type(exc).__name__}: {exc}]", reason) from exc
+        raise SearchUnavailable(
+            f"cannot detect search backend at {access.url}: {type(exc).__name__}: {exc}") \
             from exc
     version = info.get("version", {}) if isinstance(info, dict) else {}
     distribution = str(version.get("distribution", "")).lower()
@@ -54,6 +48,28 @@ def detect_server(settings: Settings, timeout_s: float = 5.0) -> tuple[Kind, int
     except ValueError:
         major = None
     return ("opensearch" if distribution == "opensearch" else "elasticsearch"), major
+
+
+class EngineRefused(SearchUnavailable):
+    """The engine answered but refused us (credentials, or a certificate we do not trust).
+
+    ``reason`` is short and names the setting to fix: the worker logs it on every retry
+    (the log scrubber hides longer free text, which could be customer data).
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _refusal(exc: Exception) -> str | None:
+    """The short reason for the common auth/TLS failures (httpx's own text is long)."""
+    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (401, 403):
+        return (f"HTTP {exc.response.status_code}: the engine refused our credentials "
+                "(VOC_SEARCH_API_KEY or _USERNAME/_PASSWORD)")
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return "TLS certificate not trusted: set VOC_SEARCH_CA_CERTS to the engine's CA"
+    return None
 
 
 def detect_backend(settings: Settings, timeout_s: float = 5.0) -> Kind:
@@ -94,24 +110,22 @@ def make_backend(
         "policy": RetryPolicy.from_settings(settings),
         "metrics": metrics,
     }
-    ca = str(settings.search_ca_certs) if settings.search_ca_certs else None
-    key = settings.search_api_key.get_secret_value() if settings.search_api_key else None
-    pw = settings.search_password.get_secret_value() if settings.search_password else ""
-    basic = (settings.search_username, pw) if settings.search_username else None
+    access = search_access(settings, url)
+    url = access.url
     if kind == "opensearch":
         from opensearchpy import AsyncOpenSearch
 
         from streams.search.opensearch import OpenSearchBackend
 
-        os_kwargs: dict[str, Any] = {"verify_certs": settings.search_verify_certs,
+        os_kwargs: dict[str, Any] = {"verify_certs": access.verify,
                                      "timeout": settings.search_timeout_s}
-        if ca:
-            os_kwargs["ca_certs"] = ca
-        if key:
-            os_kwargs["headers"] = {"Authorization": f"ApiKey {key}"}
-        elif basic:
-            os_kwargs["http_auth"] = basic
-        if url.startswith("https") and not settings.search_verify_certs:
+        if access.ca_certs:
+            os_kwargs["ca_certs"] = access.ca_certs
+        if access.api_key:
+            os_kwargs["headers"] = access.headers
+        elif access.basic:
+            os_kwargs["http_auth"] = access.basic
+        if url.startswith("https") and not access.verify:
             os_kwargs["ssl_show_warn"] = False
         return OpenSearchBackend(AsyncOpenSearch(hosts=[url], **os_kwargs), **common)
 
@@ -121,13 +135,13 @@ def make_backend(
 
     es_kwargs: dict[str, Any] = {"request_timeout": settings.search_timeout_s, "max_retries": 0}
     if url.startswith("https"):
-        es_kwargs["verify_certs"] = settings.search_verify_certs
-        if ca:
-            es_kwargs["ca_certs"] = ca
-    if key:
-        es_kwargs["api_key"] = key
-    elif basic:
-        es_kwargs["basic_auth"] = basic
+        es_kwargs["verify_certs"] = access.verify
+        if access.ca_certs:
+            es_kwargs["ca_certs"] = access.ca_certs
+    if access.api_key:
+        es_kwargs["api_key"] = access.api_key
+    elif access.basic:
+        es_kwargs["basic_auth"] = access.basic
     client = AsyncElasticsearch(hosts=[url], **es_kwargs)
     if compat is not None and compat != _es_client_major():
         pin_compat(client, compat)
@@ -154,7 +168,11 @@ async def connect_backend(
     async def attempt() -> SearchBackend:
         return await asyncio.to_thread(make_backend, settings, metrics=metrics, index=index)
 
-    backend = await retry(attempt, policy=pol,
+    def refused(n: int, exc: BaseException) -> None:
+        if isinstance(exc, EngineRefused):
+            log.warning("search engine refuses us (attempt %d): %s", n, exc.reason)
+
+    backend = await retry(attempt, policy=pol, on_retry=refused,
                           is_retryable=lambda e: isinstance(e, SearchUnavailable))
     await backend.ensure_index()
     return backend

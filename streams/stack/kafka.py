@@ -12,6 +12,7 @@ import logging
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 from streams.stack import process
 from streams.stack.artifacts import fetch_maven, java_bin, java_major, jvm_argv
@@ -78,10 +79,24 @@ class KafkaService(Service):
         """How the storage tool learns the quorum: a standalone (single) controller."""
         return ["--standalone"]
 
+    def listener_properties(self) -> list[str]:
+        """The client listeners (one PLAINTEXT on loopback here; the secured test broker,
+        tests/support/secured.py, overrides this with SASL_SSL and mTLS listeners)."""
+        port, cport = self.port, self.controller_port
+        return [
+            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        ]
+
+    def format_args(self) -> list[str]:
+        """Extra ``StorageTool format`` arguments (e.g. ``--add-scram`` users)."""
+        return []
+
     def server_properties(self) -> str:
         """KRaft config; topics are created explicitly, never auto-created. A multi-node
         cluster overrides the node id, quorum, replication and format hooks above."""
-        port, cport = self.port, self.controller_port
         partitions = self.settings.topics.partitions
         return "\n".join(
             [
@@ -89,11 +104,8 @@ class KafkaService(Service):
                 "process.roles=broker,controller",
                 f"node.id={self.node_id}",
                 *self.quorum_properties(),
-                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                *self.listener_properties(),
                 "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
                 f"log.dirs={self.data_dir}",
                 f"num.partitions={partitions}",
                 "auto.create.topics.enable=false",
@@ -131,7 +143,7 @@ class KafkaService(Service):
             [
                 str(java), *self._log_opts(), "-cp", f"{self.lib_dir}/*",
                 "kafka.tools.StorageTool", "format", *self.format_options(),
-                "-t", cluster_id, "-c", str(self.config_file),
+                "-t", cluster_id, "-c", str(self.config_file), *self.format_args(),
             ],
             capture_output=True,
             text=True,
@@ -148,6 +160,10 @@ class KafkaService(Service):
                         str(self.config_file),
                         opts=["-XX:MaxGCPauseMillis=20", *self._log_opts()])
 
+    def client_kwargs(self) -> dict[str, Any]:
+        """kafka-python connection arguments the health check uses."""
+        return {"bootstrap_servers": f"127.0.0.1:{self.port}"}
+
     def healthy(self) -> bool:
         """The broker answers a metadata request and lists itself."""
         if not process.port_open("127.0.0.1", self.port):
@@ -156,10 +172,7 @@ class KafkaService(Service):
 
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
         try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=f"127.0.0.1:{self.port}",
-                request_timeout_ms=3000,
-            )
+            admin = KafkaAdminClient(request_timeout_ms=3000, **self.client_kwargs())
         except Exception:  # noqa: BLE001 - any failure means "not healthy yet"
             return False
         try:

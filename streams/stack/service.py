@@ -15,8 +15,9 @@ from streams.settings import Settings
 from streams.stack import process
 from streams.stack.process import StackError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEPLOY_DIR = REPO_ROOT / "deploy"
+#: the repository's deploy/ through the link streams/deploy, which the wheel carries as a
+#: copy: the stack's configs are found in a checkout and in a pip install alike
+DEPLOY_DIR = Path(__file__).resolve().parents[1] / "deploy"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ M bad records are replayed; the test then checks, with bounded polling:
 
 * exactly N documents in the alias, with exactly the expected ids;
 * every rant in the index has its FollowUp on ``voc.followups`` (and nothing else does);
-* every bad record is on ``voc.deadletter`` with a reason and its original bytes;
+* every bad record is on ``voc.deadletter`` with a reason and its keyed hash (no original);
+* customer ids are pseudonyms; year-9999 and year-1 messages carry the broker's time,
+  flagged ``time_corrected``, in the current month's index;
 * ``/metrics`` counters match those numbers and ``/health`` says ok;
 * replaying the same file again leaves exactly N documents (``_id`` = feedback id).
 
@@ -16,16 +18,18 @@ If Kafka or OpenSearch is not up the test fails loudly (no skip).
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from processors.pseudonym import pseudonymise_customer
+from streams.deadletter import original_hmac
 from streams.probe import http_json
 from streams.replay import producer_config, replay
 from streams.settings import Settings
@@ -63,6 +67,9 @@ BAD_LINES = [
 ]
 
 
+MISDATED = {"FUTURE": "9999-12-31T23:59:59Z", "ANCIENT": "0001-01-01T00:00:00Z"}
+
+
 def build_input(run: str) -> tuple[list[bytes], set[str]]:
     """Good and bad lines (good first, bad interleaved) and the expected feedback ids."""
     lines: list[bytes] = []
@@ -81,6 +88,12 @@ def build_input(run: str) -> tuple[list[bytes], set[str]]:
             "response_id": rid, "survey_id": "S1", "customer_id": f"{run}-C{i}",
             "brand": "acme-mobile", "submitted_at": "2026-11-25T18:05:00Z", "kind": kind,
             "score": score, "comment": comment}).encode())
+    for label, at in MISDATED.items():  # a gateway with a broken clock
+        mid = f"{run}-{label}"
+        ids.add(f"sms:{mid}")
+        lines.append(json.dumps({
+            "message_id": mid, "from": "+447700900999", "body": "fine thanks",
+            "received_at": at, "brand": "acme-mobile", "customer_id": f"{run}-C0"}).encode())
     for j, bad in enumerate(BAD_LINES):
         lines.insert(2 * j + 1, bad)
     return lines, ids
@@ -127,6 +140,7 @@ def pipeline(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "VOC_CONSUMER_GROUP": f"voc-e2e-{run}",
         "VOC_WEB_PORT": str(free_port()),
         "VOC_WORKER_DATA_DIR": str(workdir / "worker"),
+        "VOC_PSEUDONYM_KEY_FILE": str(_key_file(workdir)),
         "VOC_SEARCH_REPLICAS": "0",
         "VOC_BATCH_WITHIN_S": "0.1",
     }
@@ -148,6 +162,15 @@ def pipeline(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
                    "log": log_path}
     finally:
         remove_run(settings)
+
+
+PSEUDONYM_KEY = b"e2e-pseudonym-key-0123456789abcdef"
+
+
+def _key_file(workdir: Any) -> Any:
+    path = workdir / "pseudonym.key"
+    path.write_bytes(PSEUDONYM_KEY + b"\n")  # a trailing newline is not part of the key
+    return path
 
 
 def _replay(settings: Settings, lines: list[bytes]) -> None:
@@ -183,6 +206,27 @@ async def _index_state(settings: Settings) -> tuple[int, set[str], set[str]]:
         await backend.close()
 
 
+def _check_misdated(settings: Settings, run: str) -> None:
+    """Year 9999 and year 1 were replaced by the broker's time and say so; neither opened
+    a monthly index of its own."""
+    import httpx
+
+    ids = [f"sms:{run}-{label}" for label in MISDATED]
+    resp = httpx.post(f"{settings.search_url}/{settings.search_alias}/_search",
+                      json={"query": {"ids": {"values": ids}}}, timeout=30)
+    hits = resp.json()["hits"]["hits"]
+    assert sorted(h["_id"] for h in hits) == sorted(ids)
+    now = datetime.now(UTC)
+    for h in hits:
+        assert h["_source"]["time_corrected"] is True, h["_id"]
+        at = datetime.fromisoformat(h["_source"]["received_at"].replace("Z", "+00:00"))
+        assert abs(now - at) < timedelta(hours=1), (h["_id"], at)
+        assert h["_index"].endswith(now.strftime("%Y.%m")), h["_index"]
+    cat = httpx.get(f"{settings.search_url}/_cat/indices/{settings.search_alias}-*",
+                    params={"format": "json"}, timeout=30).json()
+    assert not [i["index"] for i in cat if i["index"].endswith(("9999.12", "0001.01"))]
+
+
 def test_replay_good_and_bad_end_to_end(pipeline: dict[str, Any]) -> None:
     settings: Settings = pipeline["settings"]
     lines, expected_ids = build_input(pipeline["run"])
@@ -196,6 +240,7 @@ def test_replay_good_and_bad_end_to_end(pipeline: dict[str, Any]) -> None:
     assert count == n_good
     assert ids == expected_ids
     assert rant_ids, "the furious messages in the input should be rants"
+    _check_misdated(settings, pipeline["run"])
 
     followups = [json.loads(r.value) for r in
                  read_topic(settings, settings.topic("followups"), len(rant_ids))]
@@ -207,7 +252,16 @@ def test_replay_good_and_bad_end_to_end(pipeline: dict[str, Any]) -> None:
             read_topic(settings, settings.topic("deadletter"), n_bad)]
     assert len(dead) == n_bad
     assert all(d["reason"] and d["error"] for d in dead)
-    assert sorted(base64.b64decode(d["original_b64"]) for d in dead) == sorted(BAD_LINES)
+    # by default no original is kept: a keyed hash (matchable) and a redacted preview
+    assert all(d["original_b64"] == "" and d["original_kept"] is False for d in dead)
+    assert sorted(d["original_hmac"] for d in dead) == sorted(
+        original_hmac(line, PSEUDONYM_KEY) for line in BAD_LINES)
+    # customer ids travel as pseudonyms under the configured key, keys included
+    assert all(f["customer_id"] is None or f["customer_id"].startswith("cid_")
+               for f in followups)
+    assert {f["customer_id"] for f in followups} <= {
+        pseudonymise_customer(f"{pipeline['run']}-C{i}", PSEUDONYM_KEY)
+        for i in range(len(GOOD_SMS))}
 
     def metrics_settled() -> str | None:
         status, text = http_json(pipeline["base_url"] + "/metrics")
@@ -314,3 +368,30 @@ def test_followup_sla_breach_and_outcomes(pipeline: dict[str, Any]) -> None:
     text = metrics_text()
     assert metric_sum(text, "voc_followup_sla_breaches_total") == breaches_before + 1
     assert metric_sum(text, "voc_followups_open") == open_before + 2
+
+
+def test_faust_table_and_router_views_are_off(pipeline: dict[str, Any]) -> None:
+    """A follow-up in the open-follow-ups table is not served over HTTP: Faust's /table/
+    (table rows) and /router/ (cluster topology) views answer 404 on a real worker, while
+    our /health and /metrics still answer."""
+    settings: Settings = pipeline["settings"]
+    base = pipeline["base_url"]
+    fid = f"followup:sms:{pipeline['run']}-WEB"
+
+    def open_now() -> float:
+        status, text = http_json(base + "/metrics")
+        assert status == 200
+        return metric_sum(str(text), "voc_followups_open")
+
+    before = open_now()
+    _send(settings, settings.topic("followups"), [(b"CWEB", json.dumps({
+        "id": fid, "feedback_id": f"sms:{pipeline['run']}-WEB", "customer_id": "CWEB",
+        "priority": "P2", "due_by": "2099-01-01T00:00:00Z"}).encode())])
+    wait_until(lambda: open_now() >= before + 1, 60, "the follow-up in the table")
+
+    for path in ("/table/", "/table/open-followups/", f"/table/open-followups/{fid}/",
+                 "/router/", f"/router/open-followups/{fid}/", "/graph/", "/assignment/"):
+        status, body = http_json(base + path)
+        assert status == 404, f"{path} answered {status}: {str(body)[:200]}"
+        assert fid not in str(body)
+    assert http_json(base + "/health")[0] == 200

@@ -239,6 +239,7 @@ class Scenario:
             "VOC_WEB_PORT": str(web_port),
             "VOC_WORKER_DATA_DIR": str(data_dir),
             "VOC_LOG_LEVEL": "INFO",
+            "VOC_PSEUDONYM_KEY_FILE": str(write_pseudonym_key(data_dir.parent)),
             "PYTHONUNBUFFERED": "1",
         })
         env.update(extra or {})
@@ -502,7 +503,20 @@ class Scenario:
         return time.monotonic() - started
 
 
+#: every harness worker's pseudonym key, so a test can match dead letters by their hash
+PSEUDONYM_KEY = b"reliability-harness-pseudonym-key-0123456789"
+
+
+def write_pseudonym_key(directory: Path) -> Path:
+    """The harness key in ``directory`` (the same bytes for every worker of a scenario)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "pseudonym.key"
+    path.write_bytes(PSEUDONYM_KEY)
+    return path
+
+
 def original_payloads(deadletters: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    """The originals of dead letters that kept them (VOC_DEADLETTER_KEEP_ORIGINAL=true)."""
     for d in deadletters:
         yield base64.b64decode(d["original_b64"])
 

@@ -73,7 +73,8 @@ async def test_enrich_agent_publishes_enriched_followup_and_deadletter(wired) ->
     async with enrich.test_context() as agent:
         await agent.put(sms("SM1", "RANT charged twice"), key=b"k1")
         await agent.put(b"not json", key=b"k2")
-        await wait_for(lambda: len(sent) >= 3)
+        # generous: the agent first starts the budget's child process (streams.budget)
+        await wait_for(lambda: len(sent) >= 3, timeout=60.0)
     topics = sorted(t for t, _, _ in sent)
     assert topics == ["tc.voc.deadletter", "tc.voc.feedback.enriched", "tc.voc.followups"]
     dl = next(json.loads(v) for t, _, v in sent if t == "tc.voc.deadletter")
@@ -145,3 +146,26 @@ async def test_deadletter_and_audit_agents_index_operator_documents(wired) -> No
     assert dl_doc["reason"] == "invalid_json" and "900123" not in dl_doc["preview"]
     assert audit["action"] == "discard" and audit["actor"] == "ana"
     assert [json.loads(v)["reason"] for t, _, v in wired["sent"]] == ["invalid_audit"]
+
+
+def test_the_worker_wires_the_pseudonym_key_dead_letter_policy_and_time_window(
+    tmp_path: Path, metrics,  # type: ignore[no-untyped-def]
+) -> None:
+    from datetime import timedelta
+
+    key_file = tmp_path / "key"
+    key_file.write_bytes(b"agents-test-pseudonym-key-0123456789\n")
+    settings = Settings(worker_data_dir=tmp_path, topic_prefix="tc.",
+                        pseudonym_key_file=key_file, event_time_max_future_s=60,
+                        event_time_max_past_days=2)
+    w = define_agents(create_app(settings), settings, enricher=FakeEnricher(),
+                      backend=NullBackend(), metrics=metrics, parse=parse)
+    key = b"agents-test-pseudonym-key-0123456789"
+    assert w.enrich_handler.pseudonym_key == key
+    assert w.enrich_handler.time_window.max_future == timedelta(seconds=60)
+    assert w.enrich_handler.time_window.max_past == timedelta(days=2)
+    policy = w.deadletter_policy
+    assert policy.hash_key == key and policy.keep_original is False
+    assert policy.minimised_sources == {"tc.voc.feedback.enriched", "tc.voc.followups"}
+    for handler in (w.enrich_handler, w.index_handler, w.intake, w.audit_index_handler):
+        assert handler.dead.policy is policy

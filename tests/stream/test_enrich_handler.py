@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -58,7 +57,9 @@ async def test_bad_input_is_dead_lettered_with_reason_and_bytes(metrics) -> None
     dls = [json.loads(r.value) for r in out.for_topic("deadletter")]
     assert [d["reason"] for d in dls] == ["invalid_json", "invalid_record", "empty_message"]
     assert [d["offset"] for d in dls] == [5, 7, 8]
-    assert base64.b64decode(dls[0]["original_b64"]) == bad_json
+    # by default the original stays out; its keyed hash and size stand in for it
+    assert dls[0]["original_b64"] == "" and dls[0]["original_kept"] is False
+    assert dls[0]["original_size"] == len(bad_json) and len(dls[0]["original_hmac"]) == 64
     assert all(d["key"] == "[REDACTED]" for d in dls)  # the sender's phone is not copied
     assert len(out.for_topic("enriched")) == 1
     assert metrics.value("voc_deadletter_total", {"reason": "invalid_json"}) == 1
@@ -143,3 +144,56 @@ async def test_enrich_thread_runs_calls_one_at_a_time_off_the_loop() -> None:
     assert len(threads) == 1 and next(iter(threads)).startswith("voc-enrich")
     assert threading.current_thread().name not in threads
     assert ticks >= 10
+
+
+KEY = b"0123456789abcdef0123456789abcdef"
+
+
+async def test_customer_ids_are_pseudonymised_everywhere_and_consistently(metrics) -> None:  # type: ignore[no-untyped-def]
+    from processors.pseudonym import pseudonymise_customer
+
+    enricher = FakeEnricher()
+    contacts = RecentContacts()
+    h = EnrichHandler(enricher=enricher, parse=parse, sources=SOURCES, metrics=metrics,
+                      run_sync=run_now, contacts=contacts, pseudonym_key=KEY)
+    events = [event(sms("SM1", customer="C1")), event(sms("SM2", "RANT", customer="C1"), 1),
+              event(survey("R1"), topic=SURVEY_TOPIC, key=b"R1")]
+    out = await h.handle(events)
+    p1, p2 = pseudonymise_customer("C1", KEY), pseudonymise_customer("C2", KEY)
+    assert p1.startswith("cid_") and p1 != p2
+    enriched = [json.loads(r.value) for r in out.for_topic("enriched")]
+    assert [e["customer_id"] for e in enriched] == [p1, p1, p2]
+    assert [r.key for r in out.for_topic("enriched")] == [p1.encode(), p1.encode(), p2.encode()]
+    (fu,) = out.for_topic("followups")
+    assert fu.key == p1.encode() and json.loads(fu.value)["customer_id"] == p1
+    assert b"C1" not in b"".join(r.value for r in out.records)
+    # repeat contacts still count: the counter saw the same pseudonym twice
+    assert enricher.calls == [(3, [1, 2, 1])]
+
+
+async def test_event_times_outside_the_skew_window_become_the_broker_time(metrics) -> None:  # type: ignore[no-untyped-def]
+    from processors.eventtime import SkewWindow
+    from streams.handlers.common import RawEvent
+    from tests.stream.conftest import SMS_TOPIC
+
+    broker = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
+    window = SkewWindow(max_future=timedelta(minutes=5), max_past=timedelta(days=30))
+    h = EnrichHandler(enricher=FakeEnricher(), parse=parse, sources=SOURCES, metrics=metrics,
+                      run_sync=run_now, time_window=window)
+    cases = {"future": "9999-12-31T23:59:59Z", "ancient": "0001-01-01T00:00:00Z",
+             "edge_future": "2026-11-25T18:05:00Z", "edge_past": "2026-10-26T18:00:00Z",
+             "late": "2026-11-25T18:05:01Z", "within": "2026-11-25T17:00:00Z"}
+    events = [RawEvent(SMS_TOPIC, 0, i, None, sms(name, "RANT", at=at), broker.timestamp())
+              for i, (name, at) in enumerate(cases.items())]
+    out = await h.handle(events)
+    got = {json.loads(r.value)["id"]: json.loads(r.value) for r in out.for_topic("enriched")}
+    for name, at in cases.items():
+        fb = got[f"sms:{name}"]
+        corrected = name in ("future", "ancient", "late")
+        assert fb["time_corrected"] is corrected, name
+        expect = broker if corrected else datetime.fromisoformat(at)
+        assert datetime.fromisoformat(fb["received_at"]) == expect, name
+    followups = {json.loads(r.value)["feedback_id"]: json.loads(r.value)
+                 for r in out.for_topic("followups")}
+    assert followups["sms:future"]["feedback"]["time_corrected"] is True
+    assert metrics.value("voc_event_time_corrected_total", {"source": "sms"}) == 3

@@ -59,6 +59,23 @@ def test_lifecycle_open_contacted_resolved() -> None:
     assert scan_followups(table.items(), datetime(2030, 1, 1, tzinfo=UTC)) == (0, [])
 
 
+def test_a_replayed_follow_up_keeps_the_first_deadline() -> None:
+    """A replay (or an older worker's record) of the same follow-up with another ``due_by``
+    never moves the deadline: the first open wins, live or closed, and so does its doc."""
+    table: dict = {}  # type: ignore[type-arg]
+    first, replayed = ops((followup("f1", "2026-11-25T20:00:00Z"), FU_TOPIC),
+                          (followup("f1", "2026-11-28T09:00:00Z"), FU_TOPIC))
+    assert apply_followup_op(table, first) == "opened"
+    assert apply_followup_op(table, replayed) == "duplicate"
+    assert table["f1"]["due_by"] == "2026-11-25T20:00:00+00:00" and table["f1"]["seq"] == 1
+    (claim,) = ops((outcome("f1", "claimed"), OUT_TOPIC))
+    apply_followup_op(table, claim)
+    assert apply_followup_op(table, replayed) == "duplicate"
+    assert table["f1"]["due_by"] == "2026-11-25T20:00:00+00:00"
+    # still breached by the first deadline, not the replayed one
+    assert scan_followups(table.items(), datetime(2026, 11, 26, tzinfo=UTC)) == (1, ["f1"])
+
+
 def test_outcome_before_followup_keeps_it_closed() -> None:
     table: dict = {}  # type: ignore[type-arg]
     o = ops((outcome("f1", "closed"), OUT_TOPIC), (followup("f1"), FU_TOPIC))

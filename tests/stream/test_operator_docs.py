@@ -76,3 +76,34 @@ def test_hostile_originals_give_a_document_the_search_client_can_send(original: 
     doc = deadletter_doc(event(dead(original), topic="voc.deadletter"))
     json.dumps(doc, ensure_ascii=False).encode("utf-8")  # what the clients do: must not raise
     assert doc["reason"] == "invalid_record" and "900123" not in doc["preview"]
+
+
+def test_a_v2_dead_letter_document_carries_hash_and_kept_flag_without_the_original() -> None:
+    from streams.deadletter import DeadLetterPolicy, original_hmac
+
+    key = b"k" * 32
+    raw = json.dumps(SMS).encode()
+    dl = build_deadletter(source_topic="voc.sms.inbound", partition=2, offset=41, key=b"k1",
+                          reason="invalid_record", error="e", original=raw,
+                          policy=DeadLetterPolicy(hash_key=key))
+    doc = deadletter_doc(event(deadletter_bytes(dl), topic="voc.deadletter", offset=8))
+    assert doc["original_kept"] is False and doc["original_hmac"] == original_hmac(raw, key)
+    assert doc["size_bytes"] == len(raw) and doc["preview"].startswith("Call me on")
+    assert "07700" not in json.dumps(doc)
+    kept = build_deadletter(source_topic="voc.sms.inbound", partition=2, offset=41, key=b"k1",
+                            reason="invalid_record", error="e", original=raw,
+                            policy=DeadLetterPolicy(hash_key=key, keep_original=True))
+    doc = deadletter_doc(event(deadletter_bytes(kept), topic="voc.deadletter", offset=9))
+    assert doc["original_kept"] is True and "original_b64" not in doc
+
+
+def test_a_v1_dead_letter_document_still_gets_its_preview_from_the_original() -> None:
+    import base64
+
+    v1 = {"schema_version": 1, "source_topic": "voc.sms.inbound", "partition": 0, "offset": 3,
+          "key": None, "reason": "invalid_json", "error": "e",
+          "original_b64": base64.b64encode(json.dumps(SMS).encode()).decode(),
+          "failed_at": "2026-11-25T18:00:00Z"}
+    doc = deadletter_doc(event(json.dumps(v1).encode(), topic="voc.deadletter", offset=4))
+    assert doc["original_kept"] is True and doc["original_hmac"] is None
+    assert doc["preview"].startswith("Call me on") and "07700" not in doc["preview"]

@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 from processors.config import EnrichConfig
 from processors.pipeline import Enricher, InvalidInput, parse_inbound
 from schemas.records import DeadLetter, EnrichedFeedback, FollowUp
-from streams.deadletter import MAX_ORIGINAL_BYTES
+from streams.deadletter import MAX_ORIGINAL_BYTES, DeadLetterPolicy, original_hmac
 from streams.handlers.common import RawEvent
 from streams.handlers.enrich import EnrichHandler
 from streams.metrics import Metrics
@@ -62,10 +62,16 @@ def test_parse_inbound_accepts_or_rejects_with_a_reason(case: Case) -> None:
         assert type(record).__name__ in ("InboundSMS", "SurveyReply")
 
 
-def _run_handler(enricher: Enricher, cases: list[Case]) -> tuple[Any, Metrics]:
+KEY = b"k" * 32
+KEEP = DeadLetterPolicy(hash_key=KEY, keep_original=True)
+
+
+def _run_handler(enricher: Enricher, cases: list[Case], policy: DeadLetterPolicy = KEEP
+                 ) -> tuple[Any, Metrics]:
     metrics = Metrics(CollectorRegistry())
     handler = EnrichHandler(enricher=enricher, parse=parse_inbound,
-                            sources={v: k for k, v in TOPICS.items()}, metrics=metrics)
+                            sources={v: k for k, v in TOPICS.items()}, metrics=metrics,
+                            deadletters=policy)
     events = [RawEvent(topic=TOPICS[c.source], partition=0, offset=i, key=c.case.encode(),
                        value=c.payload) for i, c in enumerate(cases)]
     return asyncio.run(handler.handle(events)), metrics
@@ -80,6 +86,22 @@ def _pii_needles() -> list[str]:
             if len(digits) >= 9:
                 out.append(digits)
     return out
+
+
+def test_by_default_dead_letters_keep_a_redacted_preview_and_a_keyed_hash_only(
+    enricher: Enricher,
+) -> None:
+    bad = [c for c in CORPUS if c.deadletter_reason]
+    outputs, _ = _run_handler(enricher, bad, DeadLetterPolicy(hash_key=KEY))
+    dead = [DeadLetter.model_validate_json(r.value) for r in outputs.for_topic("deadletter")]
+    assert len(dead) == len(bad)
+    for d in dead:
+        payload = bad[d.offset or 0].payload
+        assert d.original_b64 == "" and d.original_kept is False
+        assert d.original_hmac == original_hmac(payload, KEY) and d.original_size == len(payload)
+    wire = b"".join(r.value for r in outputs.for_topic("deadletter")).decode("utf-8")
+    leaked = [n for n in _pii_needles() if n in wire]
+    assert not leaked, f"planted PII on the dead-letter topic: {leaked[:5]}"
 
 
 def test_whole_corpus_through_the_enrich_handler(enricher: Enricher) -> None:

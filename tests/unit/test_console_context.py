@@ -29,8 +29,15 @@ def test_sasl_ssl_maps_like_the_worker() -> None:
 
 
 def test_sasl_without_credentials_is_refused() -> None:
+    """Refused when the settings are built (before any client), and by the mapping itself
+    for settings changed afterwards with ``model_copy`` (which skips validation)."""
+    from streams.settings import ConfigError
+
+    with pytest.raises(ConfigError, match="SASL"):
+        Settings(kafka_security_protocol="SASL_SSL")
     with pytest.raises(ValueError, match="SASL"):
-        kafka_security_kwargs(Settings(kafka_security_protocol="SASL_PLAINTEXT"))
+        kafka_security_kwargs(Settings().model_copy(
+            update={"kafka_security_protocol": "SASL_SSL"}))
 
 
 class _NotFound(Exception):

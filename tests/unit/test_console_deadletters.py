@@ -181,3 +181,48 @@ async def test_only_admins_act_and_csrf_is_required(tmp_path: Path, user: str) -
         assert json.dumps(pub.sent, default=str).count("voc.sms.inbound") == 0
     finally:
         await client.close()
+
+
+HMAC = "ab" * 32
+NOT_KEPT_DOC = {**DL_DOC, "original_kept": False, "original_hmac": HMAC, "size_bytes": 31}
+
+
+def test_hash_filter_lists_every_dead_letter_of_the_same_original() -> None:
+    f = parse_dl_filters({"hash": HMAC.upper()})
+    assert f.hash == HMAC
+    assert {"term": {"original_hmac": HMAC}} in list_body(f)["post_filter"]["bool"]["filter"]
+    assert parse_dl_filters({"hash": "not-a-hash"}).hash is None
+    assert {"original_kept", "original_hmac"} <= set(list_body(f)["_source"])
+    with pytest.raises(DeadLetterGone, match="not kept"):
+        original_of({"original_b64": "", "original_kept": False})
+
+
+async def test_a_dead_letter_without_its_original_says_so_and_cannot_be_redriven(
+    tmp_path: Path,
+) -> None:
+    settings = console_settings(tmp_path)
+    ctx, search, pub = fake_context(settings)
+    search.put(settings.alias("deadletters"), NOT_KEPT_DOC)
+    app = create_console_app(settings, ctx, secret=b"s" * 32)
+    reader = FakeReader({"original_b64": "", "original_kept": False})
+    app[READER] = reader
+    client = await make_client(app)
+    try:
+        csrf = await login(client, "ada")
+        page = await (await client.get("/deadletters")).text()
+        assert "not kept: re-drive impossible" in page
+        assert 'action="/deadletters/2:41/redrive"' not in page
+        assert 'action="/deadletters/2:41/discard"' in page
+        assert f"/deadletters?hash={HMAC}" in page and "VOC_DEADLETTER_KEEP_ORIGINAL" in page
+        resp = await client.post("/deadletters/2:41/redrive", data={"csrf_token": csrf})
+        html = await resp.text()
+        assert "Re-drive of 2:41 is not possible: the original was not kept" in html
+        assert reader.reads == [] and [t for t, _k, _v in pub.sent
+                                       if not t.endswith("audit")] == []
+        audit = [e for e in pub.values(ctx.audit_topic) if e["action"] == "redrive"]
+        assert [e["result"] for e in audit] == ["refused"]
+        # still parked: it can be discarded
+        resp = await client.post("/deadletters/2:41/discard", data={"csrf_token": csrf})
+        assert "Discarded 2:41." in await resp.text()
+    finally:
+        await client.close()

@@ -33,13 +33,13 @@ def fp32() -> EncoderAnalyzer:
 
 def test_embeddings_are_unit_length_with_model_dim(analyzer: EncoderAnalyzer) -> None:
     emb = analyzer.embed(TEXTS)
-    assert emb.shape == (len(TEXTS), analyzer.model.config.hidden_size)
+    assert emb.shape == (len(TEXTS), analyzer.hidden_size)
     assert emb.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
 
 
 def test_empty_input_gives_empty_output(analyzer: EncoderAnalyzer) -> None:
-    assert analyzer.embed([]).shape == (0, analyzer.model.config.hidden_size)
+    assert analyzer.embed([]).shape == (0, analyzer.hidden_size)
     assert analyzer.analyze([]) == []
 
 
@@ -62,10 +62,11 @@ def test_matches_sentence_transformers_pooling(analyzer: EncoderAnalyzer,
     (fp32) of the encoder with the shipped adapters merged, and the default int8 graph
     within int8 rounding of it."""
     from processors.heads import Heads
+    from processors.torch_encoder import load_base
 
-    model = AutoModel.from_pretrained(resolve_model_dir(None))
+    tok, model = load_base(None)
     Heads.load().merge_lora(model)
-    enc = fp32.tokenizer([TEXTS[1]], return_tensors="pt")
+    enc = tok([TEXTS[1]], return_tensors="pt")
     out = model(**enc).last_hidden_state[0].detach().numpy().mean(axis=0)
     ref = out / np.linalg.norm(out)
     np.testing.assert_allclose(fp32.embed([TEXTS[1]])[0], ref, atol=1e-4)
@@ -140,13 +141,14 @@ def test_torchscript_runtime_matches_eager(fp32: EncoderAnalyzer) -> None:
 
 def test_untraceable_encoder_falls_back_to_eager(analyzer: EncoderAnalyzer) -> None:
     """A model TorchScript cannot trace still runs, eagerly, with a warning."""
-    from processors.encoder import trace_encoder
+    from processors.torch_encoder import load_base, trace_encoder
 
     class Untraceable(torch.nn.Module):
         def forward(self, **_: object) -> None:
             raise TypeError("not traceable")
 
-    assert trace_encoder(analyzer.tokenizer, Untraceable(), None, 128) is None  # type: ignore[arg-type]
+    tok, _ = load_base(None)
+    assert trace_encoder(tok, Untraceable(), None, 128) is None  # type: ignore[arg-type]
 
 
 def test_parallel_sub_batches_give_the_same_results(analyzer: EncoderAnalyzer) -> None:
@@ -177,10 +179,12 @@ def test_encoder_adapters_in_the_heads_file_reach_every_runtime(
     path = tmp_path / "adapted.safetensors"
     heads.save(path)
     eager = EncoderAnalyzer(ModelConfig(runtime="torch", heads_path=path))
-    int8 = EncoderAnalyzer(ModelConfig(heads_path=path, sub_batch=2))
+    int8 = EncoderAnalyzer(ModelConfig(heads_path=path, sub_batch=2, cache_dir=tmp_path))
     assert int8.runtime == "int8"
     plain = AutoModel.from_pretrained(resolve_model_dir(None)).get_submodule(name).weight
-    merged = eager.model.get_submodule(name).weight
+    model = AutoModel.from_pretrained(resolve_model_dir(None))
+    Heads.load(path).merge_lora(model)
+    merged = model.get_submodule(name).weight
     delta = torch.from_numpy(heads.lora[name][1].astype(np.float16).astype(np.float32)
                              @ heads.lora[name][0].astype(np.float16).astype(np.float32))
     torch.testing.assert_close(merged, plain + delta)

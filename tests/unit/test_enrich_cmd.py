@@ -4,6 +4,7 @@ tests/unit/test_enrich_real.py runs the same command with the real encoder)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,36 @@ SURVEY = {"response_id": "R1", "survey_id": "S1", "customer_id": "C1", "brand": 
           "comment": "still no refund"}
 
 
+KEY = b"enrich-cmd-test-key-0123456789ab"
+
+
 @pytest.fixture(autouse=True)
 def fake_enricher(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(enrich_cmd, "_build_enricher",
                         lambda: Enricher(EnrichConfig(), FakeAnalyzer()))
+
+
+@pytest.fixture(autouse=True)
+def pseudonym_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The worker's key, from a file (never the shared state dir's generated one)."""
+    from streams.settings import get_settings
+
+    path = tmp_path / "pseudonym.key"
+    path.write_bytes(KEY)
+    monkeypatch.setenv("VOC_PSEUDONYM_KEY_FILE", str(path))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_enrich_pseudonymises_customer_ids_with_the_workers_key(tmp_path: Path) -> None:
+    from processors.pseudonym import pseudonymise_customer
+
+    result = CliRunner().invoke(cli, ["enrich"], input=json.dumps(SMS) + "\n")
+    assert result.exit_code == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert json.loads(line)["customer_id"] == pseudonymise_customer("C1", KEY)
+    assert '"C1"' not in result.stdout
 
 
 def _jsonl(tmp_path: Path, lines: list[str]) -> Path:
@@ -112,3 +139,12 @@ def test_enrich_batches_by_voc_batch_size(monkeypatch: pytest.MonkeyPatch) -> No
     # one customer, ten messages: the counter is the worker's (each message counted once)
     reasons = json.loads(result.stdout.splitlines()[-1])["urgency"]["reasons"]
     assert any("10th contact in 7 days" in r for r in reasons), reasons
+
+
+def test_pseudonym_prints_what_records_and_the_index_carry() -> None:
+    from processors.pseudonym import pseudonymise_customer
+
+    result = CliRunner().invoke(cli, ["pseudonym", "C1", " C2 "])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [f"C1\t{pseudonymise_customer('C1', KEY)}",
+                                          f" C2 \t{pseudonymise_customer('C2', KEY)}"]

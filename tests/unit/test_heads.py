@@ -111,11 +111,13 @@ def test_torch_twin_gives_the_numpy_probabilities() -> None:
     padding included."""
     import torch
 
+    from processors.torch_encoder import TorchAttnHead
+
     heads = _random_heads()
     tokens, mask, emb = _inputs()
     for head in (heads.sentiment, heads.emotion):
         want = head.probs(tokens, mask, emb)
-        got = head.to_torch()(torch.from_numpy(tokens), torch.from_numpy(mask),
+        got = TorchAttnHead(head)(torch.from_numpy(tokens), torch.from_numpy(mask),
                               torch.from_numpy(emb)).numpy()
         np.testing.assert_allclose(got, want, atol=1e-5)
 
@@ -137,6 +139,8 @@ def test_an_ensemble_averages_its_members_logits() -> None:
 def test_an_ensemble_survives_save_and_load_and_its_torch_twin_agrees(tmp_path: Path) -> None:
     import torch
 
+    from processors.torch_encoder import TorchAttnHead
+
     a, b = _random_heads(seed=0), _random_heads(seed=3)
     heads = Heads(AttnHead.stack([a.sentiment, b.sentiment], np.zeros(3, np.float32)),
                   AttnHead.stack([a.emotion, b.emotion], np.zeros(7, np.float32)),
@@ -149,7 +153,7 @@ def test_an_ensemble_survives_save_and_load_and_its_torch_twin_agrees(tmp_path: 
     tokens, mask, emb = _inputs()
     np.testing.assert_allclose(back.predict(tokens, mask, emb)[0],
                                heads.predict(tokens, mask, emb)[0], atol=2e-2)
-    got = back.sentiment.to_torch()(torch.from_numpy(tokens), torch.from_numpy(mask),
+    got = TorchAttnHead(back.sentiment)(torch.from_numpy(tokens), torch.from_numpy(mask),
                                     torch.from_numpy(emb)).numpy()
     np.testing.assert_allclose(got, back.sentiment.probs(tokens, mask, emb), atol=1e-5)
 

@@ -99,14 +99,23 @@ def test_int8_agrees_with_fp32(analyzers: tuple[EncoderAnalyzer, EncoderAnalyzer
 
 
 def test_a_graph_that_cannot_be_built_falls_back_to_torchscript(
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path) -> None:
+    """An encoder the torch-free builder cannot write runs on torch; if even the torch
+    export fails, as fp32 TorchScript, with warnings."""
+    from processors import bert_graph, torch_encoder
+
+    def unsupported(*_: object, **__: object) -> bytes:
+        raise bert_graph.UnsupportedEncoder("model_type 'xlm' is not 'bert'")
+
     def broken(*_: object, **__: object) -> bytes:
         raise RuntimeError("exporter does not support this model")
 
-    monkeypatch.setattr(int8, "build", broken)
+    monkeypatch.setattr(bert_graph, "build_int8", unsupported)
+    monkeypatch.setattr(torch_encoder, "export_int8", broken)
     with caplog.at_level(logging.WARNING):
-        a = EncoderAnalyzer(ModelConfig(runtime="int8"))
+        a = EncoderAnalyzer(ModelConfig(runtime="int8", cache_dir=tmp_path))
     assert a.runtime == "torchscript"
+    assert "no torch-free int8 graph" in caplog.text
     assert "cannot run as per-token int8" in caplog.text
     assert a.analyze(["thanks"])[0].sentiment["positive"] > 0.5
 
@@ -129,8 +138,10 @@ def test_build_exports_the_module_it_is_given() -> None:
     tiny = Tiny().eval()
     ids = torch.tensor([[1, 2, 3], [4, 5, 0]])
     mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
-    graph = int8.OnnxGraph(int8.build(tiny, {"input_ids": ids, "attention_mask": mask},
-                                      ["out"]), threads=1)
+    from processors.torch_encoder import export_int8
+
+    graph = int8.OnnxGraph(export_int8(tiny, {"input_ids": ids, "attention_mask": mask},
+                                       ["out"]), threads=1)
     got = graph(ids.numpy(), mask.numpy())[0]
     with torch.inference_mode():
         want = tiny(ids, mask)[0].numpy()

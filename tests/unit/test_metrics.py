@@ -10,6 +10,7 @@ CONTRACT = {
     "voc_enriched": "counter",
     "voc_rants": "counter",
     "voc_deadletter": "counter",
+    "voc_event_time_corrected": "counter",
     "voc_enrich_batch_seconds": "histogram",
     "voc_index_docs": "counter",
     "voc_end_to_end_seconds": "histogram",

@@ -62,9 +62,20 @@ def test_rant_gets_followup_with_reply_and_due_by(enricher: Enricher) -> None:
     assert fu is not None and fu.id == "followup:sms:SM1" and fu.feedback == fb
     assert fu.priority in ("P1", "P2")
     hours = EnrichConfig().urgency.followup_hours[fu.priority]
-    assert fu.due_by == NOW + timedelta(hours=hours)
+    # from the message's own time (18:00), not the enrichment clock (18:05)
+    assert fu.due_by == datetime(2026, 11, 25, 18, 0, tzinfo=UTC) + timedelta(hours=hours)
     assert "charged you twice" in fu.suggested_reply
     assert "[PHONE]" not in fu.suggested_reply and "07700" not in fu.suggested_reply
+
+
+def test_a_later_enrichment_of_the_same_rant_keeps_its_deadline(enricher: Enricher) -> None:
+    body = "You charged me twice!!! I'm cancelling and going to the ombudsman, disgraceful"
+    (first,) = enricher.enrich_batch([sms(body)], recent_contacts=[1], now=NOW)
+    (again,) = enricher.enrich_batch([sms(body)], recent_contacts=[1],
+                                     now=NOW + timedelta(days=3))
+    assert first.followup is not None and again.followup is not None
+    assert again.followup.due_by == first.followup.due_by
+    assert again.followup.created_at != first.followup.created_at  # the clock did move
 
 
 def test_calm_message_is_not_a_rant(enricher: Enricher) -> None:

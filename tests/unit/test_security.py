@@ -91,7 +91,15 @@ def test_local_prometheus_and_alertmanager_listen_on_loopback_only() -> None:
 # ---------------------------------------------------------------- secrets
 
 
+def _encrypted_transports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Transports on which credentials are accepted (over plain text they are refused)."""
+    monkeypatch.setenv("VOC_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("VOC_KAFKA_SASL_USERNAME", "svc-voc")
+    monkeypatch.setenv("VOC_SEARCH_URL", "https://search.internal:9200")
+
+
 def test_secrets_come_from_the_environment_and_are_secretstr(monkeypatch) -> None:
+    _encrypted_transports(monkeypatch)
     monkeypatch.setenv("VOC_KAFKA_SASL_PASSWORD", SECRETS["kafka_sasl_password"])
     monkeypatch.setenv("VOC_SEARCH_API_KEY", SECRETS["search_api_key"])
     monkeypatch.setenv("VOC_SEARCH_PASSWORD", SECRETS["search_password"])
@@ -103,9 +111,10 @@ def test_secrets_come_from_the_environment_and_are_secretstr(monkeypatch) -> Non
 
 
 def test_secrets_never_printed(monkeypatch) -> None:
+    _encrypted_transports(monkeypatch)
     for field, value in SECRETS.items():
         monkeypatch.setenv(f"VOC_{field.upper()}", value)
-    s = Settings(kafka_sasl_username="svc-voc", search_username="elastic")
+    s = Settings(search_username="elastic")
     shown = " ".join([repr(s), str(s), s.model_dump_json(), repr(s.model_dump())])
     for value in SECRETS.values():
         assert value not in shown
@@ -124,10 +133,14 @@ def test_no_secret_has_a_default() -> None:
 
 
 def _kafka_settings(proto: str, ca: Path | None, tmp_path: Path) -> Settings:
-    return Settings(kafka_security_protocol=proto, kafka_sasl_mechanism="SCRAM-SHA-512",
-                    kafka_sasl_username="svc-voc",
-                    kafka_sasl_password=SECRETS["kafka_sasl_password"], kafka_ssl_cafile=ca,
-                    worker_data_dir=tmp_path)
+    sasl: dict[str, Any] = {}
+    if proto.startswith("SASL"):
+        sasl = {"kafka_sasl_mechanism": "SCRAM-SHA-512", "kafka_sasl_username": "svc-voc",
+                "kafka_sasl_password": SECRETS["kafka_sasl_password"],
+                # SASL_PLAINTEXT is refused unless allowed (tests/unit/test_secure_settings.py)
+                "allow_plaintext_credentials": proto == "SASL_PLAINTEXT"}
+    return Settings(kafka_security_protocol=proto, kafka_ssl_cafile=ca,
+                    worker_data_dir=tmp_path, **sasl)
 
 
 @pytest.mark.parametrize("proto", ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"])
@@ -153,10 +166,10 @@ def test_faust_passes_kafka_security_to_aiokafka(proto: str, one_ca: Path, tmp_p
 
 
 def test_sasl_without_credentials_fails_fast(tmp_path: Path) -> None:
-    from streams.app import broker_credentials
+    from streams.settings import ConfigError
 
-    with pytest.raises(ValueError, match="SASL"):
-        broker_credentials(Settings(kafka_security_protocol="SASL_SSL", worker_data_dir=tmp_path))
+    with pytest.raises(ConfigError, match="SASL_SSL but VOC_KAFKA_SASL_USERNAME"):
+        Settings(kafka_security_protocol="SASL_SSL", worker_data_dir=tmp_path)
 
 
 @pytest.mark.parametrize("proto", ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"])

@@ -49,3 +49,16 @@ def test_no_other_module_spells_out_a_topic_name() -> None:
             if found:
                 offenders[str(path.relative_to(ROOT))] = sorted(found)
     assert not offenders, offenders
+
+
+def test_dead_letter_retention_is_a_setting_and_inbound_topics_use_broker_time() -> None:
+    day_ms = 24 * 3600 * 1000
+    default = {s.logical: s.configs for s in topic_specs(Settings())}
+    assert default["deadletter"]["retention.ms"] == str(30 * day_ms)
+    short = Settings(topics={"deadletter_retention_days": 7})
+    specs = {s.logical: s.configs for s in topic_specs(short)}
+    assert specs["deadletter"]["retention.ms"] == str(7 * day_ms)
+    assert specs["audit"]["retention.ms"] == str(365 * day_ms)  # the others keep theirs
+    for logical in ("sms_inbound", "survey_replies"):
+        assert specs[logical]["message.timestamp.type"] == "LogAppendTime"
+    assert "message.timestamp.type" not in specs["enriched"]

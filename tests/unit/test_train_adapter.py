@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from processors.encoder import load_base, mean_pool
+from processors.torch_encoder import load_base, mean_pool
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
