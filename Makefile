@@ -7,7 +7,7 @@ VOC := $(VENV)/bin/voc
 # the editable install points at one clone: reinstall when pyproject or the clone changes
 STAMP := $(VENV)/.voc-installed-$(shell (cat pyproject.toml; echo "$(CURDIR)") | sha1sum | cut -c1-12)
 
-.PHONY: install browser demo test test-unit test-deploy test-reliability stack-up stack-down lint bench-quality bench-speed bench-pipeline bench-console train
+.PHONY: install browser demo test test-unit test-deploy test-reliability test-scale stack-up stack-down lint bench-quality bench-speed bench-pipeline bench-console bench-pii fuzz train
 
 install: $(STAMP)
 
@@ -70,6 +70,14 @@ test-reliability: install
 	  if [ $$was_up -eq 0 ]; then $(VOC) stack down || true; fi; \
 	  exit $$status
 
+# The multi-node suite (tests/scale): three KRaft brokers, two OpenSearch nodes and three
+# workers of its own on ports 29092-29097, 29200-29206 and 29300+ (the shared stack is not
+# needed); leader-broker kill -9, search-node kill -9, workers 3 -> 1 -> 3, exact repeat
+# contacts. About 8 GB and 20-odd minutes; not part of `make test` (`pytest tests` leaves
+# the folder out). Figures are appended to bench/results/scale.json.
+test-scale: install
+	$(PY) -m pytest tests/scale -q -m scale
+
 demo: install
 	$(VOC) demo
 
@@ -85,6 +93,18 @@ train: install
 
 bench-quality: install
 	$(PY) bench/quality.py
+
+# PII recall / over-redaction on the labelled corpus, beside the old regex redaction.
+bench-pii: install
+	$(PY) bench/pii.py
+
+# Coverage-guided fuzzing (atheris) of normalize, redact, reply and parse_inbound for
+# FUZZ_SECONDS; a crash or a hang over 10 s fails. Crashers land in tests/data/fuzz_crashers/,
+# which tests/unit/test_pii_hostile.py replays.
+FUZZ_SECONDS ?= 120
+fuzz: install
+	$(PY) tests/fuzz/fuzz_processors.py -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  -artifact_prefix=tests/data/fuzz_crashers/
 
 bench-speed: install
 	$(PY) bench/speed.py

@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -94,7 +95,9 @@ def _measured(cmd: list[str], env: dict[str, str], stdin: str | None = None,
         fin.write(stdin or "")
         fin.seek(0)
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdin=fin, stdout=fout, stderr=ferr)
+        # cwd: the tree under test (``python -m``/``-c`` put the cwd first on sys.path)
+        proc = subprocess.Popen(cmd, env=env, stdin=fin, stdout=fout, stderr=ferr,
+                                cwd=env["PYTHONPATH"])
         deadline = t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -149,7 +152,7 @@ def _worker_healthy(tree: Path, cache: Path, label: str, port: int) -> dict[str,
                              "VOC_CONSUMER_GROUP": f"bench-startup-{label}-{os.getpid()}"})
     t0 = time.perf_counter()
     proc = subprocess.Popen(_voc("worker"), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, cwd=tree)
     healthy = None
     try:
         while time.perf_counter() - t0 < 180 and proc.poll() is None:
@@ -236,8 +239,14 @@ def main() -> None:
                 if prev is None or got["enrich_b32_msgs_per_s"] > prev["enrich_b32_msgs_per_s"]:
                     res[label]["enricher"] = got
         if args.worker:
-            for label, port in (("old", 16181), ("new", 16182)):
-                res[label]["worker"] = _worker_healthy(trees[label], cache, label, port)
+            for label in ("old", "new"):
+                with socket.socket() as sock:  # a free port for its /health
+                    sock.bind(("127.0.0.1", 0))
+                    port = sock.getsockname()[1]
+                try:
+                    res[label]["worker"] = _worker_healthy(trees[label], cache, label, port)
+                except Exception as exc:  # noqa: BLE001 - reported, the other figures stand
+                    res[label]["worker"] = {"error": f"{type(exc).__name__}: {exc}"}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -81,6 +81,20 @@ def build(model_dir: Path, heads_path: Path, root: Path | None = None,
     if not force and (graph := _read(final)) is not None:
         return CachedGraph(graph, final, built=False)
     graph = bert_graph.build_int8(model_dir, Heads.load(heads_path))
+    try:
+        _store(root, key, final, graph, model_dir, heads_path)
+    except OSError as exc:  # a read-only or full disk: run from memory, build next start too
+        log.warning("cannot store the encoder graph in %s (%s); using it from memory",
+                    root, exc)
+        return CachedGraph(graph, final, built=True)
+    log.info("built the int8 encoder graph into %s", final)
+    return CachedGraph(graph, final, built=True)
+
+
+def _store(root: Path, key: str, final: Path, graph: bytes, model_dir: Path,
+           heads_path: Path) -> None:
+    """Write ``graph`` and its manifest to a temporary directory, then rename it to
+    ``final`` (replacing a stale or corrupt one)."""
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
     try:
@@ -101,5 +115,3 @@ def build(model_dir: Path, heads_path: Path, root: Path | None = None,
             tmp.rename(final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    log.info("built the int8 encoder graph into %s", final)
-    return CachedGraph(graph, final, built=True)

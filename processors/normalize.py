@@ -22,10 +22,38 @@ OPT_OUT_KEYWORDS: frozenset[str] = frozenset(
     }
 )
 
-_KEEP_FORMAT = {"\u200d"}  # zero-width joiner glues emoji sequences together
+_ZWJ = "\u200d"  # zero-width joiner glues emoji sequences together: the one format mark kept
 _WS = re.compile(r"\s+")
 _PLAIN_ASCII = re.compile(r"[\x20-\x7e]*")
-_LOOSE_ZWJ = re.compile(r"(?:^|(?<=\s))\u200d+|\u200d+(?=\s|$)")
+_ZWJ_RUN = re.compile("\u200d+")
+#: How far past the limit ``clean_and_truncate`` reads raw text, in multiples of the limit:
+#: a body still shorter than the limit after this much clean-up is invisible junk.
+MAX_SCAN_FACTOR = 16
+# Characters ``clean_text`` drops: controls (Cc) other than the line-breaking ones, lone
+# surrogates (Cs) and format marks (Cf) other than the zero-width joiner, as of Unicode
+# 14 (tests/unit/test_normalize.py checks this list against ``unicodedata``). Spelled out
+# as ranges so the scan is one C-level pass; astral marks are a second, rarer pass.
+_DROP_BMP = re.compile(
+    "[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f"
+    "\u0890-\u0891\u08e2\u180e\u200b-\u200c\u200e-\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb]+"
+)
+_DROP_ASTRAL = re.compile(
+    "[\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]+"
+)
+# Line-breaking controls and the line/paragraph separators (Zl, Zp) become spaces.
+_BREAKS = re.compile("[\t\n\r\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
+
+
+def _keep_glued_zwj(m: re.Match[str]) -> str:
+    """A joiner only means something between two visible characters (emoji sequences)."""
+    s, start, end = m.string, m.start(), m.end()
+    if start == 0 or end == len(s) or s[start - 1].isspace() or s[end].isspace():
+        return ""
+    return _ZWJ
+
+
 _OPT_OUT_STRIP = re.compile(r"^[\W_]+|[\W_]+$")
 # Whole-message opt-out requests in plain words ("Stop texting me", "unsubscribe please",
 # "Please remove me from your list"). Anchored: a complaint that also says "stop" is a
@@ -71,21 +99,14 @@ def clean_text(text: str) -> str:
     """
     if _PLAIN_ASCII.fullmatch(text):
         return _WS.sub(" ", text).strip()  # the common case: nothing to normalise
-    text = unicodedata.normalize("NFKC", text)
-    out: list[str] = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if cat == "Cc":
-            out.append(" " if ch in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85" else "")
-        elif cat == "Cs" or (cat == "Cf" and ch not in _KEEP_FORMAT):
-            continue
-        elif cat in ("Zl", "Zp"):
-            out.append(" ")
-        else:
-            out.append(ch)
-    text = _WS.sub(" ", "".join(out)).strip()
-    # a joiner only means something between two characters (emoji sequences)
-    return _LOOSE_ZWJ.sub("", text).strip()
+    # every step is one linear pass (NFKC, then regexes over character classes, no
+    # backtracking): a megabyte of joiners costs what a megabyte of letters costs
+    text = _BREAKS.sub(" ", _DROP_BMP.sub("", unicodedata.normalize("NFKC", text)))
+    if max(text, default="\0") > "\uffff":
+        text = _DROP_ASTRAL.sub("", text)
+    if _ZWJ in text:
+        text = _ZWJ_RUN.sub(_keep_glued_zwj, text)
+    return _WS.sub(" ", text).strip()
 
 
 def is_opt_out(text: str) -> bool:
@@ -113,14 +134,20 @@ def clean_and_truncate(raw: str, max_chars: int) -> tuple[str, bool]:
     """``truncate(clean_text(raw))`` without cleaning a megabyte to keep 5,000 characters.
 
     Cleaning rarely grows text (NFKC expands a few ligatures) and often shrinks it
-    (whitespace, controls), so a raw prefix of 4x the limit is enough in practice; the
-    rest is cleaned only when the prefix cleans down to less than the limit.
+    (whitespace, controls), so a raw prefix a little over the limit is usually enough. When
+    it cleans down to no more than the limit, a 4x longer prefix is tried, up to
+    ``MAX_SCAN_FACTOR`` x the limit: the cost is bounded by the limit, never by the body
+    (a body of invisible characters is cut there, and flagged as truncated).
     """
-    window = 4 * max_chars
-    if len(raw) > window:
+    window = max_chars + 16
+    cap = MAX_SCAN_FACTOR * max_chars
+    while len(raw) > window:
         head = clean_text(raw[:window])
-        if len(head) >= max_chars:
+        if len(head) > max_chars:
             return truncate(head, max_chars)[0], True
+        if window >= cap:
+            return head, True
+        window = min(4 * window, cap)
     return truncate(clean_text(raw), max_chars)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,9 +94,12 @@ def _parse_int(s: str) -> int | float:
     return int(s) if len(s) <= 300 else math.inf
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _has_surrogate(obj: Any, depth: int = 0) -> bool:
     if isinstance(obj, str):
-        return any("\ud800" <= ch <= "\udfff" for ch in obj)
+        return _SURROGATE.search(obj) is not None  # one C-level scan, not a Python loop
     if depth > 50:
         return False
     if isinstance(obj, dict):
@@ -214,7 +218,7 @@ class Enricher:
 
     def __init__(self, config: EnrichConfig, analyzer: TextAnalyzer | None = None, *,
                  warm_language: bool = True) -> None:
-        """``warm_language=False`` leaves langdetect's profiles (about 1.5 s of CPU) to the
+        """``warm_language=False`` leaves lingua's models (about 0.5 s of CPU) to the
         first message that needs them: most never do (see processors/language.py), and a
         one-shot ``voc classify`` should not pay for them up front; the worker warms."""
         self.config = config
@@ -289,7 +293,8 @@ class Enricher:
             language=lang.code, language_supported=lang.supported, opt_out=fb.opt_out,
             truncated=fb.truncated, sentiment=_sentiment(sent_p), emotion=emotion,
             topics=subjects, urgency=urgency, is_rant=rant,
-            pii=PiiReport(redacted=red.redacted, kinds=red.kinds), model=self.model_info,
+            pii=PiiReport(redacted=red.redacted, kinds=red.kinds, detector=red.detector),
+            model=self.model_info,
         )
         if not rant:
             return EnrichResult(feedback=feedback)

@@ -26,7 +26,49 @@ FEELINGS: dict[str, tuple[str, str]] = {
 }
 NO_CAUSE = "I can hear how frustrated you are, and I'm sorry. Let's put this right."
 
-_PLACEHOLDER = re.compile(r"\[(?:PHONE|EMAIL|CARD|POSTCODE|IBAN)\]")
+_PLACEHOLDER = re.compile(
+    r"\[(?:PHONE|EMAIL|CARD|POSTCODE|IBAN|SORTCODE|ACCOUNT|SSN|NINO|PASSPORT|DOB|NAME|ADDRESS|"
+    r"SECRET)\]")
+# Markup is never echoed: an agent's tool may render the reply as HTML. Comments, CDATA,
+# scripts and styles go with their content, then tags and entities; whatever angle
+# brackets remain are dropped. Linear time: blocks are cut with str.find (an unclosed
+# block swallows the rest, as a browser would), tags by a pattern that stops at "<".
+_BLOCKS = (("<!--", "-->"), ("<![cdata[", "]]>"), ("<script", "</script"), ("<style", "</style"))
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,2000}>|<![^<>]{0,2000}>")
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9A-Fa-f]{1,6}|[A-Za-z]{2,10});")
+
+
+def _cut_blocks(text: str) -> str:
+    low = text.lower()
+    for opener, closer in _BLOCKS:
+        if opener not in low:
+            continue
+        out: list[str] = []
+        pos = 0
+        while True:
+            i = low.find(opener, pos)
+            if i < 0:
+                break
+            out.append(text[pos:i])
+            j = low.find(closer, i + len(opener))
+            if j < 0:
+                pos = len(text)
+                break
+            end = low.find(">", j) if closer.startswith("</") else j + len(closer) - 1
+            pos = len(text) if end < 0 else end + 1
+        out.append(text[pos:])
+        text = " ".join(out)
+        low = text.lower()
+    return text
+
+
+def plain_text(text: str) -> str:
+    """The message without HTML/XML markup: comments, CDATA, scripts and styles removed
+    with their content, tags removed, entities dropped, leftover angle brackets removed."""
+    text = _TAG.sub(" ", _cut_blocks(text))
+    text = _ENTITY.sub(" ", text)
+    text = text.replace("<", " ").replace(">", " ")
+    return re.sub(r"\s+", " ", text).strip()
 _PROFANITY = re.compile(
     r"(?i)\b(?:f+u+c+k\w*|f\*+\w*|shit\w*|crap(?:py)?|bloody|damn(?:ed)?|bullshit|wtf|"
     r"hell|arse\w*|ass(?:holes?)?|bastards?|pissed(?: off)?)\b"
@@ -198,6 +240,7 @@ def suggest_reply(text: str, emotion: str, subjects: list[Subject], quote: bool 
     ``quote=False`` (text not in English) gives the generic opener: turning pronouns round
     only works in English, and a half-translated quote would read worse than none.
     """
+    text = plain_text(text)
     cause, question = pick_cause(text, subjects) if quote else ("", False)
     opening, closing = FEELINGS.get(emotion, FEELINGS["anger"])
     if not cause:
@@ -205,13 +248,13 @@ def suggest_reply(text: str, emotion: str, subjects: list[Subject], quote: bool 
     cause = _swap_pronouns(cause)
     cause = cause[0].lower() + cause[1:] if cause[:2] != "I " else cause
     if question:
-        return f"{opening}, and you're asking {cause}. {closing}"
+        return plain_text(f"{opening}, and you're asking {cause}. {closing}")
     for pattern, subject in _SUBJECTLESS:
         cause = pattern.sub(subject, cause, count=1)
     # after the dash the closing continues the sentence: "— let's sort this out together."
     closing = closing if closing.startswith("I") else closing[0].lower() + closing[1:]
     joint = ":" if _FRAGMENT.match(cause) else " that"
-    return f"{opening}{joint} {cause} — {closing}"
+    return plain_text(f"{opening}{joint} {cause} — {closing}")
 
 
 def summarize(

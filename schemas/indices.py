@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 _HERE = Path(__file__).parent
 
@@ -23,8 +24,13 @@ class IndexDef:
     template_file: str
     time_field: str  # the document field whose month picks the index
     # a document field written as the external version, so a replayed older state of the
-    # document can never overwrite a newer one
+    # document can never overwrite a newer one: an integer (a sequence number), or a
+    # date-time, written as epoch milliseconds
     version_field: str | None = None
+    # "external": only a higher version replaces the stored one (a state machine's seq: the
+    # same seq twice is the same state); "external_gte": an equal one does too (the same
+    # event enriched again, e.g. replayed after a model upgrade, replaces its document)
+    version_type: Literal["external", "external_gte"] = "external"
     description: str = ""
 
     @property
@@ -33,7 +39,8 @@ class IndexDef:
 
 
 FEEDBACK = IndexDef("feedback", "voc-feedback", "index_template.json", "received_at",
-                    description="EnrichedFeedback, _id = feedback id")
+                    version_field="received_at", version_type="external_gte",
+                    description="EnrichedFeedback, _id = feedback id, version = event time")
 FOLLOWUPS = IndexDef("followups", "voc-followups", "followups_index_template.json",
                      "received_at", version_field="seq",
                      description="one case per follow-up with its state and history")

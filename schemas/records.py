@@ -18,6 +18,12 @@ from schemas.labels import EmotionLabel, SentimentLabel
 SCHEMA_VERSION = 1
 # The dead-letter record has its own version: v2 stopped carrying the original by default.
 DEADLETTER_SCHEMA_VERSION = 2
+# What this worker writes as EnrichedFeedback and FollowUp. v2 (issue 18): customer_id is a
+# keyed pseudonym, and the optional time_corrected and pii.detector fields exist. Readers
+# take every version in OUTPUT_SCHEMA_VERSIONS, so records a v1 worker left on the topics
+# still index after an upgrade.
+OUTPUT_SCHEMA_VERSION = 2
+OUTPUT_SCHEMA_VERSIONS = (1, 2)
 
 UrgencyLevel = Literal["low", "medium", "high", "critical"]
 Priority = Literal["P1", "P2", "P3"]
@@ -45,7 +51,8 @@ def check_schema_version(version: int) -> int:
 
 
 NonEmptyId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-PII_KINDS = ("phone", "email", "card", "postcode", "iban")
+PII_KINDS = ("phone", "email", "card", "postcode", "iban", "sortcode", "account", "ssn", "nino",
+             "passport", "dob", "name", "address", "secret")
 
 
 class _Inbound(BaseModel):
@@ -97,6 +104,14 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def check_output_schema_version(version: int) -> int:
+    """Outbound records this worker can read back (the index and follow-up agents do)."""
+    if version not in OUTPUT_SCHEMA_VERSIONS:
+        raise UnsupportedSchemaVersion(
+            f"unsupported schema_version {version} (this worker reads {OUTPUT_SCHEMA_VERSIONS})")
+    return version
+
+
 class SurveyScore(_Out):
     kind: SurveyKind
     score: int
@@ -131,8 +146,13 @@ class Urgency(_Out):
 
 
 class PiiReport(_Out):
-    redacted: bool
-    kinds: list[str]
+    redacted: bool = Field(description=(
+        "something was replaced; false means the detector found nothing it knows, "
+        "not that the text is verified free of personal data"))
+    kinds: list[str] = Field(description="kinds replaced (placeholders in text), sorted")
+    detector: str = Field(default="", description=(
+        "version of the PII detector that ran (empty on records written before it was "
+        "recorded)"))
 
 
 class ModelInfo(_Out):
@@ -143,7 +163,13 @@ class ModelInfo(_Out):
 class EnrichedFeedback(_Out):
     """One per valid inbound message; ``id`` is the search _id and the dedupe key."""
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = OUTPUT_SCHEMA_VERSION
+
+    @field_validator("schema_version")
+    @classmethod
+    def _readable_version(cls, v: int) -> int:
+        return check_output_schema_version(v)
+
     id: str
     channel: Channel
     brand: str
@@ -171,7 +197,13 @@ class EnrichedFeedback(_Out):
 class FollowUp(_Out):
     """A human follow-up for a rant: who, how soon, why, and how to open the call."""
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = OUTPUT_SCHEMA_VERSION
+
+    @field_validator("schema_version")
+    @classmethod
+    def _readable_version(cls, v: int) -> int:
+        return check_output_schema_version(v)
+
     id: str
     feedback_id: str
     customer_id: str | None

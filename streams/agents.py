@@ -8,7 +8,9 @@ only then ack the batch's events. Faust's ``take``/``take_events`` ack a batch i
 exception would be acked without its outputs; with explicit acks an interrupted batch is
 simply read again after the restart (at least once; outputs carry stable ids). Handlers
 never raise for bad data; if one raises anyway (a bug), the batch is dead-lettered with
-reason ``internal_error`` rather than lost.
+reason ``internal_error`` rather than lost. An output the broker refuses for good (too
+large for its topic) is dead-lettered as ``publish_rejected`` (``streams.failures``), so
+one record never blocks its partition; every other produce failure is retried.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from faust.streams import _current_event as faust_current_event
 from faust.types import TP, AgentT, EventT
 
 from schemas.topics import TOPICS
+from streams.budget import IsolatedSteps, worker_step
+from streams.failures import FailureClass
 from streams.handlers.common import DeadLetters, Outputs, OutRecord, RawEvent, publish_all
 from streams.handlers.enrich import EnrichHandler
 from streams.handlers.followups import FollowupIntake, FollowupSla, breach_op
@@ -126,10 +130,13 @@ class WorkerAgents:
         self.dead = DeadLetters(metrics, dl)
         sources: dict[str, Source] = {settings.topic("sms_inbound"): "sms",
                                       settings.topic("survey_replies"): "survey"}
+        self.steps = IsolatedSteps(worker_step(parse, settings.enrich.max_text_chars),
+                                   budget_s=settings.message_budget_s,
+                                   wall_s=settings.message_budget_wall_s)
         self.enrich_handler = EnrichHandler(enricher=enricher, parse=parse, sources=sources,
                                             metrics=metrics, pseudonym_key=key,
                                             time_window=settings.event_time_window(),
-                                            deadletters=dl)
+                                            deadletters=dl, steps=self.steps)
         self.index_handler = IndexHandler(backend=backend, metrics=metrics, policy=self.policy,
                                           deadletters=dl)
         self.intake = FollowupIntake(followups_topic=settings.topic("followups"),
@@ -159,6 +166,7 @@ class WorkerAgents:
 
     async def enrich(self, stream: faust.StreamT) -> None:
         """Inbound SMS and survey replies -> enriched feedback, follow-ups, dead letters."""
+        await self.enrich_handler.run_sync(self.steps.start)  # the budget's child process
         s = self.settings
         async for events in _batches(stream, s.batch_size, s.batch_within_s):
             await self._run_batch(stream, events, self.enrich_handler.handle)
@@ -254,12 +262,20 @@ class WorkerAgents:
                     self.dead.park(out, ev, "internal_error", type(exc).__name__)
                 else:  # still on voc.deadletter; only its document is missing
                     self.metrics.operator_docs.labels(index="deadletters", result="error").inc()
-        await publish_all(out.records, self._send, on_retry=_log_producer_retry)
+        await publish_all(out.records, self._send, on_retry=_log_producer_retry,
+                          refused=self._refused, on_error=self._count_publish_error)
         for event in events:  # outputs are on Kafka: now the inputs may be committed
             await stream.ack(event)
 
     async def _send(self, rec: OutRecord) -> Awaitable[Any]:
         return await self.topics.outputs[rec.topic].send(key=rec.key, value=rec.value)
+
+    def _refused(self, rec: OutRecord, exc: BaseException) -> OutRecord | None:
+        """A record the broker refused for good: its dead letter instead (never retried)."""
+        return self.dead.unpublishable(rec, exc, self.topics.outputs[rec.topic].get_topic_name())
+
+    def _count_publish_error(self, rec: OutRecord, failure: FailureClass) -> None:
+        self.metrics.publish_errors.labels(topic=rec.topic, failure=failure.value).inc()
 
 
 def define_agents(

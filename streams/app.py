@@ -11,7 +11,9 @@ sink and the metrics, and wires every agent (``streams.agents``) and web view on
   still creates its own internal topics (table changelogs, the follow-up re-key
   topic), so ``topic_allow_declare`` stays on; the leader topic is disabled;
 * the web server binds ``settings.web_host`` (127.0.0.1 by default; Faust itself
-  would bind every interface);
+  would bind every interface) and serves only ``/health`` and ``/metrics`` (plus Faust's
+  bare production index at ``/``): Faust's ``/table/``, ``/router/``, statistics and graph
+  views are turned off, because they expose table contents and cluster topology;
 * the Kafka consumer is ``streams.consumer.SafeConsumer`` (``VocApp.transport_class``):
   Faust's own can commit past a message it never processed around a rebalance;
 * the Faust id is ``settings.consumer_group``: it is the Kafka consumer group and the
@@ -82,6 +84,13 @@ def create_app(settings: Settings) -> VocApp:
         producer_max_request_size=5_000_000,  # dead letters carry originals up to 2.5 MB
         stream_wait_empty=False,
         web_enabled=True,
+        # Faust's own views are off: /table/ serves table rows (follow-up state, personal
+        # data) and /router/ the cluster's worker URLs, to anyone who reaches the port; we
+        # route nothing across workers (no @table_route). /health and /metrics are ours.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
@@ -112,8 +121,8 @@ def build_worker_app(
           for index in (FOLLOWUPS, DEADLETTERS, AUDIT))
     )
     app = create_app(settings)
-    define_agents(app, settings, enricher=enricher, backend=sink, metrics=metrics, parse=parse,
-                  operator_sinks=operator_sinks)
+    define_agents(app, settings, enricher=enricher, backend=sink, metrics=metrics,
+                  parse=parse, operator_sinks=operator_sinks)
     register_views(app, settings, backend=sink, metrics=metrics)
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode types async receivers badly
@@ -121,5 +130,7 @@ def build_worker_app(
         sinks = (sink, operator_sinks.followups, operator_sinks.deadletters, operator_sinks.audit)
         for each in {id(x): x for x in sinks}.values():  # an injected sink is closed once
             await each.close()
+        # the per-message budget's child process is a daemon: it ends with the worker (its
+        # pipe closes); closing it here could race a batch still in the enrichment thread
 
     return app

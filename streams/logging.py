@@ -13,9 +13,9 @@ How the guarantee is kept, at every level from DEBUG up:
   strings longer than ``MAX_ARG_CHARS``) are replaced by ``safe_repr``: kind,
   length, a short digest and the record's identifiers, never the text;
 * the final message and any exception text go through ``scrub_text``: pydantic's
-  ``input_value=...`` echoes, long ``b'...'`` literals, e-mail addresses, phone
-  and card numbers are masked (defence in depth; code must still log bodies only
-  through ``safe_repr``).
+  ``input_value=...`` echoes and long ``b'...'`` literals are removed, and every kind
+  of PII the redaction detector knows (``processors.pii``) is masked (defence in depth;
+  code must still log bodies only through ``safe_repr``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from processors.redact import redact
+
 #: A plain-string log argument longer than this is treated as possible customer text.
 MAX_ARG_CHARS = 120
 #: Identifier fields that are safe (and useful) to show for a record-like value.
@@ -36,16 +38,6 @@ ID_FIELDS = (
     "source_topic", "partition", "offset", "reason", "channel", "brand", "schema_version",
 )
 
-_EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
-# +44 7700 900123, +1 (415) 555-0100, 0044 7700 ...: an international number
-_PHONE_INTL = re.compile(r"(?<![\w+])(?:\+|00)\d[\d\s().-]{6,}\d")
-# 07700 900123, (020) 7946 0018, 415-555-0100: national formats with separators
-_PHONE_NATIONAL = re.compile(
-    r"(?<![\w])\(?0\d{2,4}\)?[\s.-]?\d{3,4}[\s.-]?\d{3,4}(?![\w])"
-    r"|(?<![\w])\d{3}[.-]\d{3}[.-]\d{4}(?![\w])"
-)
-# 13-19 digits, optionally grouped by spaces or dashes (payment cards)
-_CARD = re.compile(r"(?<![\w])\d(?:[ -]?\d){12,18}(?![\w])")
 # pydantic echoes the offending input: "input_value='my bill is ...', input_type=str"
 _INPUT_VALUE = re.compile(r"input_value=(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,\]\n]*)")
 # long bytes / str literals inside reprs and tracebacks
@@ -62,30 +54,16 @@ def _digest(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()[:10]  # noqa: S324 - an identifier, not security
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def _mask_card(match: re.Match[str]) -> str:
-    """Only Luhn-valid runs are cards; epoch-millisecond timestamps stay readable."""
-    digits = re.sub(r"\D", "", match.group(0))
-    return "[CARD]" if _luhn_ok(digits) else match.group(0)
-
-
 def scrub_text(text: str) -> str:
-    """Mask what could be customer text or PII inside an already formatted string."""
+    """Mask what could be customer text or PII inside an already formatted string.
+
+    PII goes through the same detector as redaction (``processors.pii``), so a log line
+    never keeps what the enriched record would have lost; epoch-millisecond timestamps and
+    plain counters stay readable (the detector leaves ordinary numbers alone).
+    """
     text = _INPUT_VALUE.sub("input_value=<redacted>", text)
     text = _LONG_BYTES.sub(lambda m: f"<bytes literal len={len(m.group(0))}>", text)
-    text = _EMAIL.sub("[EMAIL]", text)
-    text = _CARD.sub(_mask_card, text)
-    text = _PHONE_INTL.sub("[PHONE]", text)
-    return _PHONE_NATIONAL.sub("[PHONE]", text)
+    return redact(text).text
 
 
 def _ids_of(mapping: Mapping[str, Any]) -> str:

@@ -18,6 +18,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+COST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 ENRICH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # 0.75 splits the bucket below the 1 s p99 objective: without it histogram_quantile could
 # not tell 0.55 s from 0.95 s
@@ -42,6 +43,10 @@ class Metrics:
         self.deadletter = Counter(
             "voc_deadletter_total", "Records sent to the dead-letter topic, by reason class.",
             ["reason"], registry=r)
+        self.publish_errors = Counter(
+            "voc_publish_errors_total", "Records the broker refused, by logical topic and "
+            "failure class (permanent: dead-lettered as publish_rejected; retriable and "
+            "blocked: retried).", ["topic", "failure"], registry=r)
         self.time_corrected = Counter(
             "voc_event_time_corrected_total", "Messages whose own time lay outside the skew "
             "window and was replaced by the broker's timestamp, by source.",
@@ -49,6 +54,10 @@ class Metrics:
         self.enrich_batch_seconds = Histogram(
             "voc_enrich_batch_seconds", "Wall time to enrich one micro-batch.",
             buckets=ENRICH_BUCKETS, registry=r)
+        self.message_cost_seconds = Histogram(
+            "voc_message_cost_seconds", "CPU seconds of one message's parse and text cleaning "
+            "(the per-message budget's measure, VOC_MESSAGE_BUDGET_S).",
+            buckets=COST_BUCKETS, registry=r)
         self.enrich_batch_size = Histogram(
             "voc_enrich_batch_size", "Records per enrichment micro-batch.",
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=r)

@@ -237,6 +237,13 @@ class Settings(BaseSettings):
     # throughput (bench/results/pipeline-revisions.json). A case shows in the queue this
     # much later; the console waits up to VOC_CONSOLE__OUTCOME_WAIT_S for a verdict.
     operator_batch_within_s: float = Field(default=1.0, gt=0)
+    # The per-message budget (streams/budget.py): CPU seconds one message's parse and text
+    # cleaning (normalize, redact) may take before it is dead-lettered as too_costly, and
+    # the wall-clock time after which the child process running them is killed. A normal
+    # message costs under 5 ms (bench), a 2 MB one well under 0.1 s; the wall limit leaves
+    # room for waiting on a busy CPU.
+    message_budget_s: float = Field(default=0.5, gt=0)
+    message_budget_wall_s: float = Field(default=2.0, gt=0)
     worker_data_dir: Path = Field(
         default_factory=lambda: _home(".local", "state", "voc-pipeline", "worker")
     )

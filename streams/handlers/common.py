@@ -13,8 +13,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from schemas.records import DeadLetter
 from streams.deadletter import DeadLetterPolicy, build_deadletter, deadletter_bytes
-from streams.retry import RetryPolicy
+from streams.failures import FailureClass, produce_failure
+from streams.retry import RetryPolicy, short_error
 
 if TYPE_CHECKING:
     from streams.metrics import Metrics
@@ -38,13 +40,16 @@ class RawEvent:
 class OutRecord:
     """A record to produce: logical topic name (settings.topics field), key and bytes.
 
-    A dead letter also carries its ``reason``, so it is counted without re-reading its bytes.
+    A dead letter also carries its ``reason``, so it is counted without re-reading its bytes;
+    an output can carry its ``origin``, the input record it was made from, which is what is
+    dead-lettered if the broker refuses the output for good.
     """
 
     topic: str
     key: bytes | None
     value: bytes
     reason: str | None = None
+    origin: RawEvent | None = None
 
 
 @dataclass
@@ -53,10 +58,11 @@ class Outputs:
 
     records: list[OutRecord] = field(default_factory=list)
 
-    def add(self, topic: str, key: str | bytes | None, value: bytes) -> None:
+    def add(self, topic: str, key: str | bytes | None, value: bytes,
+            origin: RawEvent | None = None) -> None:
         if isinstance(key, str):
             key = key.encode("utf-8")
-        self.records.append(OutRecord(topic, key, value))
+        self.records.append(OutRecord(topic, key, value, origin=origin))
 
     def for_topic(self, topic: str) -> list[OutRecord]:
         return [r for r in self.records if r.topic == topic]
@@ -92,6 +98,39 @@ class DeadLetters:
         self.add(out, [deadletter_record(ev, reason, error, self.policy)])
         log.info("dead-lettered %s[%s]@%s: %s", ev.topic, ev.partition, ev.offset, reason)
 
+    def unpublishable(self, rec: OutRecord, exc: BaseException, topic: str
+                      ) -> OutRecord | None:
+        """What to publish instead of ``rec``, which the broker refused for good
+        (``FailureClass.PERMANENT``, e.g. too large for ``topic``): a dead letter with reason
+        ``publish_rejected`` for the input record the output came from (``rec.origin``: its
+        topic, partition, offset and bytes, the usual dedupe key), or, for an output without
+        one, for the refused record itself. A refused dead letter is sent once more without
+        its original bytes; if even that is refused, None (logged and counted), so a
+        partition is never blocked by one record."""
+        error = f"publish to {topic} refused: {short_error(exc, 300)}"
+        if rec.topic != "deadletter":
+            ev = rec.origin or RawEvent(topic=topic, partition=None, offset=None, key=rec.key,
+                                        value=rec.value)
+            dl = deadletter_record(ev, "publish_rejected", error, self.policy)
+            self.metrics.deadletter.labels(reason="publish_rejected").inc()
+            log.error("output to %s refused for good (%s); dead-lettered", topic,
+                      type(exc).__name__)
+            return dl
+        try:
+            parked = DeadLetter.model_validate_json(rec.value)
+        except ValueError:
+            parked = None
+        if parked is None or not parked.original_b64:
+            log.error("dead letter refused for good even without its original (%s); dropped",
+                      type(exc).__name__)
+            return None
+        slim = parked.model_copy(update={
+            "original_b64": "", "original_kept": False,
+            "error": f"{parked.error[:200]} [original dropped: {error}]"[:500]})
+        log.error("dead letter refused for good (%s); sent again without its original",
+                  type(exc).__name__)
+        return OutRecord(rec.topic, rec.key, deadletter_bytes(slim), rec.reason)
+
     def add(self, out: Outputs, records: Sequence[OutRecord]) -> None:
         """Add records a pure step produced (``route_followup_event``), counting its dead
         letters."""
@@ -103,6 +142,9 @@ class DeadLetters:
 
 Sender = Callable[[OutRecord], Awaitable[Awaitable[Any]]]
 """Hands a record to the producer and returns the delivery future to await."""
+
+Refused = Callable[[OutRecord, BaseException], "OutRecord | None"]
+"""What to publish instead of a record the broker refused for good (None: nothing)."""
 
 
 #: Producer retries: forever (outputs are never dropped), quick at first, then 30 s apart.
@@ -116,13 +158,18 @@ async def publish_all(
     on_retry: Callable[[int, BaseException], None] | None = None,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     should_stop: Callable[[], bool] = lambda: False,
+    refused: Refused | None = None,
+    on_error: Callable[[OutRecord, FailureClass], None] | None = None,
 ) -> None:
     """Produce every record and wait until the broker has them all.
 
-    Delivery failures are retried (only the failed records) with backoff, for as
-    long as it takes: returning means every output is on Kafka, so the caller may
-    let Faust ack the inputs. Duplicates after a retry are harmless because every
-    output carries a stable id.
+    Retriable and blocked delivery failures (``streams.failures``) are retried (only
+    the failed records) with backoff, for as long as it takes: returning means every
+    output is on Kafka, so the caller may let Faust ack the inputs. Duplicates after a
+    retry are harmless because every output carries a stable id. A record refused for
+    good (too large, invalid topic) is replaced by what ``refused`` returns (its dead
+    letter) instead of being retried forever; without ``refused`` it is retried.
+    ``on_error`` sees every failed record with its class (for the metrics).
     """
     pending = list(records)
     attempt = 0
@@ -134,6 +181,7 @@ async def publish_all(
             except Exception as send_error:  # buffer full, not connected, ...
                 futures.append((rec, None, send_error))
         failed: list[OutRecord] = []
+        replaced: list[OutRecord] = []
         last_exc: BaseException | None = None
         for rec, fut, error in futures:
             if fut is not None:
@@ -142,10 +190,21 @@ async def publish_all(
                     continue
                 except Exception as delivery_error:
                     error = delivery_error
+            cls = produce_failure(error) if error is not None else FailureClass.RETRIABLE
+            if on_error is not None:
+                on_error(rec, cls)
+            if refused is not None and error is not None and cls is FailureClass.PERMANENT:
+                instead = refused(rec, error)
+                if instead is not None:
+                    replaced.append(instead)
+                continue
             failed.append(rec)
             last_exc = error
         if not failed:
-            return
+            if not replaced:
+                return
+            pending = replaced  # the dead letters of refused records, at once
+            continue
         if should_stop():
             raise RuntimeError(f"stopping with {len(failed)} unpublished records") from last_exc
         if on_retry is not None and last_exc is not None:
@@ -156,7 +215,7 @@ async def publish_all(
         )
         await sleep(PUBLISH_RETRY.delay(attempt + 1))
         attempt += 1
-        pending = failed
+        pending = failed + replaced
 
 
 def utf8_safe(value: Any) -> Any:

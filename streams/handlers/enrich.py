@@ -8,8 +8,10 @@ event time outside the skew window around the broker's timestamp is replaced by 
 timestamp (``processors.eventtime``), flagged ``time_corrected`` on the output.
 
 The ``enrich`` agent is a thin loop over ``stream.noack_take``; all the logic is in
-``EnrichHandler.handle`` (plain async, unit-tested without Kafka). One Enricher
-call per micro-batch runs on the handler's own enrichment thread, so the event loop
+``EnrichHandler.handle`` (plain async, unit-tested without Kafka). Each message is parsed
+and cleaned within the per-message budget (``streams.budget``: a message over it is
+dead-lettered as ``too_costly``), then one Enricher call per micro-batch; both run on the
+handler's own enrichment thread, so the event loop
 keeps heartbeating to Kafka while the encoder works. It is one dedicated thread, not
 the loop's shared default pool: calls run one after another, whoever else uses that
 pool, and the encoder spreads each batch over the cores itself (processors/encoder.py).
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from processors.eventtime import SkewWindow, check_event_time
 from processors.pseudonym import pseudonymise_record
 from schemas.records import SurveyReply
+from streams.budget import InlineSteps, MessageSteps, Parsed
 from streams.contacts import RecentContacts
 from streams.deadletter import DeadLetterPolicy, describe_error
 from streams.handlers.common import DeadLetters, Outputs, RawEvent
@@ -80,12 +83,19 @@ class EnrichHandler:
         pseudonym_key: bytes | None = None,
         time_window: SkewWindow | None = None,
         deadletters: DeadLetterPolicy | None = None,
+        steps: MessageSteps | None = None,
     ) -> None:
         """``sources`` maps a full topic name to its channel ("sms" or "survey").
         ``pseudonym_key`` None keeps customer ids as given (tests); the worker passes the
-        configured key (``streams.privacy``), ``time_window`` and dead-letter policy."""
+        configured key (``streams.privacy``), ``time_window`` and dead-letter policy.
+
+        ``steps`` runs each message's parse and text cleaning within the per-message budget
+        (``streams.budget``; the worker's runs them in a child process); without it,
+        ``parse`` alone runs in the enrichment thread, measured but unbounded.
+        """
         self.enricher = enricher
         self.parse = parse
+        self.steps: MessageSteps = steps or InlineSteps(parse, budget_s=float("inf"))
         self.sources = dict(sources)
         self.metrics = metrics
         self.contacts = contacts or RecentContacts()
@@ -109,33 +119,49 @@ class EnrichHandler:
             self.metrics.time_corrected.labels(source="survey" if survey else "sms").inc()
         return (item.model_copy(update=update) if update else item), checked.corrected
 
-    def _emit(self, out: Outputs, result: EnrichOutcome, time_corrected: bool = False) -> None:
+    def _emit(self, out: Outputs, result: EnrichOutcome, ev: RawEvent,
+              time_corrected: bool = False) -> None:
+        """``ev`` is the inbound record the outputs came from: if the broker refuses one of
+        them for good, that record is what gets dead-lettered (``publish_rejected``)."""
         fb = result.feedback
         fu = result.followup
         if time_corrected:  # the record says its time is the broker's, not its own
             fb = fb.model_copy(update={"time_corrected": True})
             fu = fu.model_copy(update={"feedback": fb}) if fu is not None else None
-        out.add("enriched", fb.customer_id or fb.id, fb.model_dump_json().encode("utf-8"))
+        out.add("enriched", fb.customer_id or fb.id, fb.model_dump_json().encode("utf-8"),
+                origin=ev)
         self.metrics.enriched.labels(channel=fb.channel, sentiment=fb.sentiment.label).inc()
         for subject in fb.topics:  # the VocTopicSpike alert compares each pair to its baseline
             self.metrics.subject_mentions.labels(brand=fb.brand, subject=subject.name).inc()
         if fu is not None:
-            out.add("followups", fu.customer_id or fu.id, fu.model_dump_json().encode("utf-8"))
+            out.add("followups", fu.customer_id or fu.id, fu.model_dump_json().encode("utf-8"),
+                    origin=ev)
             self.metrics.rants.labels(priority=fu.priority).inc()
 
     async def handle(self, events: Sequence[RawEvent]) -> Outputs:
         """Parse, enrich (one Enricher call), and build every output of the batch."""
         out = Outputs()
-        valid: list[tuple[RawEvent, Inbound]] = []
-        corrected: list[bool] = []
+        todo: list[tuple[bytes, Source]] = []
         for ev in events:
             source: Source = self.sources.get(ev.topic, "sms")
             self.metrics.messages_in.labels(source=source).inc()
+            if ev.value:
+                todo.append((ev.value, source))
+        # parsing and cleaning: off the event loop, one message at a time within the budget
+        outcomes = iter(await self.run_sync(self.steps.run, todo) if todo else [])
+        valid: list[tuple[RawEvent, Inbound]] = []
+        corrected: list[bool] = []
+        for ev in events:  # dead letters in input order
             if not ev.value:
                 self.dead.park(out, ev, "empty_message", "record value is empty or null")
                 continue
+            outcome = next(outcomes)
+            self.metrics.message_cost_seconds.observe(outcome.cpu_s)
+            if not isinstance(outcome, Parsed):
+                self.dead.park(out, ev, outcome.reason, outcome.detail)
+                continue
             try:
-                item, fixed = self._prepare(ev, self.parse(ev.value, source))
+                item, fixed = self._prepare(ev, outcome.record)
             except Exception as exc:
                 reason = getattr(exc, "reason", None) or "invalid_input"
                 self.dead.park(out, ev, str(reason), describe_error(exc))
@@ -162,8 +188,8 @@ class EnrichHandler:
         self.metrics.enrich_batch_seconds.observe(time.perf_counter() - started)
 
         if results is not None:
-            for result, fixed in zip(results, corrected, strict=True):
-                self._emit(out, result, fixed)
+            for (ev, _), result, fixed in zip(valid, results, corrected, strict=True):
+                self._emit(out, result, ev, fixed)
             return out
 
         for (ev, item), count, fixed in zip(valid, counts, corrected, strict=True):
@@ -174,7 +200,7 @@ class EnrichHandler:
             except Exception as exc:
                 self.dead.park(out, ev, "enrich_error", f"enrichment failed: {type(exc).__name__}")
                 continue
-            self._emit(out, result, fixed)
+            self._emit(out, result, ev, fixed)
         return out
 
 

@@ -3,11 +3,14 @@
 The ``index`` agent runs it over enriched feedback; the operator-facing indices (dead
 letters, audit trail) run the same handler with their own document builder.
 
-Transient failures (connection errors, 429, 5xx) are retried with the sink's one
-``RetryPolicy`` for as long as they last: the ``index`` agent simply stops consuming
-while the search cluster is down, so nothing is dropped or skipped, and Kafka
-holds the backlog. A document the cluster rejects for good (mapping error, 4xx)
-goes to the dead-letter topic with the reason instead of blocking the pipeline.
+Failure classes are ``streams.failures``'s. Retriable failures (connection errors, 429,
+5xx) and blocked ones (403 ``cluster_block_exception``: a read-only index, until an
+operator lifts the block) are retried with the sink's one ``RetryPolicy`` for as long
+as they last: the ``index`` agent simply stops consuming, so nothing is dropped or
+skipped, and Kafka holds the backlog. A document the cluster rejects for good (400
+mapping error or illegal argument, other 4xx) goes to the dead-letter topic with reason
+``index_rejected`` instead of blocking the pipeline. A 409 version conflict is a stale
+write (the index holds a newer version): success, nothing written.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from streams.deadletter import DeadLetterPolicy
+from streams.failures import FailureClass
 from streams.handlers.common import DeadLetters, Outputs, RawEvent
 from streams.retry import RetryPolicy, retry
 from streams.types import SearchSink
@@ -128,7 +132,9 @@ class IndexHandler:
             again: dict[str, tuple[RawEvent, dict[str, Any]]] = {}
             for (doc_id, (ev, doc)), result in zip(pending.items(), results, strict=True):
                 if result.ok:
-                    received = _parse_time(doc.get("received_at")) if self.observe_latency else None
+                    # a stale write (an older copy replayed) indexed nothing: no latency
+                    observe = self.observe_latency and not result.stale
+                    received = _parse_time(doc.get("received_at")) if observe else None
                     if received is not None:
                         self.metrics.end_to_end_seconds.observe(
                             max(0.0, (now - received).total_seconds())
@@ -143,6 +149,10 @@ class IndexHandler:
                               doc_id, result.status, result.error)
             if again:
                 attempt += 1
+                blocked = sum(1 for r in results if r.failure is FailureClass.BLOCKED)
+                if blocked:
+                    log.warning("%d documents refused by a write block (read-only index): "
+                                "waiting for an operator to lift it", blocked)
                 log.warning("%d documents still retryable; backing off", len(again))
                 await self.sleep(self.policy.delay(attempt))
             pending = again

@@ -20,7 +20,7 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import schemas
 from schemas.indices import FEEDBACK, IndexDef
+from streams.failures import FailureClass, index_failure, is_version_conflict
 from streams.retry import RetryPolicy, retry, short_error
 from streams.search.query import (
     DEFAULT_FACETS,
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TEMPLATE_PATH = Path(schemas.__file__).parent / "index_template.json"
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class SearchUnavailable(Exception):
@@ -57,7 +57,12 @@ class SearchUnavailable(Exception):
 
 @dataclass(frozen=True)
 class IndexResult:
-    """Outcome of one document in a bulk request (mapping errors come back here, not raised)."""
+    """Outcome of one document in a bulk request (mapping errors come back here, not raised).
+
+    ``retryable`` is true for both retriable and blocked failures (``streams.failures``):
+    either way the document is sent again, never dropped. ``stale`` marks a versioned write
+    the index already holds at this version or newer (409): ``ok``, nothing written.
+    """
 
     id: str
     ok: bool
@@ -65,6 +70,18 @@ class IndexResult:
     error: str | None = None
     retryable: bool = False
     index: str | None = None
+    failure: FailureClass | None = None
+    stale: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """The ``result`` label of ``voc_index_docs_total``: ok, stale, blocked, retryable
+        or error (permanent)."""
+        if self.ok:
+            return "stale" if self.stale else "ok"
+        if self.failure is FailureClass.BLOCKED:
+            return "blocked"
+        return "retryable" if self.retryable else "error"
 
 
 #: Interactive calls (search, counts, refresh, drop): a few quick tries, then the error.
@@ -99,6 +116,27 @@ def index_for(alias: str, doc: dict[str, Any], time_field: str = "received_at") 
     if m is None and isinstance(received, datetime):
         return f"{alias}-{received:%Y.%m}"
     return f"{alias}-{m.group(1)}.{m.group(2)}" if m else f"{alias}-undated"
+
+
+def external_version(value: Any) -> int:
+    """A document's external version from its version field: an integer as it is, a
+    date-time as epoch milliseconds. Never negative (engines refuse that for the whole
+    bulk request): an unreadable or pre-1970 value is 0, which any later write replaces."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(0, value)
+    when = value if isinstance(value, datetime) else None
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+    if when is None:
+        return 0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0, int(when.timestamp() * 1000))
 
 
 class SearchBackend(ABC):
@@ -237,6 +275,7 @@ class SearchBackend(ABC):
                     still.append(i)
             pending = still
             if pending:
+                self._count_blocked(results[i] for i in pending)
                 if policy.gives_up_after(attempt):
                     break
                 if self.metrics is not None:  # the cluster answered: search_up stays 1
@@ -246,13 +285,28 @@ class SearchBackend(ABC):
                 await asyncio.sleep(policy.delay(attempt))
         if self.metrics is not None:
             for r in results.values():
-                result = "ok" if r.ok else ("retryable" if r.retryable else "error")
+                result = r.outcome
+                if result == "blocked":  # counted per refused send, above
+                    continue
                 if self.index is FEEDBACK:  # voc_index_docs_total counts feedback only
                     self.metrics.index_docs.labels(result=result).inc()
                 else:
                     self.metrics.operator_docs.labels(index=self.index.logical,
                                                       result=result).inc()
         return [results[i] for i in range(len(docs))]
+
+    def _count_blocked(self, results: Iterable[IndexResult]) -> None:
+        """Each send a write block refused, as it happens: a blocked bulk call does not
+        return until the block is lifted, and the alert must fire while it lasts."""
+        if self.metrics is None:
+            return
+        for r in results:
+            if r.failure is FailureClass.BLOCKED:
+                if self.index is FEEDBACK:
+                    self.metrics.index_docs.labels(result="blocked").inc()
+                else:
+                    self.metrics.operator_docs.labels(index=self.index.logical,
+                                                      result="blocked").inc()
 
     def _index_action(self, doc: dict[str, Any]) -> dict[str, Any]:
         """One bulk ``index`` action; versioned indices carry the document's own version, so
@@ -261,8 +315,8 @@ class SearchBackend(ABC):
             "_op_type": "index", "_index": index_for(self.alias, doc, self.index.time_field),
             "_id": str(doc["id"]), "_source": doc}
         if self.index.version_field:
-            action["version"] = int(doc[self.index.version_field])
-            action["version_type"] = "external"
+            action["version"] = external_version(doc.get(self.index.version_field))
+            action["version_type"] = self.index.version_type
         return action
 
     async def _read(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -330,16 +384,20 @@ def _result(doc_id: str, ok: bool, item: dict[str, Any]) -> IndexResult:
     """Turn one bulk response item (``{"index": {...}}``) into an IndexResult."""
     body: dict[str, Any] = next(iter(item.values()), {}) if item else {}
     status = int(body.get("status", 200 if ok else 0))
-    if not ok and status == 409 and "version_conflict" in str(body.get("error", "")):
-        ok = True  # an external version at or above this one is stored: this write is stale
+    err = body.get("error") or body.get("exception") or "unknown error"
+    if not ok and is_version_conflict(status, err):
+        # an external version at or above this one is stored: this write is stale
+        return IndexResult(id=doc_id, ok=True, status=status, index=body.get("_index"),
+                           stale=True)
     if ok:
         return IndexResult(id=doc_id, ok=True, status=status, index=body.get("_index"))
-    err = body.get("error") or body.get("exception") or "unknown error"
     if isinstance(err, dict):
         reason = err.get("reason") or ""
         caused = (err.get("caused_by") or {}).get("reason")
         err_text = f"{err.get('type', 'error')}: {reason}" + (f" ({caused})" if caused else "")
     else:
         err_text = str(err)
+    failure = index_failure(status, err)
     return IndexResult(id=doc_id, ok=False, status=status, error=err_text[:1000],
-                       retryable=status in RETRYABLE_STATUS, index=body.get("_index"))
+                       retryable=failure is not FailureClass.PERMANENT, index=body.get("_index"),
+                       failure=failure)

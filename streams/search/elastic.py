@@ -14,7 +14,8 @@ import elastic_transport
 from elasticsearch import ApiError, AsyncElasticsearch, NotFoundError
 from elasticsearch.helpers import async_streaming_bulk
 
-from streams.search.base import RETRYABLE_STATUS, SearchBackend
+from streams.failures import RETRIABLE_STATUS
+from streams.search.base import SearchBackend
 
 _COMPAT = re.compile(r"compatible-with=\d+")
 
@@ -50,7 +51,7 @@ class ElasticBackend(SearchBackend):
 
     def is_retryable(self, exc: BaseException) -> bool:
         if isinstance(exc, ApiError):
-            return exc.meta.status in RETRYABLE_STATUS
+            return exc.meta.status in RETRIABLE_STATUS
         if isinstance(exc, elastic_transport.SerializationError):
             return False
         return isinstance(exc, elastic_transport.TransportError | TimeoutError | OSError)

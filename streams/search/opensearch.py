@@ -9,7 +9,8 @@ from opensearchpy import AsyncOpenSearch, NotFoundError, SerializationError, Tra
 from opensearchpy import ConnectionError as OSConnectionError
 from opensearchpy.helpers import async_streaming_bulk
 
-from streams.search.base import RETRYABLE_STATUS, SearchBackend
+from streams.failures import RETRIABLE_STATUS
+from streams.search.base import SearchBackend
 
 
 class OpenSearchBackend(SearchBackend):
@@ -24,7 +25,7 @@ class OpenSearchBackend(SearchBackend):
         if isinstance(exc, SerializationError):
             return False
         if isinstance(exc, TransportError):
-            return exc.status_code in RETRYABLE_STATUS
+            return exc.status_code in RETRIABLE_STATUS
         return isinstance(exc, TimeoutError | OSError)
 
     async def _put_template(self, name: str, body: dict[str, Any]) -> None:

@@ -368,3 +368,30 @@ def test_followup_sla_breach_and_outcomes(pipeline: dict[str, Any]) -> None:
     text = metrics_text()
     assert metric_sum(text, "voc_followup_sla_breaches_total") == breaches_before + 1
     assert metric_sum(text, "voc_followups_open") == open_before + 2
+
+
+def test_faust_table_and_router_views_are_off(pipeline: dict[str, Any]) -> None:
+    """A follow-up in the open-follow-ups table is not served over HTTP: Faust's /table/
+    (table rows) and /router/ (cluster topology) views answer 404 on a real worker, while
+    our /health and /metrics still answer."""
+    settings: Settings = pipeline["settings"]
+    base = pipeline["base_url"]
+    fid = f"followup:sms:{pipeline['run']}-WEB"
+
+    def open_now() -> float:
+        status, text = http_json(base + "/metrics")
+        assert status == 200
+        return metric_sum(str(text), "voc_followups_open")
+
+    before = open_now()
+    _send(settings, settings.topic("followups"), [(b"CWEB", json.dumps({
+        "id": fid, "feedback_id": f"sms:{pipeline['run']}-WEB", "customer_id": "CWEB",
+        "priority": "P2", "due_by": "2099-01-01T00:00:00Z"}).encode())])
+    wait_until(lambda: open_now() >= before + 1, 60, "the follow-up in the table")
+
+    for path in ("/table/", "/table/open-followups/", f"/table/open-followups/{fid}/",
+                 "/router/", f"/router/open-followups/{fid}/", "/graph/", "/assignment/"):
+        status, body = http_json(base + path)
+        assert status == 404, f"{path} answered {status}: {str(body)[:200]}"
+        assert fid not in str(body)
+    assert http_json(base + "/health")[0] == 200

@@ -27,7 +27,7 @@ RULES_TEST = ROOT / "deploy" / "prometheus" / "tests" / "rules_test.yml"
 EXPECTED = {
     "VocWorkerDown", "VocPipelineStalled", "VocIndexingStalled", "VocConsumerLagHigh",
     "VocSearchDown", "VocIndexingErrors", "VocDeadLetterRateHigh", "VocRantSpike",
-    "VocFollowupSlaBreached", "VocTopicSpike",
+    "VocFollowupSlaBreached", "VocTopicSpike", "VocIndexWriteBlocked",
 }
 
 

@@ -25,6 +25,7 @@ from streams.search import (
     detect_backend,
     make_backend,
 )
+from streams.search.base import external_version
 from streams.search.elastic import ElasticBackend
 from streams.search.opensearch import OpenSearchBackend
 from streams.settings import Settings
@@ -131,6 +132,33 @@ async def test_bulk_index_is_idempotent_by_feedback_id(backend: SearchBackend) -
     assert await backend.count() == len(CORPUS)
     hits = await backend.search("", size=100)
     assert sorted(h.id for h in hits) == sorted(d["id"] for d in CORPUS)
+
+
+async def test_an_older_event_never_overwrites_a_newer_one(backend: SearchBackend) -> None:
+    """Feedback documents carry their event time as an external version (external_gte): a
+    replayed record with an older received_at is a stale no-op (409, counted ok), the same
+    event written again replaces its document, a newer one wins."""
+    await backend.ensure_index()
+    newer = feedback(30, "the newer text", received_at=NOW)
+    older = feedback(30, "the older text", received_at=NOW - timedelta(minutes=5))
+    # same month, so both writes go to the same monthly index under the same _id
+    older["received_at"] = (NOW.replace(day=1, hour=0, minute=0, second=1)
+                            .isoformat().replace("+00:00", "Z"))
+    newer["received_at"] = (NOW.replace(day=1, hour=0, minute=0, second=2)
+                            .isoformat().replace("+00:00", "Z"))
+    (first,) = await backend.bulk_index([newer])
+    assert first.ok and not first.stale
+    (stale,) = await backend.bulk_index([older])  # a replay of an older state
+    assert stale.ok and stale.stale and stale.status == 409
+    again = dict(newer, text="the newer text, enriched again")
+    (same,) = await backend.bulk_index([again])  # the same event: replaces its document
+    assert same.ok and not same.stale
+    await backend.refresh()
+    hits = await backend.search("", size=10)
+    assert [h.id for h in hits] == ["sms:T30"]
+    body = _body(await backend.client.get(index=first.index, id="sms:T30"))
+    assert body["_source"]["text"] == "the newer text, enriched again"
+    assert body["_version"] == external_version(newer["received_at"])
 
 
 async def test_mapping_errors_come_back_per_document(backend: SearchBackend) -> None:

@@ -73,7 +73,8 @@ async def test_enrich_agent_publishes_enriched_followup_and_deadletter(wired) ->
     async with enrich.test_context() as agent:
         await agent.put(sms("SM1", "RANT charged twice"), key=b"k1")
         await agent.put(b"not json", key=b"k2")
-        await wait_for(lambda: len(sent) >= 3)
+        # generous: the agent first starts the budget's child process (streams.budget)
+        await wait_for(lambda: len(sent) >= 3, timeout=60.0)
     topics = sorted(t for t, _, _ in sent)
     assert topics == ["tc.voc.deadletter", "tc.voc.feedback.enriched", "tc.voc.followups"]
     dl = next(json.loads(v) for t, _, v in sent if t == "tc.voc.deadletter")

@@ -32,9 +32,11 @@ class ScriptedBackend:
         out = []
         for d in docs:
             status = step.get(d["id"], 201)
-            out.append(IndexResult(id=d["id"], ok=status < 300, status=status,
-                                   error=None if status < 300 else "mapper_parsing_exception",
-                                   retryable=status in (429, 503)))
+            stale = status == 409  # a versioned write older than the stored document
+            out.append(IndexResult(id=d["id"], ok=status < 300 or stale, status=status,
+                                   error=None if status < 300 or stale
+                                   else "mapper_parsing_exception",
+                                   retryable=status in (403, 429, 503), stale=stale))
         return out
 
 
@@ -95,3 +97,13 @@ async def test_duplicate_ids_in_a_batch_are_indexed_once(metrics) -> None:  # ty
     backend = ScriptedBackend([{}])
     await handler(backend, metrics).handle([event(doc(1)), event(doc(1), offset=1)])
     assert backend.calls == [["sms:SM1"]]
+
+
+async def test_stale_and_blocked_writes_are_neither_errors_nor_dead_letters(metrics) -> None:  # type: ignore[no-untyped-def]
+    """409 (an older copy replayed): done, no dead letter, no latency sample; a blocked
+    document (403 write block) is sent again until the block is lifted."""
+    backend = ScriptedBackend([{"sms:SM1": 409, "sms:SM2": 403}, {"sms:SM2": 403}, {}])
+    out = await handler(backend, metrics).handle([event(doc(1)), event(doc(2), offset=1)])
+    assert out.for_topic("deadletter") == []
+    assert backend.calls == [["sms:SM1", "sms:SM2"], ["sms:SM2"], ["sms:SM2"]]
+    assert metrics.value("voc_end_to_end_seconds_count") == 1  # SM2 only

@@ -151,3 +151,12 @@ class EsProxy:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+if __name__ == "__main__":
+    # ``python -m tests.support.es_proxy UPSTREAM_URL PORT``: the proxy as a process of its
+    # own, which a fault test can freeze (SIGSTOP) to play a hung search node
+    import sys
+
+    proxy = EsProxy(sys.argv[1], int(sys.argv[2]))
+    proxy._server.serve_forever()

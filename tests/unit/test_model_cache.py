@@ -90,3 +90,17 @@ def test_key_follows_the_heads_file_and_builder_version(
     assert model_cache.cache_key(model_dir, other) != key
     monkeypatch.setattr(bert_graph, "BUILDER_VERSION", "bert-graph-test")
     assert model_cache.cache_key(model_dir, DEFAULT_HEADS) != key
+
+
+def test_a_cache_that_cannot_be_written_still_gives_the_graph(
+        cache: Path, model_dir: Path, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A read-only root filesystem (a hardened pod) must not stop the worker: the graph is
+    used from memory, with a warning."""
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the cache directory should be")
+    with caplog.at_level("WARNING"):
+        got = model_cache.build(model_dir, DEFAULT_HEADS, blocked / "models")
+    assert got.built and "using it from memory" in caplog.text
+    (cached,) = cache.glob("*/encoder.onnx")
+    assert got.graph == cached.read_bytes()

@@ -122,3 +122,15 @@ def test_fragment_follows_a_colon() -> None:
         " — let's sort this out together.")
     assert "how let down you feel: wrong item delivered —" in suggest_reply(
         "Wrong item delivered, I ordered the 128GB model", "disgust", [])
+
+
+def test_reply_is_plain_text_without_markup() -> None:
+    from processors.reply import plain_text
+
+    text = ("<b>you charged me twice</b> <script>alert(1)</script> for my bill "
+            "<img src=x onerror=alert(1)> &lt;again&gt; <!-- hidden -->")
+    reply = suggest_reply(text, "anger", [])
+    assert "<" not in reply and ">" not in reply and "alert" not in reply
+    assert "&" not in reply and "hidden" not in reply
+    assert plain_text("x <!-- unclosed y") == "x"
+    assert plain_text("5 < 6 and <B>bold</B>") == "5 6 and bold"

@@ -138,3 +138,29 @@ def test_sentiment_and_emotion_labels_are_written_out_once() -> None:
             if any(p.search(text) for p in patterns):
                 owners.append(str(path.relative_to(ROOT)))
     assert owners == ["schemas/labels.py"]
+
+
+def test_output_records_are_written_at_v2_and_v1_still_reads() -> None:
+    """v2 pseudonymised customer_id and added time_corrected / pii.detector: a record an
+    older worker left on the enriched topic must still parse; a future version must not."""
+    import pytest
+
+    from schemas.records import OUTPUT_SCHEMA_VERSION, UnsupportedSchemaVersion
+
+    v1 = {"schema_version": 1, "id": "sms:SM1", "channel": "sms", "brand": "acme",
+          "customer_id": "C1", "received_at": "2026-11-25T18:00:00Z",
+          "enriched_at": "2026-11-25T18:00:01Z", "text": "late again", "language": "en",
+          "sentiment": {"label": "negative", "score": -0.6},
+          "emotion": {"label": "anger", "scores": {"anger": 0.7}},
+          "topics": [], "urgency": {"level": "medium", "score": 0.5, "reasons": []},
+          "is_rant": False, "pii": {"redacted": False, "kinds": []},
+          "model": {"encoder": "e", "version": "v"}}
+    old = EnrichedFeedback.model_validate(v1)
+    assert old.schema_version == 1 and old.pii.detector == "" and not old.time_corrected
+    fresh = EnrichedFeedback.model_validate({**v1, "schema_version": OUTPUT_SCHEMA_VERSION})
+    assert fresh.schema_version == OUTPUT_SCHEMA_VERSION == 2
+    without = {k: v for k, v in v1.items() if k != "schema_version"}
+    assert EnrichedFeedback.model_validate(without).schema_version == 2
+    with pytest.raises(ValueError, match="schema_version 3"):
+        EnrichedFeedback.model_validate({**v1, "schema_version": 3})
+    assert issubclass(UnsupportedSchemaVersion, ValueError)

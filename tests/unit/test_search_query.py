@@ -132,7 +132,26 @@ def test_bulk_items_become_results() -> None:
         "type": "document_parsing_exception", "reason": "failed to parse field [received_at]"}}})
     assert not bad.ok and not bad.retryable and "received_at" in (bad.error or "")
     busy = _result("c", False, {"index": {"status": 429, "error": {"type": "es_rejected"}}})
-    assert busy.retryable
+    assert busy.retryable and busy.outcome == "retryable"
+    assert bad.outcome == "error" and bad.failure == "permanent"
+
+
+def test_a_write_block_is_waited_out_and_a_stale_version_is_a_no_op() -> None:
+    """403 cluster_block (read-only index, flood-stage disk) is blocked: sent again, never
+    dead-lettered; 409 on a versioned write is success with nothing written; 400 mapping and
+    illegal_argument errors are permanent for that document."""
+    blocked = _result("d", False, {"index": {"status": 403, "error": {
+        "type": "cluster_block_exception",
+        "reason": "index [voc-feedback-2026.12] blocked by: [FORBIDDEN/8/index write (api)];"}}})
+    assert not blocked.ok and blocked.retryable and blocked.outcome == "blocked"
+    stale = _result("e", False, {"index": {"status": 409, "error": {
+        "type": "version_conflict_engine_exception", "reason": "current version [5] is higher"}}})
+    assert stale.ok and stale.stale and stale.outcome == "stale"
+    for kind in ("mapper_parsing_exception", "illegal_argument_exception"):
+        bad = _result("f", False, {"index": {"status": 400, "error": {"type": kind}}})
+        assert not bad.retryable and bad.outcome == "error"
+    other = _result("g", False, {"index": {"status": 403, "error": {"type": "security_exception"}}})
+    assert other.outcome == "error"
 
 
 async def _no_sleep(_: float) -> None:
@@ -288,3 +307,19 @@ def test_bulk_with_finite_policy_returns_leftovers_as_retryable() -> None:
 def test_nested_alias_names_get_distinct_template_priorities() -> None:
     short, longer = load_template("voc-feedback"), load_template("voc-feedback-staging")
     assert longer["priority"] > short["priority"]
+
+
+def test_external_versions_from_sequence_numbers_and_event_times() -> None:
+    from datetime import UTC, datetime
+
+    from schemas.indices import FEEDBACK, FOLLOWUPS
+    from streams.search.base import external_version
+
+    assert external_version(7) == 7
+    assert external_version("2026-11-25T18:00:00Z") == 1_795_629_600_000
+    assert external_version("2026-11-25T18:00:00.250+00:00") == 1_795_629_600_250
+    assert external_version(datetime(2026, 11, 25, 18, tzinfo=UTC)) == 1_795_629_600_000
+    for never_negative in ("0001-01-01T00:00:00Z", "not a date", None, -5, True):
+        assert external_version(never_negative) == 0
+    assert (FEEDBACK.version_field, FEEDBACK.version_type) == ("received_at", "external_gte")
+    assert (FOLLOWUPS.version_field, FOLLOWUPS.version_type) == ("seq", "external")
