@@ -218,7 +218,7 @@ class Enricher:
 
     def __init__(self, config: EnrichConfig, analyzer: TextAnalyzer | None = None, *,
                  warm_language: bool = True) -> None:
-        """``warm_language=False`` leaves langdetect's profiles (about 1.5 s of CPU) to the
+        """``warm_language=False`` leaves lingua's models (about 0.5 s of CPU) to the
         first message that needs them: most never do (see processors/language.py), and a
         one-shot ``voc classify`` should not pay for them up front; the worker warms."""
         self.config = config

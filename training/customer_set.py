@@ -16,13 +16,14 @@ import json
 from pathlib import Path
 from typing import Literal, TypedDict
 
+from processors.language import LANGUAGES
 from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
 CUSTOMER_DIR = Path(__file__).resolve().parent / "data" / "customer"
 
 TrainingPart = Literal["train", "dev"]
 
-LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "it", "pt", "nl", "pl")
+# LANGUAGES (the languages customers write in) is owned by processors.language
 CHANNELS: tuple[str, ...] = ("sms", "survey")
 INTENSITY_LEVELS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: brand id -> brand type (the five kinds of business the pipeline serves)

@@ -25,7 +25,7 @@ def _build_enricher() -> Enricher:
     from processors.pipeline import Enricher
     from streams.settings import get_settings
 
-    # one-shot commands: langdetect's profiles load only if a message needs them
+    # one-shot commands: lingua's models load only if a message needs them
     return Enricher(get_settings().enrich, warm_language=False)
 
 
