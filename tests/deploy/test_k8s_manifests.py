@@ -86,8 +86,13 @@ def _plain_env(objs: list[Obj], container: Obj) -> dict[str, str]:
 
 
 def _settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings as a pod built from ``env`` sees them. Where the overlay asks for SASL, the
+    pod also gets the password from the Secret ``voc-secrets`` (a placeholder here): the
+    settings refuse SASL without one."""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    if env.get("VOC_KAFKA_SECURITY_PROTOCOL", "").startswith("SASL"):
+        monkeypatch.setenv("VOC_KAFKA_SASL_PASSWORD", "from-the-secret")
     return Settings()
 
 
@@ -238,7 +243,8 @@ def test_configmap_holds_only_real_non_secret_settings(rendered: tuple[str, list
 def test_secret_keys_feed_the_secret_settings(rendered: tuple[str, list[Obj]]) -> None:
     _, objs = rendered
     secret_fields = {name for name in Settings.model_fields if is_secret(f"VOC_{name.upper()}")}
-    assert secret_fields == {"kafka_sasl_password", "search_api_key", "search_password"}
+    assert secret_fields == {"kafka_sasl_password", "kafka_ssl_key_password", "search_api_key",
+                             "search_password"}
     for where, spec in _pod_specs(objs).items():
         for c in spec["containers"]:
             from_secret = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c.get("env", [])
