@@ -7,20 +7,16 @@ k-th message of every customer must say "k-th contact in 7 days" (the first says
 whatever worker handled it. The workers go 3 -> 1 -> 3 between rounds, so the count also
 has to follow the partitions around a rebalance.
 
-Expected to fail until the count lives in a Faust table keyed by customer (issue 20,
-branch ``contacts``): today's counter (streams/contacts.py) is per process, so each worker
-sees only the contacts on its own partitions. The mismatch raises its own exception, and
-the test is a strict xfail on exactly that exception: any other failure (lost or duplicated
-documents, a dead worker) fails the test, and once the counts are right the strict xfail
-fails too, so the marker has to be removed then.
+The count lives in a changelogged Faust table keyed by customer, behind a re-key hop
+(issue 20; streams/contacts.py, streams/handlers/contacts.py), so it is exact whichever
+worker reads a message. A wrong count raises its own exception (``ContactCountMismatch``);
+lost or duplicated documents or a dead worker fail the test before that.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from tests.reliability.harness import Scenario, check_delivery
 from tests.reliability.messages import CALM, CAUSES, Message
@@ -63,9 +59,6 @@ def _round(run: str, rnd: int) -> tuple[list[Message], dict[str, int]]:
     return msgs, expected
 
 
-@pytest.mark.xfail(raises=ContactCountMismatch, strict=True,
-                   reason="needs the Faust contact table (issue 20, branch `contacts`): "
-                          "the per-process counter sees only its worker's partitions")
 def test_repeat_contact_counts_exact_across_workers(
         cluster: Cluster, scale_scenario: Scenario) -> None:
     sc = scale_scenario
