@@ -90,6 +90,8 @@ train: install
 	nice -n 10 $(PY) scripts/train_heads.py all --out-dir $(PLAIN_HEADS)
 	cp $(PLAIN_HEADS)/training_result.json processors/models/training_result.json
 	nice -n 10 $(PY) scripts/train_adapter.py --init $(PLAIN_HEADS)/heads.safetensors
+	# intensity (processors/models/intensity.json) reads the heads just trained
+	$(PY) training/fit_intensity.py
 
 bench-quality: install
 	$(PY) bench/quality.py

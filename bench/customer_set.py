@@ -106,7 +106,8 @@ def enrich(enricher: Enricher, rows: list[CustomerRow], batch: int = 32) -> list
             preds.append({
                 "sentiment": fb.sentiment.label, "emotion": fb.emotion.label,
                 "topics": {t.name for t in fb.topics}, "rant": res.followup is not None,
-                "language": fb.language, "urgency": fb.urgency.level})
+                "language": fb.language, "urgency": fb.urgency.level,
+                "intensity": fb.intensity})
     return preds
 
 
@@ -138,6 +139,11 @@ def scores(rows: list[CustomerRow], preds: list[dict[str, Any]],
         "topic_micro": micro_f1_sets([set(r["topics"]) for r in rows],
                                      [p["topics"] for p in preds]),
         "rant": binary([r["rant"] for r in rows], [p["rant"] for p in preds]),
+        **({"rant_before_intensity": binary([r["rant"] for r in rows],
+                                            [p["rant_before"] for p in preds])}
+           if preds and "rant_before" in preds[0] else {}),
+        "intensity_mae": round(sum(abs(r["intensity"] - p["intensity"])
+                                   for r, p in zip(rows, preds, strict=True)) / len(rows), 3),
         "language_tag_accuracy": round(
             sum(r["language"] == p["language"] for r, p in zip(rows, preds, strict=True))
             / len(rows), 3),
@@ -217,10 +223,14 @@ def _version(dist: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                    help="dev while developing; the held-out test part once, at the end")
     args = ap.parse_args()
     t_start = time.perf_counter()
     settings = get_settings()
     enricher = Enricher(settings.enrich, warm_language=False)
+    before = Enricher(settings.enrich, enricher.analyzer, warm_language=False,
+                      use_intensity=False)
     result: dict[str, Any] = {
         "what": "today's shipped enrichment (voc classify's Enricher) on the customer-domain "
                 "set (training/data/customer, LABELLING.md); rant = a FollowUp was made",
@@ -229,18 +239,21 @@ def main() -> None:
         "parts": {},
     }
     rows_by_part: dict[str, list[CustomerRow]] = {}
-    for part in PARTS:
+    for part in args.parts:
         rows = rows_by_part[part] = read_jsonl(CUSTOMER_DIR / f"{part}.jsonl")
         t0 = time.perf_counter()
         preds = enrich(enricher, rows)
         enrich_s = time.perf_counter() - t0
+        # before issue 19's intensity and cue lists: same models, polarity-driven urgency
+        for p, old in zip(preds, enrich(before, rows), strict=True):
+            p["rant_before"] = old["rant"]
         vader = vader_labels([r["text"] for r in rows])
         result["parts"][part] = {
             "all": scores(rows, preds, vader), "by_language": by_language(rows, preds, vader),
             "enrich_msgs_per_s": round(len(rows) / enrich_s, 1),
         }
     result["language_id_1_to_10_words"] = {part: language_id(rows_by_part[part])
-                                           for part in PARTS}
+                                           for part in args.parts}
     result["seconds"] = round(time.perf_counter() - t_start, 1)
     text = json.dumps(result, indent=2, ensure_ascii=False)
     args.out.parent.mkdir(parents=True, exist_ok=True)

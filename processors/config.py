@@ -73,6 +73,10 @@ class UrgencyConfig(BaseModel):
     high: float = 0.6
     critical: float = 0.8
     rant_level: Literal["medium", "high", "critical"] = "high"
+    #: intensity (processors/intensity.py) at which a message counts as upset (a reason,
+    #: and vulnerability/harm cues then reach the rant level) and as a rant on its own
+    upset_intensity: float = Field(default=0.35, ge=0.0, le=1.0)
+    rant_intensity: float = Field(default=0.6, ge=0.0, le=1.0)
     followup_hours: dict[str, float] = Field(
         default_factory=lambda: {"P1": 4.0, "P2": 24.0, "P3": 72.0}
     )

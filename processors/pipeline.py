@@ -23,6 +23,8 @@ import numpy as np
 from pydantic import ValidationError
 
 from processors.config import EnrichConfig
+from processors.cues import find_cues
+from processors.intensity import score_intensity
 from processors.language import detect_language, warm_up
 from processors.normalize import Feedback, clean_and_truncate, normalize
 from processors.redact import redact
@@ -217,11 +219,14 @@ class Enricher:
     """Stateless apart from the loaded models: safe to share across batches."""
 
     def __init__(self, config: EnrichConfig, analyzer: TextAnalyzer | None = None, *,
-                 warm_language: bool = True) -> None:
+                 warm_language: bool = True, use_intensity: bool = True) -> None:
         """``warm_language=False`` leaves lingua's models (about 0.5 s of CPU) to the
         first message that needs them: most never do (see processors/language.py), and a
         one-shot ``voc classify`` should not pay for them up front; the worker warms."""
         self.config = config
+        # False: urgency from the polarity probability and the old keyword list, as before
+        # issue 19 (bench/customer_set.py measures both in one run)
+        self.use_intensity = use_intensity
         self.analyzer: TextAnalyzer = (
             analyzer if analyzer is not None else _default_analyzer(config)
         )
@@ -274,6 +279,10 @@ class Enricher:
         else:
             sent_p, emo_p = _survey_only_signals(fb.survey)
             subjects = []
+        hits = [] if fb.opt_out else find_cues(red.text)
+        intensity = 0.0 if fb.opt_out else score_intensity(
+            red.text, sent_p if sig is not None else None,
+            emo_p if sig is not None else None, hits, english=lang.code == "en")
         urgency = score_urgency(
             UrgencyInput(
                 text=red.text,
@@ -282,6 +291,8 @@ class Enricher:
                 emotion=emo_p if sig is not None else None,
                 survey=fb.survey, recent_contacts=contacts, language=lang.code,
                 language_supported=lang.supported, opt_out=fb.opt_out,
+                intensity=intensity if self.use_intensity else None,
+                cues=tuple(hits) if self.use_intensity else (),
             ),
             self.config.urgency,
         )
@@ -292,6 +303,7 @@ class Enricher:
             received_at=fb.received_at, enriched_at=now, text=red.text, survey=fb.survey,
             language=lang.code, language_supported=lang.supported, opt_out=fb.opt_out,
             truncated=fb.truncated, sentiment=_sentiment(sent_p), emotion=emotion,
+            intensity=intensity,
             topics=subjects, urgency=urgency, is_rant=rant,
             pii=PiiReport(redacted=red.redacted, kinds=red.kinds, detector=red.detector),
             model=self.model_info,

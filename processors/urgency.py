@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from processors.config import UrgencyConfig
+from processors.cues import CueHit
 from schemas.records import Priority, SurveyScore, Urgency, UrgencyLevel
 
 LEVELS: tuple[UrgencyLevel, ...] = ("low", "medium", "high", "critical")
@@ -129,6 +130,11 @@ class UrgencyInput:
     language: str = "en"
     language_supported: bool = True
     opt_out: bool = False
+    #: calibrated "how upset" (processors/intensity.py); when set it replaces the
+    #: sentiment/emotion probabilities, which saturate for any complaint
+    intensity: float | None = None
+    #: vulnerability/harm/intensity cue hits (processors/cues.py)
+    cues: tuple[CueHit, ...] = ()
 
 
 @dataclass
@@ -185,15 +191,28 @@ def score_urgency(inp: UrgencyInput, cfg: UrgencyConfig) -> Urgency:
     text = inp.text
     model_weight = 1.0 if inp.language_supported else 0.5
 
-    if inp.sentiment:
+    if inp.intensity is not None:
+        neg = pos = 0.0
+        if inp.sentiment:
+            neg, pos = inp.sentiment.get("negative", 0.0), inp.sentiment.get("positive", 0.0)
+        angry = 0.0
+        i = inp.intensity
+        if i >= cfg.upset_intensity:
+            label = "very upset" if i >= cfg.rant_intensity else "upset"
+            s.add(min(0.95, i), f"{label} (intensity {i:.2f})")
+            if i >= cfg.rant_intensity:
+                s.floor = max(s.floor, LEVELS.index(cfg.rant_level))
+        _vulnerability_and_harm(s, inp.cues, i, cfg)
+    elif inp.sentiment:
         neg, pos = inp.sentiment.get("negative", 0.0), inp.sentiment.get("positive", 0.0)
         if neg >= 0.35:
             label = "very negative" if neg >= 0.85 else "negative"
             s.add(model_weight * 0.55 * (neg - 0.25) / 0.75, f"{label} sentiment ({neg:.2f})")
     else:
         neg = pos = 0.0
-    angry = 0.0
-    if inp.emotion:
+    if inp.intensity is None:
+        angry = 0.0
+    if inp.emotion and inp.intensity is None:
         anger = inp.emotion.get("anger", 0.0)
         disgust = inp.emotion.get("disgust", 0.0)
         fear = inp.emotion.get("fear", 0.0)
@@ -229,12 +248,12 @@ def score_urgency(inp: UrgencyInput, cfg: UrgencyConfig) -> Urgency:
         s.add(0.25, f"long-running problem ('{cue}')")
     if cue := _first(IGNORED, text):
         s.add(0.3, f"feels ignored ('{cue}')")
-    if cue := _first(VULNERABLE, text):
+    if inp.intensity is None and (cue := _first(VULNERABLE, text)):
         s.add(0.25, f"possibly vulnerable customer ('{cue}')")
         # a vulnerable customer with a problem gets a human follow-up
         floor = "high" if neg >= 0.4 else "medium"
         s.floor = max(s.floor, LEVELS.index(floor))
-    if cue := _first(STRONG, text):
+    if inp.intensity is None and (cue := _first(STRONG, text)):
         s.add(0.2, "strong language")
     if inp.survey is not None:
         w, why = _survey_cue(inp.survey)
@@ -256,7 +275,7 @@ def score_urgency(inp: UrgencyInput, cfg: UrgencyConfig) -> Urgency:
               f"{ordinal(inp.recent_contacts)} contact in 7 days")
 
     score = s.value()
-    if pos >= 0.7 and not s.floor:
+    if inp.intensity is None and pos >= 0.7 and not s.floor:
         score *= 0.6  # praise with a cue word ("cancel? never, love you") is not urgent
     level = level_for(score, cfg)
     if LEVELS.index(level) < s.floor:
@@ -267,6 +286,24 @@ def score_urgency(inp: UrgencyInput, cfg: UrgencyConfig) -> Urgency:
     if not inp.language_supported:
         reasons.append(f"language {inp.language}: models out of their depth")
     return Urgency(level=level, score=round(min(1.0, max(0.0, score)), 4), reasons=reasons)
+
+
+def _vulnerability_and_harm(s: _Score, cues: tuple[CueHit, ...], intensity: float,
+                            cfg: UrgencyConfig) -> None:
+    """Each vulnerability or harm cue is a reason in plain words; an upset vulnerable
+    person, or a harm the customer is upset about, needs a person (the rant level);
+    danger is always critical."""
+    upset = intensity >= cfg.upset_intensity
+    for h in cues:
+        if h.group == "vulnerability":
+            s.add(0.3, h.explain())
+            s.floor = max(s.floor, LEVELS.index(cfg.rant_level if upset else "medium"))
+        elif h.group == "harm":
+            s.add(0.4, h.explain())
+            if h.id == "safety":
+                s.floor = max(s.floor, LEVELS.index("critical"))
+            elif upset:
+                s.floor = max(s.floor, LEVELS.index(cfg.rant_level))
 
 
 def is_rant(level: UrgencyLevel, cfg: UrgencyConfig) -> bool:

@@ -187,6 +187,10 @@ class EnrichedFeedback(_Out):
         "around the broker's timestamp, so received_at is the broker's timestamp")
     sentiment: Sentiment
     emotion: Emotion
+    intensity: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="how upset, 0-1, separate from polarity (0.25 mild, 0.5 a firm "
+        "complaint, 0.75+ strongly upset); v2; 0 on v1 records, which did not carry it")
     topics: list[Subject]  # wire name kept: a public contract (docs/naming.md)
     urgency: Urgency
     is_rant: bool

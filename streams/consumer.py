@@ -18,7 +18,13 @@ stall forever after a peer is killed or after a restart:
   records delivered in between are dropped, and a never-committed partition is not
   seeked back to them: "5 of 2,438 missing with every offset committed";
 * a delivered offset further on than the next one is taken for a transaction marker or
-  compaction and the skipped offsets are marked done (``_add_gap``).
+  compaction and the skipped offsets are marked done (``_add_gap``);
+* a message that reaches a stream during a rebalance (flow control suspended, or
+  fetched in an earlier consumer generation: queued for a busy agent, or put in its
+  queue just after recovery cleared it) is skipped, and **acked** although no agent saw
+  it - even by ``noack_take`` streams. The commit then passes it; its redelivered copy
+  is refused as already acked, or is still queued when the next rebalance clears the
+  queues: lost (the scale-in loss, 1 and 4 of 1,463, on partitions just taken over).
 
 ``SafeConsumer`` makes seeks authoritative and commits conservative:
 
@@ -29,8 +35,13 @@ stall forever after a peer is killed or after a restart:
    being delivered during the seek does not move the read offset past the target;
 2. a commit never passes a message that is in flight (delivered, not acked) or
    missing. A missing head is **repaired** by seeking the partition back to the
-   committed offset. After ``MAX_REPAIRS`` tries at one offset (an offset that truly
-   does not exist, e.g. removed by retention) it logs an error and lets Faust decide;
+   committed offset, again and again (backing off to ``REPAIR_BACKOFF_MAX_S``): the
+   topics acked here have delete policy and no transactions, so every offset at or past
+   the log start is a real record. After ``MAX_REPAIRS`` tries at one offset an error
+   is logged and the log start is checked: only offsets below it (removed by
+   retention) are marked done. (Giving up to Faust after five tries was the scale-in
+   loss: the redelivered copy sat behind a backlog queued for the agent, Faust
+   committed over it, and the next rebalance cleared the queue.);
 3. an offset that is both acked (one copy) and in flight (a redelivered copy) stays in
    Faust's ack list: dropped there, it would stay in the ack index and the second copy's
    ack would never re-add it, a hole no redelivery can fill;
@@ -42,7 +53,11 @@ stall forever after a peer is killed or after a restart:
 5. seeks run in the consumer's own thread (Faust's ``_seek`` calls the thread-unsafe
    aiokafka consumer from the event loop's thread);
 6. a partition with records to read, nothing in flight and no progress for 30 s is
-   logged with its state and restarted (resumed, seeked to its floor).
+   logged with its state and restarted (resumed, seeked to its floor);
+7. only an ack of a message a stream really handed on counts: Faust tracks a message
+   when a stream takes it, and never tracks one it skips, so an ack of an untracked
+   message (the skip's) marks the message acked but leaves its offset missing (rule 2
+   redelivers it).
 
 At least once, as before: redelivered messages that were already processed come again
 with the same ids, which the index and downstream absorb.
@@ -60,10 +75,14 @@ from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 from faust.types import TP, Message
 from mode import Service
 
-#: Seek-back attempts per (partition, committed offset) before deferring to Faust.
+#: Seek-back attempts per (partition, committed offset) before the offset is checked
+#: against the log start (retention) and an error is logged; repairs go on after that.
 MAX_REPAIRS = 5
-#: Minimum seconds between two repairs of one partition (let the refetch arrive).
+#: Seconds between the first two repairs of one partition (let the refetch arrive); each
+#: further repair of the same offset waits twice as long, up to ``REPAIR_BACKOFF_MAX_S``
+#: (a refetched record can sit behind thousands queued for a busy agent).
 REPAIR_INTERVAL_S = 5.0
+REPAIR_BACKOFF_MAX_S = 80.0
 #: A partition with records past its floor, nothing in flight and no progress for this
 #: long is stalled (rule 6); checked every ``STALL_CHECK_S``.
 STALL_S = 30.0
@@ -216,6 +235,25 @@ class SafeConsumer(AIOKafkaConsumer):
 
     # -- 2. commits never pass an in-flight or missing message ------------------------
 
+    def ack(self, message: Message) -> bool:
+        """Count an ack only for a message a stream really took (rule 7).
+
+        Faust's ``Stream`` skips a message that reaches it while flow control is
+        suspended or from an earlier consumer generation (both during a rebalance), and
+        **acks it anyway** - even under ``noack_take`` - without tracking it
+        (``message.tracked`` stays False; every message a stream hands to an agent is
+        tracked first). Counted, that ack lets the commit pass a record no agent ever
+        processed; its redelivered copy is then refused as already acked, or dropped by
+        the next rebalance's queue clearing: lost. A skipped message is marked acked
+        (nothing waits for it) but its offset stays missing, so it is redelivered."""
+        if not message.tracked and self.app.topics.acks_enabled_for(message.topic):
+            message.acked = True
+            self._unacked_messages.discard(message)
+            self.log.dev("skipped, not processed: %s offset %s", _name(message.tp),
+                         message.offset)
+            return False
+        return super().ack(message)
+
     def _new_offset(self, tp: TP) -> int | None:
         acked = self._acked[tp]
         in_flight = min(
@@ -229,7 +267,8 @@ class SafeConsumer(AIOKafkaConsumer):
             if floor is None:
                 return None
             head = min(acked) if in_flight is None else min(min(acked), in_flight)
-            if head > floor and self._repair(tp, floor, head):
+            if head > floor:  # never committed over: an offset in the log is processed
+                self._repair(tp, floor, head)
                 return None
         return committable_offset(acked, in_flight,
                                   lambda: super(SafeConsumer, self)._new_offset(tp))
@@ -309,30 +348,50 @@ class SafeConsumer(AIOKafkaConsumer):
         except Exception as exc:  # revoked meanwhile: the next assignment seeks anyway
             self.log.warning("restart of %s failed: %r", _name(tp), exc)
 
-    def _repair(self, tp: TP, committed: int, head: int) -> bool:
-        """Seek ``tp`` back to ``committed`` (rate-limited); False once repairs are used up."""
+    def _repair(self, tp: TP, committed: int, head: int) -> None:
+        """Seek ``tp`` back to ``committed`` (rate-limited, backing off per try).
+
+        Never gives up: the topics acked here have delete policy and no transactions,
+        so an offset at or past the log start is a real record, and committing over it
+        loses it. After ``MAX_REPAIRS`` tries the log start is checked once per offset:
+        offsets below it (removed by retention) are the only ones marked done."""
         tries = self._repairs.get((tp, committed), 0)
-        if tries >= MAX_REPAIRS:
-            if tries == MAX_REPAIRS:
-                self._repairs[(tp, committed)] = tries + 1
-                self.log.error(
-                    "offset %s of %s still missing after %d redeliveries; leaving it to Faust",
-                    committed, _name(tp), MAX_REPAIRS)
-            return False
         now = time.monotonic()
-        if now - self._repaired_at.get(tp, float("-inf")) < REPAIR_INTERVAL_S:
-            return True  # a repair is under way: hold the commit
+        if now - self._repaired_at.get(tp, float("-inf")) < repair_interval(tries):
+            return  # a repair is under way: hold the commit
+        if tries == MAX_REPAIRS:
+            self.log.error(
+                "offset %s of %s still missing after %d redeliveries; holding the commit,"
+                " checking the log start, and seeking back again", committed, _name(tp),
+                MAX_REPAIRS)
+            self._spawn(self._skip_below_log_start(tp, committed))
         self._repairs[(tp, committed)] = tries + 1
         self._repaired_at[tp] = now
         self.log.warning(
             "offset %s of %s was never processed (next seen: %s); seeking back to redeliver"
-            " (acked before: %s, read offset: %s)",
-            committed, _name(tp), head, committed in self._acked_index[tp],
+            " (try %d, acked before: %s, read offset: %s)",
+            committed, _name(tp), head, tries + 1, committed in self._acked_index[tp],
             self._read_offset[tp])
-        fut = asyncio.ensure_future(self._seek_back(tp, committed))
+        self._spawn(self._seek_back(tp, committed))
+
+    def _spawn(self, coro: Any) -> None:
+        fut = asyncio.ensure_future(coro)
         self._repair_tasks.add(fut)
         fut.add_done_callback(self._repair_tasks.discard)
-        return True
+
+    async def _skip_below_log_start(self, tp: TP, committed: int) -> None:
+        """Mark ``committed`` .. log start - 1 done if retention removed them (they can
+        never be redelivered); anything at or past the log start stays missing."""
+        start = (await self._log_starts([tp])).get(tp)
+        if start is None or start <= committed or self._floor(tp) != committed:
+            return
+        self.log.warning("offsets %s..%s of %s were removed by retention; skipping them",
+                         committed, start - 1, _name(tp))
+        index = self._acked_index[tp]
+        gone = [o for o in range(committed, start) if o not in index]
+        index.update(gone)
+        self._acked[tp].extend(gone)
+        self._acked[tp].sort()
 
     async def _seek_back(self, tp: TP, offset: int) -> None:
         try:
@@ -361,6 +420,13 @@ def stalled(progress: dict[TP, tuple[Any, float]], state: Mapping[TP, tuple[Any,
     for tp in set(progress) - set(state):
         del progress[tp]
     return out
+
+
+def repair_interval(tries: int) -> float:
+    """Seconds a partition waits after its last repair before one more of an offset
+    already tried ``tries`` times: ``REPAIR_INTERVAL_S``, doubled from the third try on,
+    at most ``REPAIR_BACKOFF_MAX_S``."""
+    return min(REPAIR_INTERVAL_S * 2 ** min(max(tries - 1, 0), 16), REPAIR_BACKOFF_MAX_S)
 
 
 def _name(tp: TP) -> str:

@@ -117,6 +117,7 @@ def _format(result: EnrichResult) -> str:
         lines += [f"  - {t.name} {t.confidence:.2f}  \"{t.evidence}\"" for t in fb.topics]
     else:
         lines.append("topics:    (none)")
+    lines.append(f"intensity: {fb.intensity:.2f}  (how upset, 0-1)")
     lines.append(f"urgency:   {fb.urgency.level} ({fb.urgency.score:.2f})")
     lines += [f"  - {r}" for r in fb.urgency.reasons]
     lines.append(f"rant:      {'yes' if fb.is_rant else 'no'}")

@@ -120,18 +120,72 @@ def test_missing_head_is_never_committed_over_and_is_redelivered(monkeypatch) ->
     assert c._new_offset(tp) == 104
 
 
-def test_repairs_are_bounded_then_faust_decides(monkeypatch) -> None:  # noqa: ANN001
+def test_repairs_never_give_up_on_an_offset_still_in_the_log(monkeypatch) -> None:  # noqa: ANN001
+    """The scale-in loss: after five repairs Faust was left to commit over a real record."""
     import streams.consumer as mod
 
-    c, tp = _bare_consumer(committed=100, acked=[102, 103])
+    c, tp = _bare_consumer(committed=100, acked=[101, 102, 103])
     monkeypatch.setattr(mod.asyncio, "ensure_future", lambda coro: (coro.close(), _Done())[1])
     monkeypatch.setattr(SafeConsumer, "_seek_back", lambda self, t, o: _record(self, t, o))
     monkeypatch.setattr(mod, "REPAIR_INTERVAL_S", 0.0)
-    for _ in range(mod.MAX_REPAIRS):
-        assert c._new_offset(tp) is None
-    assert len(c.seeks) == mod.MAX_REPAIRS
-    assert c._new_offset(tp) is None  # Faust itself refuses a 2-offset head gap
-    assert len(c.seeks) == mod.MAX_REPAIRS
+    for _ in range(3 * mod.MAX_REPAIRS):
+        assert c._new_offset(tp) is None, "a missing offset in the log is never committed over"
+    assert c.seeks == [(tp, 100)] * (3 * mod.MAX_REPAIRS)
+    c._acked[tp].append(100)  # the redelivery finally gets through
+    assert c._new_offset(tp) == 104
+
+
+def test_repairs_back_off() -> None:
+    from streams.consumer import REPAIR_BACKOFF_MAX_S, REPAIR_INTERVAL_S, repair_interval
+
+    waits = [repair_interval(n) for n in range(10)]
+    assert waits[:3] == [REPAIR_INTERVAL_S, REPAIR_INTERVAL_S, 2 * REPAIR_INTERVAL_S]
+    assert waits == sorted(waits) and waits[-1] == REPAIR_BACKOFF_MAX_S
+
+
+async def test_only_offsets_removed_by_retention_are_skipped() -> None:
+    c, tp = _bare_consumer(committed=100, acked=[105, 106])
+
+    async def log_start(tps):  # noqa: ANN001, ANN202
+        return {tp: 103}
+
+    c._log_starts = log_start
+    await c._skip_below_log_start(tp, 100)
+    assert sorted(c._acked[tp]) == [100, 101, 102, 105, 106]
+    assert c._new_offset(tp) == 103, "103 and 104 are in the log: the commit stops there"
+
+    c, tp = _bare_consumer(committed=100, acked=[105])
+
+    async def same_start(tps):  # noqa: ANN001, ANN202
+        return {tp: 100}
+
+    c._log_starts = same_start
+    await c._skip_below_log_start(tp, 100)
+    assert c._acked[tp] == [105]
+
+
+def test_an_ack_for_a_message_a_stream_skipped_is_not_counted() -> None:
+    """Faust's Stream acks a message it skips during a rebalance (old generation, flow
+    control off) without tracking it: that must not count as processed."""
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from faust.types.tuples import ConsumerMessage
+
+    c, tp = _bare_consumer(committed=100, acked=[])
+    c.__dict__.update(_acked_index=defaultdict(set), _n_acked=0, _waiting_for_ack=None,
+                      app=SimpleNamespace(topics=SimpleNamespace(
+                          acks_enabled_for=lambda topic: True)))
+    c._unacked_messages = set()
+    skipped = ConsumerMessage(tp.topic, tp.partition, 100, 0.0, 0, [], b"k", b"v", None)
+    assert not skipped.tracked
+    assert c.ack(skipped) is False
+    assert skipped.acked and c._acked[tp] == [] and 100 not in c._acked_index[tp]
+    processed = ConsumerMessage(tp.topic, tp.partition, 100, 0.0, 0, [], b"k", b"v", None)
+    processed.tracked = True  # what a stream does to a message it hands on
+    c._unacked_messages.add(processed)
+    assert c.ack(processed) is True
+    assert c._acked[tp] == [100] and c._unacked_messages == set()
 
 
 def test_in_flight_head_is_waited_for_not_repaired(monkeypatch) -> None:  # noqa: ANN001

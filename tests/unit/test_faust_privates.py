@@ -39,6 +39,7 @@ CONSUMER: dict[str, Shape] = {
     "_add_gap": ("async", (("self", _POS), ("tp", _POS), ("offset_from", _POS),
                            ("offset_to", _POS))),
     "_new_offset": ("sync", (("self", _POS), ("tp", _POS))),
+    "ack": ("sync", (("self", _POS), ("message", _POS))),
     "_get_active_partitions": ("sync", (("self", _POS),)),
 }
 
@@ -155,3 +156,17 @@ def test_tables_still_find_their_event_through_the_context_variable_the_state_ag
         var.reset(token)
     tables = (Path(faust.__file__).parent / "tables" / "base.py").read_text(encoding="utf-8")
     assert "current_event()" in tables, _faust_says("how a table finds its event")
+
+
+def test_streams_track_what_they_hand_on_and_never_what_they_skip() -> None:
+    """``SafeConsumer.ack`` (rule 7) counts an ack only for a tracked message: Faust's
+    ``Stream`` sets ``message.tracked`` for each message it hands on, after the rebalance
+    skip (flow control off, old generation) whose ack it must refuse."""
+    from faust.types.tuples import ConsumerMessage
+
+    assert ConsumerMessage.use_tracking, _faust_says("ConsumerMessage.use_tracking")
+    src = (Path(faust.__file__).parent / "streams.py").read_text(encoding="utf-8")
+    skip = src.find("message.generation_id != self.app.consumer_generation_id")
+    track = src.find("message.tracked = True")
+    skipped_ack = src.find("(do_ack or value is skipped_value)")
+    assert -1 < skip < track < skipped_ack, _faust_says("when a stream tracks a message")

@@ -157,6 +157,7 @@ def test_output_records_are_written_at_v2_and_v1_still_reads() -> None:
           "model": {"encoder": "e", "version": "v"}}
     old = EnrichedFeedback.model_validate(v1)
     assert old.schema_version == 1 and old.pii.detector == "" and not old.time_corrected
+    assert old.intensity == 0.0  # v2 added intensity; v1 records read as "not scored"
     fresh = EnrichedFeedback.model_validate({**v1, "schema_version": OUTPUT_SCHEMA_VERSION})
     assert fresh.schema_version == OUTPUT_SCHEMA_VERSION == 2
     without = {k: v for k, v in v1.items() if k != "schema_version"}
