@@ -82,6 +82,7 @@ train: install
 	nice -n 10 $(PY) scripts/train_heads.py all --out-dir $(PLAIN_HEADS)
 	cp $(PLAIN_HEADS)/training_result.json processors/models/training_result.json
 	nice -n 10 $(PY) scripts/train_adapter.py --init $(PLAIN_HEADS)/heads.safetensors
+	nice -n 10 $(PY) scripts/fit_customer_calibration.py
 
 bench-quality: install
 	$(PY) bench/quality.py

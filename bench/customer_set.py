@@ -217,19 +217,28 @@ def _version(dist: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--parts", default=",".join(PARTS),
+                    help="comma-separated parts to score (dev while working; test once at the end)")
     args = ap.parse_args()
+    parts = [p for p in args.parts.split(",") if p]
+    if not set(parts) <= set(PARTS):
+        ap.error(f"--parts must be among {PARTS}")
     t_start = time.perf_counter()
     settings = get_settings()
     enricher = Enricher(settings.enrich, warm_language=False)
+    # the same pipeline without the customer-domain calibration, same run (before/after)
+    uncalibrated = Enricher(settings.enrich, enricher.analyzer, warm_language=False,
+                            calibrate=False)
     result: dict[str, Any] = {
         "what": "today's shipped enrichment (voc classify's Enricher) on the customer-domain "
                 "set (training/data/customer, LABELLING.md); rant = a FollowUp was made",
-        "model": {"encoder": enricher.model_info.encoder, "version": enricher.model_info.version},
+        "model": {"encoder": enricher.model_info.encoder, "version": enricher.model_info.version,
+                  "customer_calibration": enricher.calibration is not None},
         "machine": {"python": platform.python_version(), "cpu": platform.machine()},
         "parts": {},
     }
     rows_by_part: dict[str, list[CustomerRow]] = {}
-    for part in PARTS:
+    for part in parts:
         rows = rows_by_part[part] = read_jsonl(CUSTOMER_DIR / f"{part}.jsonl")
         t0 = time.perf_counter()
         preds = enrich(enricher, rows)
@@ -239,8 +248,15 @@ def main() -> None:
             "all": scores(rows, preds, vader), "by_language": by_language(rows, preds, vader),
             "enrich_msgs_per_s": round(len(rows) / enrich_s, 1),
         }
+        if enricher.calibration is not None:
+            before = enrich(uncalibrated, rows)
+            result["parts"][part]["without_calibration"] = {
+                name: {k: v[k] for k in ("emotion_macro_f1", "emotion_per_label", "topic_micro")}
+                for name, v in [("all", scores(rows, before, vader)),
+                                *by_language(rows, before, vader).items()]
+                if name in ("all", "en", "non_en")}
     result["language_id_1_to_10_words"] = {part: language_id(rows_by_part[part])
-                                           for part in PARTS}
+                                           for part in parts}
     result["seconds"] = round(time.perf_counter() - t_start, 1)
     text = json.dumps(result, indent=2, ensure_ascii=False)
     args.out.parent.mkdir(parents=True, exist_ok=True)
