@@ -2,7 +2,8 @@
 
 Why a script: ``make train`` reproduces ``processors/models/customer_calibration.json``
 from the shipped heads and ``training.customer_set.load("train")``; dev is only scored
-(printed before/after, per label), the test part is never read. Deterministic (lbfgs,
+(before/after per label, printed and written to bench/results/customer_calibration_fit.json);
+the test part is never read. Deterministic (lbfgs,
 no sampling). Run after the heads change: the file is tied to their version.
     PYTHONPATH=. python scripts/fit_customer_calibration.py
 """
@@ -26,6 +27,7 @@ from processors.taxonomy import SubjectMatcher, load_taxonomy  # noqa: E402
 from schemas.labels import EMOTION_LABELS  # noqa: E402
 from training.customer_set import CustomerRow, load  # noqa: E402
 
+REPORT = ROOT / "bench" / "results" / "customer_calibration_fit.json"
 EMOTION_C = 10.0  # inverse L2 strength; 0.3-10 tried on dev, 10 best (docs/models.md)
 TOPIC_C = 10.0
 # P(topic) for a meaning-only tag: per topic, the F1-best of these on 5-fold
@@ -61,6 +63,8 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=DEFAULT_CALIBRATION)
+    ap.add_argument("--report", type=Path, default=REPORT,
+                    help="train/dev precision, recall, F1 before and after (JSON)")
     args = ap.parse_args()
     analyzer = EncoderAnalyzer()
     matcher = SubjectMatcher(load_taxonomy(), analyzer)
@@ -124,7 +128,10 @@ def main() -> None:
         "topics": topics,
     }
     args.out.write_text(json.dumps(out) + "\n", encoding="utf-8")
-    print(json.dumps(report, indent=1))
+    text = json.dumps(report, indent=1)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(text + "\n", encoding="utf-8")
+    print(text)
 
 
 if __name__ == "__main__":
