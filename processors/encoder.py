@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from processors import bert_graph, int8, model_cache
+from processors import bert_graph, e5_files, int8, model_cache
 from processors.config import ModelConfig, resolve_model_dir
 from processors.heads import DEFAULT_HEADS, Heads
 from processors.tokenizer import TextTokenizer
@@ -76,12 +76,14 @@ class EncoderAnalyzer:
         heads_path = Path(self.config.heads_path) if self.config.heads_path else DEFAULT_HEADS
         self.heads = Heads.load(heads_path)
         base_name = resolve_model_dir(self.config.encoder, self.config.cache_dir)
-        self.name = "all-MiniLM-L6-v2" if self.config.encoder is None else base_name
+        self.name = "all-MiniLM-L6-v2" if self.config.encoder is None else self.config.encoder
         self.version = self.heads.version
         encoder_cfg = _encoder_config(base_name)
         self.hidden_size = int(str(encoder_cfg["hidden_size"]))
         self._check_compatible(encoder_cfg)
         self.tokenizer = TextTokenizer(base_name, self.config.max_length)
+        #: E5 was trained with a task prefix on every text ("query: " outside retrieval)
+        self.prefix = e5_files.E5_PREFIX if self.config.encoder in e5_files.E5_IDS else ""
         #: "with heads" -> forward: the embedding alone (subjects, search) or with both heads
         self._forwards: dict[bool, int8.Forward] = {}
         self.cache_path: Path | None = None
@@ -145,7 +147,8 @@ class EncoderAnalyzer:
     def _forward_part(self, texts: list[str], heads: bool) -> list[np.ndarray]:
         """One forward pass over one sub-batch: encoder, pooling and heads in one call."""
         with self._tokenizer_lock:  # a fast tokenizer is not safe to share across threads
-            ids, mask = self.tokenizer(texts)
+            ids, mask = self.tokenizer([self.prefix + t for t in texts] if self.prefix
+                                       else texts)
         return self._forwards[heads](ids, mask)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from schemas.records import (
     AuditEvent,
@@ -21,6 +21,10 @@ from schemas.records import (
     InboundSMS,
     SurveyReply,
 )
+
+
+class InboundRecord(RootModel[InboundSMS | SurveyReply]):
+    """An SMS or a survey reply as received (the value of the worker's ``contacts`` topic)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,18 @@ TOPICS: tuple[TopicDef, ...] = (
     TopicDef("survey_replies", "voc.survey.replies", "response id", SurveyReply,
              description="survey answers (NPS/CSAT/CES) with optional comment",
              retention_days=7, broker_time=True),
+    # the worker's own re-key hop (streams/handlers/contacts.py): inbound records keyed by
+    # customer, so the repeat-contact table's partition of a customer sees all of its
+    # messages. Created here (not by Faust) so it gets the same partition count as the
+    # inbound topics and the contacts table, and the inbound topics' retention and size.
+    # No broker time: each record carries its inbound record's timestamp in a header.
+    TopicDef("contacts", "voc.contacts.by-customer",
+             "customer pseudonym (an SMS without a customer id: its sender's)", InboundRecord,
+             # an inbound record as large as its own topic allows, plus the origin headers
+             retention_days=7, max_message_mib=3,
+             description="inbound records re-keyed by customer (worker-internal; the original "
+                         "topic, partition, offset and timestamp ride in the voc-origin "
+                         "header)"),
     TopicDef("enriched", "voc.feedback.enriched", "customer id (falls back to feedback id)",
              EnrichedFeedback, description="one per valid inbound message"),
     TopicDef("followups", "voc.followups", "customer id", FollowUp,

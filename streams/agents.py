@@ -24,17 +24,21 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import faust
+from faust.exceptions import PartitionsMismatch
 from faust.streams import _current_event as faust_current_event
 from faust.types import TP, AgentT, EventT
 
 from schemas.topics import TOPICS
 from streams.budget import IsolatedSteps, worker_step
+from streams.contacts import KnownCounts, count_contact, is_stale, key_partition
 from streams.failures import FailureClass
 from streams.handlers.common import DeadLetters, Outputs, OutRecord, RawEvent, publish_all
+from streams.handlers.contacts import RekeyHandler, contact_from, origin_event
 from streams.handlers.enrich import EnrichHandler
 from streams.handlers.followups import FollowupIntake, FollowupSla, breach_op
 from streams.handlers.index import IndexHandler
 from streams.handlers.operator_docs import audit_doc, deadletter_doc
+from streams.logcontext import EventContext, event_context, leading_id
 from streams.privacy import deadletter_policy, load_pseudonym_key
 from streams.retry import RetryPolicy, retry
 from streams.settings import Settings
@@ -49,6 +53,7 @@ RAW = "raw"
 """Serializer of every key and value on our topics: the handlers parse the bytes themselves."""
 
 FOLLOWUP_SCAN_INTERVAL_S = 5.0
+CONTACTS_SWEEP_INTERVAL_S = 3600.0
 LAG_SAMPLE_INTERVAL_S = 10.0
 
 Handle = Callable[[list[RawEvent]], Awaitable[Outputs]]
@@ -59,7 +64,8 @@ class WorkerTopics:
     """The worker's channels: what each agent reads, and every topic it may write to."""
 
     outputs: Mapping[str, faust.TopicT]  # by logical name (OutRecord.topic)
-    inbound: faust.TopicT  # sms_inbound + survey_replies -> enrich
+    inbound: faust.TopicT  # sms_inbound + survey_replies -> contacts (re-key by customer)
+    contacts: faust.TopicT  # keyed by customer -> enrich (counts in the contacts table)
     enriched: faust.TopicT  # -> index
     followup_in: faust.TopicT  # followups + followup_outcomes -> followup-intake
     state: faust.TopicT  # internal, keyed by follow-up id -> followup-state
@@ -93,6 +99,7 @@ def declare_topics(app: faust.App, settings: Settings) -> WorkerTopics:
     return WorkerTopics(
         outputs={**outputs, "state": state},
         inbound=sources("sms_inbound", "survey_replies"),
+        contacts=outputs["contacts"],
         enriched=outputs["enriched"],
         followup_in=sources("followups", "followup_outcomes"),
         state=state,
@@ -103,7 +110,8 @@ def declare_topics(app: faust.App, settings: Settings) -> WorkerTopics:
 
 class WorkerAgents:
     """One method per agent (enrich, index, followup_intake, followup_state,
-    deadletter_index, audit_index) and timer (followup_sla, consumer_lag);
+    deadletter_index, audit_index, contacts) and timer (followup_sla, consumer_lag,
+    contacts_sweep);
     ``define_agents`` attaches them to the app."""
 
     def __init__(
@@ -139,6 +147,14 @@ class WorkerAgents:
                                             deadletters=dl, steps=self.steps)
         self.index_handler = IndexHandler(backend=backend, metrics=metrics, policy=self.policy,
                                           deadletters=dl)
+        self.rekey_handler = RekeyHandler(parse=parse, sources=sources, pseudonym_key=key,
+                                          time_window=settings.event_time_window())
+        # customer -> [[epoch s, message id], ...] (streams.contacts); its partitions are the
+        # contacts topic's (checked every batch: _check_copartitioned)
+        self.contacts_table = app.Table(
+            "recent-contacts", default=None, partitions=settings.topics.partitions,
+            schema=faust.Schema(key_serializer="json", value_serializer="json"),
+        )
         self.intake = FollowupIntake(followups_topic=settings.topic("followups"),
                                      metrics=metrics, deadletters=dl)
         self.table = app.Table(
@@ -160,16 +176,37 @@ class WorkerAgents:
         self.audit_index_handler = side_index(operator_sinks.audit, build=audit_doc,
                                               invalid_reason="invalid_audit")
         self._lagged = {settings.topic(t.logical) for t in TOPICS}
+        self._enriched_topic = settings.topic("enriched")
         self.agents: tuple[AgentT, ...] = ()  # set by define_agents
 
     # --- agents --------------------------------------------------------------------------
 
+    async def contacts(self, stream: faust.StreamT) -> None:
+        """Inbound SMS and survey replies -> the contacts topic, keyed by customer."""
+        s = self.settings
+        async for events in _batches(stream, s.batch_size, s.batch_within_s):
+            await self._run_batch(stream, events, self.rekey_handler.handle)
+
     async def enrich(self, stream: faust.StreamT) -> None:
-        """Inbound SMS and survey replies -> enriched feedback, follow-ups, dead letters."""
+        """Re-keyed inbound records -> each one's contact counted in the contacts table
+        (this worker owns the customer's partition), then enriched feedback, follow-ups and
+        dead letters; the handler sees the original records (``origin_event``)."""
         await self.enrich_handler.run_sync(self.steps.start)  # the budget's child process
         s = self.settings
         async for events in _batches(stream, s.batch_size, s.batch_within_s):
-            await self._run_batch(stream, events, self.enrich_handler.handle)
+            self._check_copartitioned()  # before anything is counted or acked
+
+            async def apply(raw: list[RawEvent], events: Sequence[EventT] = events) -> Outputs:
+                counts: dict[str, int] = {}
+                for event in events:
+                    contact = contact_from(raw_event(event), event.message.headers)
+                    if contact is not None:
+                        with _as_current(event):  # the table's changelog partition
+                            counts[contact.message_id] = count_contact(self.contacts_table,
+                                                                       contact)
+                return await self.enrich_handler.handle(raw, KnownCounts(counts))
+
+            await self._run_batch(stream, events, apply, raw_of=inbound_event)
 
     async def index(self, stream: faust.StreamT) -> None:
         """Enriched feedback -> the search index (dead letters for documents it rejects)."""
@@ -218,6 +255,21 @@ class WorkerAgents:
         async for events in _batches(stream, s.index_batch_size, s.operator_batch_within_s):
             await self._run_batch(stream, events, self.audit_index_handler.handle)
 
+    def _check_copartitioned(self) -> None:
+        """Stop the enrich agent (its batch unacked) when the contacts topic and the table's
+        changelog disagree on their partition counts: a customer's contacts would then be
+        counted on a partition that another worker recovers. Faust checks this only for
+        tables it partitions itself. Two lookups in the consumer's metadata: every batch."""
+        consumer = self.app.consumer
+        source = consumer.topic_partitions(self.topics.contacts.get_topic_name())
+        changelog_topic = self.contacts_table.changelog_topic.get_topic_name()
+        changelog = consumer.topic_partitions(changelog_topic)
+        if source is not None and changelog is not None and source != changelog:
+            raise PartitionsMismatch(
+                f"{self.topics.contacts.get_topic_name()} has {source} partitions but "
+                f"{changelog_topic} has {changelog}: see docs/operations.md, running more "
+                "than one worker")
+
     async def _ensure(self, sink: SearchSink) -> None:
         """Template + alias before the first document; never give up."""
         await retry(sink.ensure_index, policy=self.policy.forever(),
@@ -229,6 +281,35 @@ class WorkerAgents:
         """Open gauge, and one breach op per follow-up past its due time."""
         for fid in self.sla.due_breaches(datetime.now(UTC)):
             await self.topics.state.send(key=fid.encode("utf-8"), value=breach_op(fid))
+
+    async def contacts_sweep(self) -> int:
+        """Drop customers without a contact in the last 14 days from this worker's partitions
+        of the contacts table (a tombstone on the changelog), so the table holds the active
+        customers, not everyone ever seen. Only partitions assigned to this worker: another
+        worker owns the rest. No await inside, so no batch of the enrich agent interleaves.
+        Returns how many entries went."""
+        topic = self.topics.contacts.get_topic_name()
+        try:
+            consumer = self.app.consumer
+            mine = {tp.partition for tp in consumer.assignment() if tp.topic == topic}
+            partitions = consumer.topic_partitions(topic)
+        except Exception as exc:  # consumer not ready / rebalancing: sweep next time
+            log.debug("contacts sweep skipped: %s", type(exc).__name__)
+            return 0
+        if not mine or not partitions:
+            return 0
+        now = datetime.now(UTC).timestamp()
+        table = self.contacts_table
+        gone = 0
+        for key, history in list(table.data.items()):
+            partition = key_partition(key, partitions)
+            if partition in mine and is_stale(history, now):
+                table.send_changelog(partition, key, None, value_serializer="raw")
+                del table.data[key]
+                gone += 1
+        if gone:
+            log.info("contacts sweep: %d idle customers dropped", gone)
+        return gone
 
     async def consumer_lag(self) -> None:
         """``voc_consumer_lag`` per contract topic, from this worker's assignment."""
@@ -248,10 +329,12 @@ class WorkerAgents:
     # --- the batch loop shared by the agents ---------------------------------------------
 
     async def _run_batch(self, stream: faust.StreamT, events: Sequence[EventT],
-                         handle: Handle, *, park_failures: bool = True) -> None:
+                         handle: Handle, *, park_failures: bool = True,
+                         raw_of: Callable[[EventT], RawEvent] | None = None) -> None:
         """``park_failures=False`` is for the dead-letter topic's own reader: its records are
-        already parked on Kafka, and parking them again would feed them back to itself."""
-        raw = [raw_event(e) for e in events]
+        already parked on Kafka, and parking them again would feed them back to itself.
+        ``raw_of`` is what the handler (and a dead letter) sees of an event."""
+        raw = [(raw_of or raw_event)(e) for e in events]
         try:
             out = await handle(raw)
         except Exception as exc:  # a bug: park the batch, never lose it
@@ -266,9 +349,14 @@ class WorkerAgents:
                           refused=self._refused, on_error=self._count_publish_error)
         for event in events:  # outputs are on Kafka: now the inputs may be committed
             await stream.ack(event)
+        if log.isEnabledFor(logging.DEBUG):  # one line per message, to follow it by its ids
+            for event in events:
+                with event_context(event_context_of(event, self._enriched_topic)):
+                    log.debug("processed %s", event.message.topic)
 
     async def _send(self, rec: OutRecord) -> Awaitable[Any]:
-        return await self.topics.outputs[rec.topic].send(key=rec.key, value=rec.value)
+        return await self.topics.outputs[rec.topic].send(key=rec.key, value=rec.value,
+                                                         headers=list(rec.headers) or None)
 
     def _refused(self, rec: OutRecord, exc: BaseException) -> OutRecord | None:
         """A record the broker refused for good: its dead letter instead (never retried)."""
@@ -300,15 +388,17 @@ def define_agents(
     # batches inside the one actor was measured too (bench/pipeline.py --compare): no gain on
     # 2 cores, so one batch at a time.
     w.agents = (
-        app.agent(topics.inbound, name="enrich", concurrency=1)(w.enrich),
+        app.agent(topics.contacts, name="enrich", concurrency=1)(w.enrich),
         app.agent(topics.enriched, name="index", concurrency=1)(w.index),
         app.agent(topics.followup_in, name="followup-intake", concurrency=1)(w.followup_intake),
         app.agent(topics.state, name="followup-state", concurrency=1)(w.followup_state),
         app.agent(topics.deadletter, name="deadletter-index", concurrency=1)(w.deadletter_index),
         app.agent(topics.audit, name="audit-index", concurrency=1)(w.audit_index),
+        app.agent(topics.inbound, name="contacts", concurrency=1)(w.contacts),
     )
     app.timer(FOLLOWUP_SCAN_INTERVAL_S, name="followup-sla")(w.followup_sla)
     app.timer(LAG_SAMPLE_INTERVAL_S, name="consumer-lag")(w.consumer_lag)
+    app.timer(CONTACTS_SWEEP_INTERVAL_S, name="contacts-sweep")(w.contacts_sweep)
     return w
 
 
@@ -321,6 +411,24 @@ def raw_event(event: EventT) -> RawEvent:
         value = value.encode("utf-8")
     return RawEvent(topic=msg.topic, partition=msg.partition, offset=msg.offset, key=key,
                     value=value, timestamp=msg.timestamp)
+
+
+def inbound_event(event: EventT) -> RawEvent:
+    """What the enrich handler sees of a ``contacts`` event: the inbound record it was
+    re-keyed from (its topic, partition, offset, key and bytes)."""
+    return origin_event(raw_event(event), event.message.headers)
+
+
+def event_context_of(event: EventT, enriched_topic: str) -> EventContext:
+    """The log context of one event: where it was read and, where known, its feedback id
+    (a contacts record's contact header; an enriched document's leading ``id``)."""
+    msg = event.message
+    raw = raw_event(event)
+    contact = contact_from(raw, msg.headers)
+    fid = contact.message_id if contact is not None else (
+        leading_id(raw.value) if msg.topic == enriched_topic else None)
+    return EventContext(topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                        feedback_id=fid)
 
 
 def lag_by_topic(ends: Mapping[TP, int | None], committed: Mapping[TP, int | None]

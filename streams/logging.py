@@ -28,7 +28,11 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from pythonjsonlogger.json import JsonFormatter
+
 from processors.redact import redact
+from streams.logcontext import FIELDS as CONTEXT_FIELDS
+from streams.logcontext import ContextFilter
 
 #: A plain-string log argument longer than this is treated as possible customer text.
 MAX_ARG_CHARS = 120
@@ -48,6 +52,9 @@ _TEXT_FIELDS = ("body", "comment", "text", "note", "summary", "suggested_reply",
 
 class _HasLogSettings(Protocol):
     log_level: str
+
+    @property
+    def log_format(self) -> str: ...  # "text" | "json" (read-only: Settings has a Literal)
 
 
 def _digest(data: bytes) -> str:
@@ -183,24 +190,60 @@ def uninstall_scrubbing() -> None:
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: JSON log fields (python-json-logger, BSD-2-Clause), in this order; the event context
+#: (``streams.logcontext.FIELDS``) follows where known, and ``exc_info`` for a (scrubbed)
+#: traceback.
+JSON_FIELDS = ("asctime", "levelname", "name", "message")
+JSON_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
+
+
+class _JsonFormatter(JsonFormatter):
+    """python-json-logger's formatter, writing only the fields named here: whatever else a
+    record carries (the scrubber's marker, a library's ``extra=``, which may hold a body)
+    stays out."""
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord,
+                   message_dict: dict[str, Any]) -> None:
+        super().add_fields(log_data, record, message_dict)
+        for key in [k for k in log_data if k not in _JSON_KEEP]:
+            del log_data[key]
+
+
+_JSON_KEEP = frozenset({*(JSON_RENAMES.get(f, f) for f in JSON_FIELDS), *CONTEXT_FIELDS,
+                        "exc_info", "stack_info"})
+
+
+def make_formatter(log_format: str = "text") -> logging.Formatter:
+    """The stdlib one-line format, or one JSON object per line (``VOC_LOG_FORMAT=json``)."""
+    if log_format != "json":
+        return logging.Formatter(LOG_FORMAT)
+    return _JsonFormatter(" ".join(f"%({f})s" for f in JSON_FIELDS),
+                          rename_fields=JSON_RENAMES, json_ensure_ascii=False)
 
 
 def configure_logging(settings: _HasLogSettings | None = None, stream: Any = None) -> None:
-    """Set the level from settings, log to stderr, and make every record safe.
+    """Set the level and format from settings, log to stderr, and make every record safe.
 
     Call it once at process start (the worker and the CLI do); calling it again is
     harmless. Faust may add its own handlers later: the record factory still
-    scrubs their records, and ``ScrubFilter`` is attached to every root handler.
+    scrubs their records, and ``ScrubFilter`` is attached to every root handler, with
+    ``ContextFilter`` (the event's feedback id, topic, partition and offset) after it.
     """
     install_scrubbing()
     level = getattr(logging, str(getattr(settings, "log_level", "INFO")).upper(), logging.INFO)
+    formatter = make_formatter(str(getattr(settings, "log_format", "text")))
     root = logging.getLogger()
     root.setLevel(level)
-    if not any(getattr(h, "_voc_handler", False) for h in root.handlers):
+    ours = [h for h in root.handlers if getattr(h, "_voc_handler", False)]
+    if not ours:
         handler = logging.StreamHandler(stream or sys.stderr)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
         handler._voc_handler = True  # type: ignore[attr-defined]
         root.addHandler(handler)
+        ours = [handler]
+    for h in ours:
+        h.setFormatter(formatter)
     for h in root.handlers:
         if not any(isinstance(f, ScrubFilter) for f in h.filters):
             h.addFilter(ScrubFilter())
+        if not any(isinstance(f, ContextFilter) for f in h.filters):
+            h.addFilter(ContextFilter())

@@ -248,6 +248,9 @@ class Settings(BaseSettings):
         default_factory=lambda: _home(".local", "state", "voc-pipeline", "worker")
     )
     log_level: str = "INFO"
+    # "json": one JSON object per line (time, level, logger, message, and the feedback id,
+    # topic, partition and offset of the message being handled), for log aggregators
+    log_format: Literal["text", "json"] = "text"
 
     # Data minimisation (docs/security.md). The key of every keyed hash: customer_id
     # pseudonyms and dead letters' original hashes. None = <stack.state_dir>/secrets/

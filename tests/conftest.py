@@ -13,6 +13,10 @@ import pytest
 
 from streams.settings import Settings
 
+#: tests/scale starts its own multi-node cluster (several GB, minutes): `pytest tests` leaves
+#: it out; it runs only when named (`pytest tests/scale`, which `make test-scale` does)
+collect_ignore = ["scale"]
+
 
 @pytest.fixture(scope="session")
 def es_proxy_url() -> Iterator[str]:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,6 +27,10 @@ from streams.cli.demo_console import (
     stop_console,
 )
 from streams.probe import NotAnswering, http_json, wait_answering
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
+    from streams.types import BatchEnricher
 
 DEMO_SAMPLE = Path("deploy/sample/replies.jsonl")
 
@@ -72,6 +76,40 @@ def freeze_startup_objects() -> int:
     return gc.get_freeze_count()
 
 
+def run_worker(settings: Settings, enricher: BatchEnricher | None = None) -> None:
+    """What ``voc worker`` runs (``enricher`` None = the configured model; the integration
+    tests pass a light one, to run several real workers on a small machine)."""
+    from faust.worker import Worker
+
+    from streams.app import build_worker_app
+    from streams.logging import configure_logging
+    from streams.security import mask_url
+
+    configure_logging(settings)
+    for noisy in ("elastic_transport", "opensearch", "httpx"):  # one line per bulk call
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    try:
+        app = build_worker_app(settings, enricher=enricher)
+    except (OSError, ValueError) as exc:  # model/heads/taxonomy missing or invalid
+        raise click.ClickException(f"cannot start the worker: {exc}") from exc
+    freeze_startup_objects()
+    click.echo(
+        f"voc worker: kafka {settings.kafka_bootstrap} ({settings.kafka_security_protocol}), "
+        f"search {mask_url(settings.search_url)} "
+        f"(alias {settings.search_alias}), web http://{settings.web_host}:{settings.web_port}",
+        err=True,
+    )
+    # JSON logs keep configure_logging's handler: mode would replace it with its own
+    # coloured text handler (the record factory still scrubs either way)
+    worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True,
+                    override_logging=settings.log_format != "json")
+    # At WARNING and above Faust keeps a terminal spinner and sets the root logger to
+    # DEBUG so every record spins it: each aiokafka debug record would then be built
+    # and scrubbed (measured: ~7% of the worker's main thread). No spinner, our level.
+    worker.spinner = None
+    worker.execute_from_commandline()
+
+
 def register(cli: click.Group) -> None:
     """Attach ``worker`` and ``demo`` to the voc group."""
 
@@ -79,36 +117,12 @@ def register(cli: click.Group) -> None:
     @click.option("--loglevel", default=None, help="override VOC_LOG_LEVEL (debug, info, ...)")
     def worker(loglevel: str | None) -> None:
         """Run the Faust worker: enrich, index and follow-up agents, /metrics, /health, /live."""
-        from faust.worker import Worker
-
-        from streams.app import build_worker_app
-        from streams.logging import configure_logging
-        from streams.security import mask_url
         from streams.settings import get_settings
 
         settings = get_settings()
         if loglevel:
             settings = settings.model_copy(update={"log_level": loglevel})
-        configure_logging(settings)
-        for noisy in ("elastic_transport", "opensearch", "httpx"):  # one line per bulk call
-            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-        try:
-            app = build_worker_app(settings)
-        except (OSError, ValueError) as exc:  # model/heads/taxonomy missing or invalid
-            raise click.ClickException(f"cannot start the worker: {exc}") from exc
-        freeze_startup_objects()
-        click.echo(
-            f"voc worker: kafka {settings.kafka_bootstrap} ({settings.kafka_security_protocol}), "
-            f"search {mask_url(settings.search_url)} "
-            f"(alias {settings.search_alias}), web http://{settings.web_host}:{settings.web_port}",
-            err=True,
-        )
-        worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True)
-        # At WARNING and above Faust keeps a terminal spinner and sets the root logger to
-        # DEBUG so every record spins it: each aiokafka debug record would then be built
-        # and scrubbed (measured: ~7% of the worker's main thread). No spinner, our level.
-        worker.spinner = None
-        worker.execute_from_commandline()
+        run_worker(settings)
 
     @cli.command()
     @click.option("--file", "sample", type=click.Path(path_type=Path), default=None,

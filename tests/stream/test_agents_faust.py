@@ -46,18 +46,22 @@ def wired(tmp_path: Path, metrics, monkeypatch: pytest.MonkeyPatch) -> dict[str,
                         batch_size=8)
     app = create_app(settings)
     backend = NullBackend()
-    wiring = define_agents(app, settings, enricher=FakeEnricher(), backend=backend,
+    enricher = FakeEnricher()
+    wiring = define_agents(app, settings, enricher=enricher, backend=backend,
                            metrics=metrics, parse=parse)
     sent: list[tuple[str, bytes | None, bytes]] = []
+    headers: list[Any] = []  # the headers of each record of ``sent``
 
-    async def fake_send(self: Any, key: Any = None, value: Any = None, **_: Any) -> Any:
+    async def fake_send(self: Any, key: Any = None, value: Any = None, **kw: Any) -> Any:
         fut = asyncio.get_running_loop().create_future()
         fut.set_result(None)
         sent.append((self.get_topic_name(), key, value))
+        headers.append(kw.get("headers"))
         return fut
 
     monkeypatch.setattr(faust.topics.Topic, "send", fake_send)
-    return {"agents": wiring.agents, "sent": sent, "backend": backend, "settings": settings}
+    return {"agents": wiring.agents, "sent": sent, "backend": backend, "settings": settings,
+            "headers": headers, "enricher": enricher, "wiring": wiring}
 
 
 async def wait_for(cond: Any, timeout: float = 5.0) -> None:
@@ -98,11 +102,15 @@ def test_the_worker_factory_wires_every_agent_timer_and_view(tmp_path: Path, met
     app = build_worker_app(settings, enricher=FakeEnricher(), backend=NullBackend(),
                            metrics=metrics)
     assert set(app.agents) == {"enrich", "index", "followup-intake", "followup-state",
-                               "deadletter-index", "audit-index"}
+                               "deadletter-index", "audit-index", "contacts"}
+    # inbound -> contacts (re-keyed by customer) -> enrich, which counts in its table
+    assert app.agents["enrich"].channel.get_topic_name() == "tc.voc.contacts.by-customer"
+    assert set(app.agents["contacts"].channel.topics) == {"tc.voc.sms.inbound",
+                                                          "tc.voc.survey.replies"}
     assert app.agents["audit-index"].channel.get_topic_name() == "tc.voc.audit"
     assert app.agents["followup-state"].channel.get_topic_name() == \
         "tc.voc-pipeline-followup-state"
-    assert len(app._app_tasks) == 2  # the follow-up SLA scan and the consumer-lag sample
+    assert len(app._app_tasks) == 3  # follow-up SLA scan, consumer-lag sample, contacts sweep
     assert app.transport.Consumer is SafeConsumer
 
 
@@ -148,6 +156,67 @@ async def test_deadletter_and_audit_agents_index_operator_documents(wired) -> No
     assert [json.loads(v)["reason"] for t, _, v in wired["sent"]] == ["invalid_audit"]
 
 
+async def test_repeat_contacts_are_rekeyed_by_customer_and_counted_in_the_table(wired) -> None:  # type: ignore[no-untyped-def]
+    """contacts agent: keyed by customer, origin in a header; enrich agent: counts each
+    contact in the table once (a redelivered message gets its first count again) and hands
+    the handler the original record (a dead letter names the inbound topic and offset)."""
+    from processors.pseudonym import pseudonymise_customer
+    from streams.handlers.common import RawEvent
+    from streams.handlers.contacts import ORIGIN_HEADER, origin_header
+
+    contacts, enrich = wired["agents"][6], wired["agents"][0]
+    sent, headers = wired["sent"], wired["headers"]
+    rekey = wired["wiring"].rekey_handler
+    inbound = [
+        RawEvent("tc.voc.sms.inbound", 0, 10, b"k1", sms("SM1", at="2026-11-20T10:00:00Z")),
+        RawEvent("tc.voc.sms.inbound", 1, 11, b"k2", sms("SM2", at="2026-11-22T10:00:00Z")),
+        RawEvent("tc.voc.sms.inbound", 2, 12, b"k3", b"not json"),
+        RawEvent("tc.voc.sms.inbound", 0, 13, b"k4", sms("SM3", at="2026-11-30T10:00:00Z")),
+    ]
+    out = await rekey.handle(inbound)
+    c1 = pseudonymise_customer("C1", rekey.pseudonym_key).encode()  # as the enrich step has it
+    assert [r.key for r in out.records] == [c1, c1, b"k3", c1]
+    assert all(r.topic == "contacts" for r in out.records)
+    async with contacts.test_context() as agent:  # the agent publishes what the handler built
+        await agent.put(sms("SM9"), key=b"k9")
+        await wait_for(lambda: len(sent) == 1)
+    assert sent[0][:2] == ("tc.voc.contacts.by-customer", c1)
+    assert dict(headers[0])[ORIGIN_HEADER]
+    sent.clear()
+    async with enrich.test_context() as agent:
+        for rec in (*out.records, out.records[0]):  # SM1 is delivered twice
+            await agent.put(rec.value, key=rec.key, headers=list(rec.headers))
+        await wait_for(lambda: sum(n for n, _ in wired["enricher"].calls) == 4
+                       and any(t == "tc.voc.deadletter" for t, _, _ in sent))
+    counts = [c for _, cs in wired["enricher"].calls for c in (cs or [])]
+    # SM1 first; SM2 two days later; SM3 8 days after SM2... 10 after SM1: alone; SM1 again
+    assert counts == [1, 2, 1, 1]
+    dl = next(json.loads(v) for t, _, v in sent if t == "tc.voc.deadletter")
+    assert (dl["source_topic"], dl["partition"], dl["offset"]) == ("tc.voc.sms.inbound", 2, 12)
+    assert origin_header(inbound[2])  # the header round-trips the original coordinates
+
+
+def test_enrich_stops_when_the_contacts_topic_and_table_disagree_on_partitions(
+        wired, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from faust.exceptions import PartitionsMismatch
+
+    w = wired["wiring"]
+    contacts = "tc.voc.contacts.by-customer"
+    changelog = w.contacts_table.changelog_topic.get_topic_name()
+    assert changelog == "voc-pipeline-recent-contacts-changelog"
+    counts = {contacts: 8, changelog: 4}
+    monkeypatch.setattr(w.app.consumer, "topic_partitions", counts.get)
+    with pytest.raises(PartitionsMismatch, match="8 partitions"):
+        w._check_copartitioned()
+    counts[contacts] = 4
+    w._check_copartitioned()
+    del counts[changelog]
+    w._check_copartitioned()  # metadata not known yet: checked again on the next batch
+    counts.update({changelog: 4, contacts: 12})  # grown while running
+    with pytest.raises(PartitionsMismatch):
+        w._check_copartitioned()
+
+
 def test_the_worker_wires_the_pseudonym_key_dead_letter_policy_and_time_window(
     tmp_path: Path, metrics,  # type: ignore[no-untyped-def]
 ) -> None:
@@ -167,5 +236,37 @@ def test_the_worker_wires_the_pseudonym_key_dead_letter_policy_and_time_window(
     policy = w.deadletter_policy
     assert policy.hash_key == key and policy.keep_original is False
     assert policy.minimised_sources == {"tc.voc.feedback.enriched", "tc.voc.followups"}
+    # the re-key step picks the customer key and contact time as the enrich step does
+    assert w.rekey_handler.pseudonym_key == key
+    assert w.rekey_handler.time_window == w.enrich_handler.time_window
     for handler in (w.enrich_handler, w.index_handler, w.intake, w.audit_index_handler):
         assert handler.dead.policy is policy
+
+
+async def test_the_sweep_drops_idle_customers_of_this_workers_partitions_only(
+        wired, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from faust.types import TP
+
+    from streams.contacts import key_partition
+
+    w = wired["wiring"]
+    topic = "tc.voc.contacts.by-customer"
+    now = time.time()
+    day = 86400.0
+    keys = [f"cid_{i}" for i in range(40)]
+    mine = {key_partition(keys[0], 4), key_partition(keys[1], 4)}
+    monkeypatch.setattr(w.app.consumer, "assignment", lambda: {TP(topic, p) for p in mine})
+    monkeypatch.setattr(w.app.consumer, "topic_partitions", lambda t: 4 if t == topic else None)
+    tombstones: list[tuple[int, str, object]] = []
+    monkeypatch.setattr(w.contacts_table, "send_changelog",
+                        lambda p, k, v, **kw: tombstones.append((p, k, v)))
+    for i, key in enumerate(keys):  # even: last contact 15 days ago; odd: 13 days ago
+        w.contacts_table.data[key] = [[now - (15 if i % 2 == 0 else 13) * day, f"sms:{i}"]]
+    gone = await w.contacts_sweep()
+    expected = {k for i, k in enumerate(keys) if i % 2 == 0 and key_partition(k, 4) in mine}
+    assert gone == len(expected) > 0
+    assert {(k, v) for _, k, v in tombstones} == {(k, None) for k in expected}
+    assert all(p == key_partition(k, 4) for p, k, _ in tombstones)
+    assert set(w.contacts_table.data) == set(keys) - expected  # others' partitions untouched

@@ -48,7 +48,7 @@ def test_topics_match_settings_defaults() -> None:
     for t in TOPICS:
         assert getattr(names, t.logical) == t.default_name
         assert issubclass(t.value, BaseModel) and t.key
-    assert len({t.default_name for t in TOPICS}) == len(TOPICS) == 7  # names are unique
+    assert len({t.default_name for t in TOPICS}) == len(TOPICS) == 8  # names are unique
 
 
 def _leaf_paths(model: type[BaseModel], prefix: str = "") -> set[str]:
