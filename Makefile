@@ -90,6 +90,7 @@ train: install
 	nice -n 10 $(PY) scripts/train_heads.py all --out-dir $(PLAIN_HEADS)
 	cp $(PLAIN_HEADS)/training_result.json processors/models/training_result.json
 	nice -n 10 $(PY) scripts/train_adapter.py --init $(PLAIN_HEADS)/heads.safetensors
+	nice -n 10 $(PY) scripts/fit_customer_calibration.py
 	# intensity (processors/models/intensity.json) reads the heads just trained
 	$(PY) training/fit_intensity.py
 

@@ -231,10 +231,14 @@ def main() -> None:
     enricher = Enricher(settings.enrich, warm_language=False)
     before = Enricher(settings.enrich, enricher.analyzer, warm_language=False,
                       use_intensity=False)
+    # the same pipeline without the customer-domain calibration, same run (before/after)
+    uncalibrated = Enricher(settings.enrich, enricher.analyzer, warm_language=False,
+                            calibrate=False)
     result: dict[str, Any] = {
         "what": "today's shipped enrichment (voc classify's Enricher) on the customer-domain "
                 "set (training/data/customer, LABELLING.md); rant = a FollowUp was made",
-        "model": {"encoder": enricher.model_info.encoder, "version": enricher.model_info.version},
+        "model": {"encoder": enricher.model_info.encoder, "version": enricher.model_info.version,
+                  "customer_calibration": enricher.calibration is not None},
         "machine": {"python": platform.python_version(), "cpu": platform.machine()},
         "parts": {},
     }
@@ -252,6 +256,13 @@ def main() -> None:
             "all": scores(rows, preds, vader), "by_language": by_language(rows, preds, vader),
             "enrich_msgs_per_s": round(len(rows) / enrich_s, 1),
         }
+        if enricher.calibration is not None:
+            uncal = enrich(uncalibrated, rows)
+            result["parts"][part]["without_calibration"] = {
+                name: {k: v[k] for k in ("emotion_macro_f1", "emotion_per_label", "topic_micro")}
+                for name, v in [("all", scores(rows, uncal, vader)),
+                                *by_language(rows, uncal, vader).items()]
+                if name in ("all", "en", "non_en")}
     result["language_id_1_to_10_words"] = {part: language_id(rows_by_part[part])
                                            for part in args.parts}
     result["seconds"] = round(time.perf_counter() - t_start, 1)

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ValidationError
 
+from processors.calibration import Calibration
 from processors.config import EnrichConfig
 from processors.cues import find_cues
 from processors.intensity import score_intensity
@@ -219,8 +220,11 @@ class Enricher:
     """Stateless apart from the loaded models: safe to share across batches."""
 
     def __init__(self, config: EnrichConfig, analyzer: TextAnalyzer | None = None, *,
-                 warm_language: bool = True, use_intensity: bool = True) -> None:
-        """``warm_language=False`` leaves lingua's models (about 0.5 s of CPU) to the
+                 warm_language: bool = True, use_intensity: bool = True,
+                 calibrate: bool = True) -> None:
+        """``calibrate=False`` ignores the customer-domain calibration
+        (processors/calibration.py; for before/after measurements).
+        ``warm_language=False`` leaves lingua's models (about 0.5 s of CPU) to the
         first message that needs them: most never do (see processors/language.py), and a
         one-shot ``voc classify`` should not pay for them up front; the worker warms."""
         self.config = config
@@ -231,7 +235,15 @@ class Enricher:
             analyzer if analyzer is not None else _default_analyzer(config)
         )
         self.taxonomy = load_taxonomy(config.taxonomy_path)
-        self.subjects = SubjectMatcher(self.taxonomy, self.analyzer)
+        calibration = Calibration.load() if calibrate else None
+        dim = int(np.asarray(self.analyzer.embed(["calibration probe"])).shape[1]) \
+            if calibration is not None else 0
+        #: customer-domain emotion layer and topic heads, when fitted on these heads
+        self.calibration = calibration if calibration is not None and calibration.fits(
+            str(self.analyzer.version), dim) else None
+        self.subjects = SubjectMatcher(
+            self.taxonomy, self.analyzer,
+            self.calibration.topics if self.calibration is not None else None)
         if warm_language:
             warm_up()
         self.model_info = ModelInfo(
@@ -297,7 +309,10 @@ class Enricher:
             self.config.urgency,
         )
         rant = (not fb.opt_out) and is_rant(urgency.level, self.config.urgency)
-        emotion = _emotion(emo_p)
+        # the customer-domain layer changes the reported emotion only: urgency keeps the
+        # GoEmotions probabilities it was tuned on (processors/urgency.py)
+        emotion = _emotion(self.calibration.emotion(emo_p, sig.embedding)
+                           if sig is not None and self.calibration is not None else emo_p)
         feedback = EnrichedFeedback(
             id=fb.id, channel=fb.channel, brand=fb.brand, customer_id=fb.customer_id,
             received_at=fb.received_at, enriched_at=now, text=red.text, survey=fb.survey,

@@ -19,6 +19,7 @@ Two signals per subject, combined into one confidence in [0, 1]:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from processors.calibration import TopicHead
 from processors.types import TextAnalyzer
 from schemas.errors import describe_validation_error
 from schemas.records import Subject
@@ -69,6 +71,10 @@ class SubjectDef(BaseModel):
     examples: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     patterns: list[str] = Field(default_factory=list)
+    #: phrases that mean it is NOT this subject ("paperless billing" for cancellation): one
+    #: within a few words of a keyword hit cancels the hit; anywhere, it cancels a
+    #: meaning-only match
+    negatives: list[str] = Field(default_factory=list, alias="not")
 
     @field_validator("patterns")
     @classmethod
@@ -80,7 +86,7 @@ class SubjectDef(BaseModel):
                 raise ValueError(f"pattern {p!r} is not a valid regular expression: {e}") from e
         return v
 
-    @field_validator("keywords", "examples")
+    @field_validator("keywords", "examples", "negatives")
     @classmethod
     def _non_blank(cls, v: list[str]) -> list[str]:
         items = [str(x).strip() for x in v]
@@ -145,6 +151,17 @@ class _Compiled:
     name: str
     patterns: re.Pattern[str] | None
     vocab: frozenset[str]
+    negatives: tuple[tuple[str, ...], ...] = ()
+
+
+_NEGATIVE_WINDOW = 4  # words between a keyword hit and a negative phrase that still cancel it
+
+
+def _phrase_starts(words: list[str], toks: tuple[str, ...]) -> list[int]:
+    """Token indices where ``toks`` occurs (last word with plural/-ed/-ing endings)."""
+    n = len(toks)
+    return [i for i in range(len(words) - n + 1)
+            if words[i:i + n - 1] == list(toks[:-1]) and words[i + n - 1] in _inflections(toks[-1])]
 
 
 @dataclass(frozen=True)
@@ -167,8 +184,12 @@ class SubjectMatcher:
     plural/-ed/-ing endings; all example similarities are one matrix product.
     """
 
-    def __init__(self, taxonomy: Taxonomy, analyzer: TextAnalyzer | None = None) -> None:
+    def __init__(self, taxonomy: Taxonomy, analyzer: TextAnalyzer | None = None,
+                 heads: Mapping[str, TopicHead] | None = None) -> None:
+        """``heads``: per-subject heads fitted on the customer set (processors/calibration.py);
+        a subject without one is tagged by keywords and example similarity alone."""
         self.taxonomy = taxonomy
+        self._heads = dict(heads or {})
         self.matching = taxonomy.matching
         names = list(taxonomy.subjects)
         all_examples = [ex for t in taxonomy.subjects.values() for ex in t.examples]
@@ -203,7 +224,8 @@ class SubjectMatcher:
                 for w in _WORD.findall(phrase.lower())
                 if w not in _STOP and len(w) > 2
             )
-            self._subjects.append(_Compiled(name, patterns, vocab))
+            negatives = tuple(toks for toks in map(_keyword_tokens, t.negatives) if toks)
+            self._subjects.append(_Compiled(name, patterns, vocab, negatives))
         for entries in self._index.values():
             entries.sort(key=lambda e: -len(e[0]))
 
@@ -251,25 +273,63 @@ class SubjectMatcher:
                     hits[ti] = _Hit(m.start(), m.end(), m.group(0).strip())
         return hits
 
+    def _negated(self, text: str, hits: dict[int, _Hit]) -> set[int]:
+        """Subjects whose negative phrase is near their keyword hit, or present with none."""
+        if not any(t.negatives for t in self._subjects):
+            return set()
+        tokens = [(m.start(), m.end(), m.group(0).lower()) for m in _TOKEN.finditer(text)]
+        words = [w for _, _, w in tokens]
+        out: set[int] = set()
+        for ti, t in enumerate(self._subjects):
+            starts = [i for toks in t.negatives for i in _phrase_starts(words, toks)]
+            if not starts:
+                continue
+            hit = hits.get(ti)
+            if hit is None:
+                out.add(ti)
+                continue
+            first = next((i for i, tok in enumerate(tokens) if tok[1] > hit.start), 0)
+            last = max((i for i, tok in enumerate(tokens) if tok[0] < hit.end), default=first)
+            if any(first - _NEGATIVE_WINDOW <= i <= last + _NEGATIVE_WINDOW for i in starts):
+                out.add(ti)
+        return out
+
     def match(self, text: str, embedding: np.ndarray | None = None) -> list[Subject]:
         """Subjects of one (redacted) message, most confident first."""
         if not text.strip():
             return []
         emb_conf = [0.0] * len(self._subjects)
+        best = np.full(len(self._subjects), -1.0, dtype=np.float32)
+        emb: np.ndarray | None = None
         if embedding is not None and self._examples is not None:
             emb = np.asarray(embedding, dtype=np.float32).ravel()
             if self._examples.shape[1] == emb.shape[0]:
-                best = np.full(len(self._subjects), -1.0, dtype=np.float32)
                 np.maximum.at(best, self._example_subject, self._examples @ emb)
                 emb_conf = [self._similarity_confidence(float(x)) for x in best]
+            else:
+                emb = None
         hits = self._keyword_hits(text)
+        negated = self._negated(text, hits)
         base = self.matching.keyword_confidence
         tags: list[Subject] = []
         for ti, t in enumerate(self._subjects):
-            hit = hits.get(ti)
-            conf = base + (1.0 - base) * emb_conf[ti] if hit else emb_conf[ti]
-            if conf < self.matching.min_confidence:
+            if ti in negated:
                 continue
+            hit = hits.get(ti)
+            head = self._heads.get(t.name) if emb is not None else None
+            if head is not None and emb is not None and head.weight.shape[0] == emb.shape[0] + 2:
+                # meaning: the fitted head decides; a keyword hit still always tags
+                p = head.prob(emb, float(best[ti]), hit is not None)
+                if hit:
+                    conf = base + (1.0 - base) * max(emb_conf[ti], p)
+                elif p >= head.threshold:
+                    conf = p
+                else:
+                    continue
+            else:
+                conf = base + (1.0 - base) * emb_conf[ti] if hit else emb_conf[ti]
+                if conf < self.matching.min_confidence:
+                    continue
             evidence = _evidence_around(text, hit) if hit else self._best_clause(text, t.vocab)
             tags.append(Subject(name=t.name, confidence=round(conf, 4), evidence=evidence))
         tags.sort(key=lambda tag: (-tag.confidence, tag.name))

@@ -60,11 +60,14 @@ def test_cached_graph_gives_the_in_memory_graphs_labels_and_scores(
                                       "body": TEXTS[1], "received_at": "2026-01-01T00:00:00Z",
                                       "brand": "b"})
     doc = enricher.enrich_one(item).feedback
-    _, sent, emo = in_memory(*tokenizer([doc.text]))
+    emb, sent, emo = in_memory(*tokenizer([doc.text]))
     assert doc.sentiment.label == "negative" == ("negative", "neutral", "positive")[
         int(sent[0].argmax())]
-    assert doc.emotion.scores == {k: round(float(p), 4) for k, p in
-                                  zip(doc.emotion.scores, emo[0], strict=True)}
+    # the reported emotion is the graph's, through the customer-domain layer
+    assert enricher.calibration is not None
+    expected = enricher.calibration.emotion(
+        {k: float(p) for k, p in zip(doc.emotion.scores, emo[0], strict=True)}, emb[0])
+    assert doc.emotion.scores == {k: round(p, 4) for k, p in expected.items()}
 
 
 def test_a_corrupt_graph_is_rebuilt_not_loaded(cache: Path, model_dir: Path,
