@@ -109,7 +109,9 @@ def test_worker_live_while_search_is_down_and_ready_again_after(worker: dict[str
     wait_until(lambda: http_json(base + HEALTH_PATH, timeout=5)[0] == 200, 60,
                "/health to be 200 again")
     status, after = http_json(base + LIVE_PATH)
-    assert status == 200 and after["pid"] == proc.pid and after["uptime_s"] > live["uptime_s"]
+    # same pid and a clock that did not go back: never restarted (uptime has 0.1 s steps, so
+    # a quick recovery can read the same value)
+    assert status == 200 and after["pid"] == proc.pid and after["uptime_s"] >= live["uptime_s"]
 
 
 def test_console_live_without_any_backend(tmp_path: Path) -> None:
