@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from processors import bert_graph, e5_files, int8  # noqa: E402
+from processors.checksum import file_sha256  # noqa: E402
 from processors.config import resolve_model_dir  # noqa: E402
 from processors.tokenizer import TextTokenizer  # noqa: E402
 
@@ -64,7 +65,7 @@ def _rss_mb() -> float:
 def graph_file(model_dir: Path, precision: str, int8_rows: bool) -> Path:
     """Build (once) and cache the embedding-only graph."""
     h = hashlib.sha256(bert_graph.BUILDER_VERSION.encode())
-    h.update(e5_files.sha256(bert_graph.weights_file(model_dir)).encode())
+    h.update(file_sha256(bert_graph.weights_file(model_dir)).encode())
     h.update(f"{precision}-{int8_rows}".encode())
     path = GRAPH_DIR / f"{model_dir.name}-{precision}-{int(int8_rows)}-{h.hexdigest()[:16]}.onnx"
     if not path.is_file():

