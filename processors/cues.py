@@ -91,6 +91,8 @@ class CueHit:
     evidence: str
 
     def explain(self) -> str:
+        if not self.evidence:  # read from the whole message by a model (calibration.py)
+            return f"{self.reason} (from what the message says, no cue phrase)"
         return f"{self.reason} ('{self.evidence}')"
 
 

@@ -25,7 +25,8 @@ from threadpoolctl import threadpool_limits
 
 from processors import bert_graph, e5_files, int8, model_cache
 from processors.config import ModelConfig, resolve_model_dir
-from processors.heads import DEFAULT_HEADS, Heads
+from processors.heads import Heads
+from processors.model_files import heads_file
 from processors.tokenizer import TextTokenizer
 from processors.types import TextSignals
 from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
@@ -73,7 +74,8 @@ class EncoderAnalyzer:
         self._tokenizer_lock = threading.Lock()
         self._pool = (ThreadPoolExecutor(self.config.parallel, thread_name_prefix="voc-encoder")
                       if self.config.parallel > 1 else None)
-        heads_path = Path(self.config.heads_path) if self.config.heads_path else DEFAULT_HEADS
+        heads_path = (Path(self.config.heads_path) if self.config.heads_path
+                      else heads_file(self.config.encoder))
         self.heads = Heads.load(heads_path)
         base_name = resolve_model_dir(self.config.encoder, self.config.cache_dir)
         self.name = "all-MiniLM-L6-v2" if self.config.encoder is None else self.config.encoder
@@ -177,7 +179,7 @@ def describe(config: ModelConfig | None = None) -> dict[str, str]:
     """Where the cached graphs for this configuration live (or would), for ``voc models``."""
     config = config or ModelConfig()
     model_dir = Path(resolve_model_dir(config.encoder, config.cache_dir))
-    heads_path = Path(config.heads_path) if config.heads_path else DEFAULT_HEADS
+    heads_path = Path(config.heads_path) if config.heads_path else heads_file(config.encoder)
     key = model_cache.cache_key(model_dir, heads_path)
     root = config.cache_dir or model_cache.DEFAULT_ROOT
     return {"key": key, "path": str(root / key), "encoder": str(model_dir),

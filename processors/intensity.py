@@ -18,9 +18,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from processors.cues import CueHit
+from processors.model_files import intensity_file
 from processors.urgency import DURATION, LEGAL, REPEAT_PROBLEM, _churn_threat
 
-MODEL_PATH = Path(__file__).resolve().parent / "models" / "intensity.json"
+#: MiniLM's model (each encoder's own: processors/model_files.py)
+MODEL_PATH = intensity_file(None)
 
 FEATURES: tuple[str, ...] = (
     "negative", "positive", "negative_x_english", "angry", "fear", "sadness",

@@ -25,8 +25,11 @@ from pydantic import ValidationError
 from processors.calibration import Calibration
 from processors.config import EnrichConfig
 from processors.cues import find_cues
+from processors.intensity import default_model as default_intensity_model
+from processors.intensity import load_model as load_intensity_model
 from processors.intensity import score_intensity
 from processors.language import detect_language, warm_up
+from processors.model_files import calibration_file, intensity_file
 from processors.normalize import Feedback, clean_and_truncate, normalize
 from processors.redact import redact
 from processors.reply import suggest_reply, summarize
@@ -235,7 +238,8 @@ class Enricher:
             analyzer if analyzer is not None else _default_analyzer(config)
         )
         self.taxonomy = load_taxonomy(config.taxonomy_path)
-        calibration = Calibration.load() if calibrate else None
+        calibration = Calibration.load(calibration_file(config.model.encoder)) \
+            if calibrate else None
         dim = int(np.asarray(self.analyzer.embed(["calibration probe"])).shape[1]) \
             if calibration is not None else 0
         #: customer-domain emotion layer and topic heads, when fitted on these heads
@@ -244,6 +248,10 @@ class Enricher:
         self.subjects = SubjectMatcher(
             self.taxonomy, self.analyzer,
             self.calibration.topics if self.calibration is not None else None)
+        intensity_path = intensity_file(config.model.encoder)
+        #: the intensity model fitted on this encoder's heads (MiniLM's when it has none)
+        self.intensity_model = load_intensity_model(intensity_path) \
+            if intensity_path.is_file() else default_intensity_model()
         if warm_language:
             warm_up()
         self.model_info = ModelInfo(
@@ -292,9 +300,12 @@ class Enricher:
             sent_p, emo_p = _survey_only_signals(fb.survey)
             subjects = []
         hits = [] if fb.opt_out else find_cues(red.text)
+        if sig is not None and not fb.opt_out and self.calibration is not None:
+            hits += self.calibration.meaning_cues(sig.embedding, hits)
         intensity = 0.0 if fb.opt_out else score_intensity(
             red.text, sent_p if sig is not None else None,
-            emo_p if sig is not None else None, hits, english=lang.code == "en")
+            emo_p if sig is not None else None, hits, english=lang.code == "en",
+            model=self.intensity_model)
         urgency = score_urgency(
             UrgencyInput(
                 text=red.text,

@@ -20,14 +20,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from processors.calibration import DEFAULT_CALIBRATION  # noqa: E402
+from processors.config import ModelConfig  # noqa: E402
 from processors.encoder import EncoderAnalyzer  # noqa: E402
+from processors.model_files import bundle_dir, calibration_file  # noqa: E402
 from processors.redact import redact  # noqa: E402
 from processors.taxonomy import SubjectMatcher, load_taxonomy  # noqa: E402
 from schemas.labels import EMOTION_LABELS  # noqa: E402
 from training.customer_set import CustomerRow, load  # noqa: E402
 
 REPORT = ROOT / "bench" / "results" / "customer_calibration_fit.json"
+GROUP_C = 1.0  # inverse L2 strength of the vulnerability / harm layers
+#: a vulnerability or harm kind needs this many train rows to be named on its own
+GROUP_MIN_ROWS = 8
+GROUP_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 EMOTION_C = 10.0  # inverse L2 strength; 0.3-10 tried on dev, 10 best (docs/models.md)
 TOPIC_C = 10.0
 # P(topic) for a meaning-only tag: per topic, the F1-best of these on 5-fold
@@ -62,11 +67,18 @@ def main() -> None:
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, default=DEFAULT_CALIBRATION)
+    ap.add_argument("--encoder", default=None,
+                    help="encoder whose heads to calibrate (default all-MiniLM-L6-v2)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default: the encoder's folder (processors/model_files.py)")
     ap.add_argument("--report", type=Path, default=REPORT,
                     help="train/dev precision, recall, F1 before and after (JSON)")
     args = ap.parse_args()
-    analyzer = EncoderAnalyzer()
+    out_path = args.out or calibration_file(args.encoder)
+    tag = bundle_dir(args.encoder).name
+    report_path = args.report if args.encoder is None or args.report != REPORT else \
+        REPORT.with_name(f"customer_calibration_fit.{tag}.json")
+    analyzer = EncoderAnalyzer(ModelConfig(encoder=args.encoder))
     matcher = SubjectMatcher(load_taxonomy(), analyzer)
     names = matcher.names
     parts = {p: load(p) for p in ("train", "dev")}
@@ -118,6 +130,40 @@ def main() -> None:
         report[f"topics_{p}_micro"] = {"keywords_only": _prf(tgold[p], feats[p][3]),
                                        "with_heads": _prf(tgold[p], preds[p])}
 
+    # vulnerability and harm: which kind the meaning suggests (none / kinds / other)
+    groups: dict[str, dict[str, object]] = {}
+    for group in ("vulnerability", "harm"):
+        def kind_of(r: CustomerRow, kinds: list[str], group: str = group) -> int:
+            found: list[str] = r[group]  # type: ignore[literal-required]
+            if not found:
+                return 0
+            return kinds.index(found[0]) if found[0] in kinds else kinds.index("other")
+        counts: dict[str, int] = {}
+        for r in parts["train"]:
+            for k in r[group]:  # type: ignore[literal-required]
+                counts[k] = counts.get(k, 0) + 1
+        kinds = ["none", *sorted(k for k, c in counts.items() if c >= GROUP_MIN_ROWS), "other"]
+        y = {p: np.array([kind_of(r, kinds) for r in rows]) for p, rows in parts.items()}
+        gm = LogisticRegression(C=GROUP_C, class_weight="balanced", max_iter=5000)
+        oof = cross_val_predict(gm, feats["train"][0], y["train"], cv=StratifiedKFold(
+            5, shuffle=True, random_state=0), method="predict_proba")
+        any_gold = y["train"] > 0
+        threshold = max(GROUP_THRESHOLDS,
+                        key=lambda t: (_prf(any_gold, (1 - oof[:, 0]) >= t)[2], t))
+        gm.fit(feats["train"][0], y["train"])
+        gw = np.zeros((len(kinds), feats["train"][0].shape[1]))
+        gb = np.full(len(kinds), -30.0)
+        for row, k in enumerate(gm.classes_):
+            gw[k], gb[k] = gm.coef_[row], gm.intercept_[row]
+        groups[group] = {"kinds": kinds, "threshold": threshold,
+                         "weight": [[round(float(v), 6) for v in r] for r in gw],
+                         "bias": [round(float(v), 6) for v in gb]}
+        for p in parts:
+            z = feats[p][0] @ gw.T + gb
+            prob = np.exp(z - z.max(1, keepdims=True))
+            prob /= prob.sum(1, keepdims=True)
+            report[f"{group}_{p}_any"] = _prf(y[p] > 0, (1 - prob[:, 0]) >= threshold)
+
     out = {
         "what": "customer-domain calibration, fitted by scripts/fit_customer_calibration.py "
                 "on training/data/customer train (see processors/calibration.py)",
@@ -125,12 +171,13 @@ def main() -> None:
         "emotion": {"labels": list(EMOTION_LABELS),
                     "weight": [[round(float(v), 6) for v in r] for r in w],
                     "bias": [round(float(v), 6) for v in b]},
-        "topics": topics,
+        "topics": topics, "groups": groups,
     }
-    args.out.write_text(json.dumps(out) + "\n", encoding="utf-8")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(out) + "\n", encoding="utf-8")
     text = json.dumps(report, indent=1)
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(text + "\n", encoding="utf-8")
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(text + "\n", encoding="utf-8")
     print(text)
 
 

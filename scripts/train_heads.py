@@ -34,14 +34,30 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from processors.e5_files import E5_IDS, E5_PREFIX  # noqa: E402
 from processors.heads import AttnHead, Heads  # noqa: E402
+from processors.redact import redact  # noqa: E402
 from processors.torch_encoder import load_base, mean_pool  # noqa: E402
 from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS  # noqa: E402
-from training import data  # noqa: E402
+from training import customer_set, data  # noqa: E402
 from training.metrics import argmax, emotion_scores, sentiment_scores  # noqa: E402
 
-CACHE = Path(os.environ.get("VOC_TRAIN_CACHE", Path.home() / ".cache/voc-pipeline/heads-cache"))
+CACHE_ROOT = Path(os.environ.get("VOC_TRAIN_CACHE",
+                                 Path.home() / ".cache/voc-pipeline/heads-cache"))
+#: where the frozen states of the encoder being trained for live (set by ``main``): MiniLM's
+#: at the root as before, any other encoder's in a folder of its own
+CACHE = CACHE_ROOT
 SEED = 13
+
+
+def cache_dir(encoder: str | None) -> Path:
+    """The state cache of one encoder (None = all-MiniLM-L6-v2, the root, as before)."""
+    return CACHE_ROOT if encoder is None else CACHE_ROOT / encoder.replace("/", "_")
+
+
+def text_prefix(encoder: str | None) -> str:
+    """The task prefix the runtime puts before every text (E5's "query: ")."""
+    return E5_PREFIX if encoder in E5_IDS else ""
 
 
 def seed_all(seed: int = SEED) -> None:
@@ -76,7 +92,17 @@ def complement(split: data.Split, n: int, seed: int = SEED) -> data.Split:
                       [split.labels[i] for i in idx])
 
 
-def training_sets(full_semeval: bool = False, customer: bool = False) -> dict[str, data.Split]:
+def customer_split(part: customer_set.TrainingPart) -> data.Split:
+    """A part of our customer-domain set (training/data/customer) as the runtime sees it:
+    redacted (placeholders for personal data), sentiment and emotion from its labels."""
+    rows = customer_set.load(part)
+    return data.Split(f"cs_{part}", [redact(r["text"]).text for r in rows],
+                      [SENTIMENT_LABELS.index(r["sentiment"]) for r in rows],
+                      [(EMOTION_LABELS.index(r["emotion"]),) for r in rows])
+
+
+def training_sets(full_semeval: bool = False, customer: bool = False,
+                  customer_set_parts: bool = False) -> dict[str, data.Split]:
     """Every text the training stage may read: train splits plus validation splits.
 
     ``full_semeval`` adds the SemEval rows left out of the 20k subset (the shipped weights
@@ -99,18 +125,23 @@ def training_sets(full_semeval: bool = False, customer: bool = False) -> dict[st
         out["banking_train"] = data.banking77_sentiment("train")
         out["customer_dev"] = data.customer_dev()
         out["banking_val"] = data.banking77_sentiment("test")
+    if customer_set_parts:  # our own labelled set: train is trained on, dev only scored
+        out["cs_train"] = customer_split("train")
+        out["cs_dev"] = customer_split("dev")
     return out
 
 
 def stage_cache(cut_layer: int, max_length: int, batch: int, only: list[str] | None,
-                full_semeval: bool, customer: bool, threads: int = 1) -> None:
+                full_semeval: bool, customer: bool, threads: int = 1,
+                encoder: str | None = None, customer_set_parts: bool = False) -> None:
     """Cache hidden states after layer ``cut_layer`` (fp16, ragged) and final embeddings.
 
     ``threads`` defaults to 1 so several ``--only`` caches can run side by side."""
-    tok, model = load_base(None)
+    tok, model = load_base(encoder)
+    prefix = text_prefix(encoder)
     torch.set_num_threads(threads)
     CACHE.mkdir(parents=True, exist_ok=True)
-    for name, split in training_sets(full_semeval, customer).items():
+    for name, split in training_sets(full_semeval, customer, customer_set_parts).items():
         if only and name not in only:
             continue
         out = CACHE / f"{name}.L{cut_layer}.npz"
@@ -118,7 +149,7 @@ def stage_cache(cut_layer: int, max_length: int, batch: int, only: list[str] | N
             print(f"cache: {name} exists", flush=True)
             continue
         t0 = time.time()
-        texts = split.texts
+        texts = [prefix + t for t in split.texts]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         states: list[np.ndarray | None] = [None] * len(texts)
         emb = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
@@ -336,6 +367,12 @@ def validation_scores(splits: dict[str, data.Split],
         rec["banking_val_sentiment_f1"] = sentiment_scores(
             splits["banking_val"].labels, argmax(logits["banking_val"][0]),
             labels=(0, 1))["macro_f1"]
+    if "cs_dev" in logits:  # our customer set's dev part: part of model selection
+        cs = splits["cs_dev"]
+        rec["cs_dev_sentiment_f1"] = sentiment_scores(
+            cs.labels, argmax(logits["cs_dev"][0]))["macro_f1"]
+        rec["cs_dev_emotion_f1"] = emotion_scores(
+            cs.gold_sets or [], argmax(logits["cs_dev"][1]))["macro_f1"]
     if "customer_dev" in logits:
         rec["customer_dev_sentiment_f1"] = sentiment_scores(
             splits["customer_dev"].labels, argmax(logits["customer_dev"][0]))["macro_f1"]
@@ -344,19 +381,22 @@ def validation_scores(splits: dict[str, data.Split],
 
 def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden: int,
                 goemo_sent_weight: float, threads: int, full_semeval: bool,
-                customer_weight: float, members: int = 1, out_dir: Path = MODELS) -> dict:
+                customer_weight: float, members: int = 1, out_dir: Path = MODELS,
+                encoder: str | None = None, customer_set_weight: float = 0.0) -> dict:
     """Fit ``members`` pairs of heads from seeds SEED, SEED+1, ...; keep each member's best
     epoch on validation; average their logits; fit emotion offsets on the average."""
     torch.set_num_threads(threads)
     t_start = time.time()
     customer = customer_weight > 0
-    splits = training_sets(full_semeval, customer)
+    own = customer_set_weight > 0
+    splits = training_sets(full_semeval, customer, own)
     sets = {name: Cached(name, v, cut_layer) for name, v in splits.items()}
     tweet_sets = [n for n in ("semeval", "semeval_rest") if n in sets]
     customer_sets = ["banking_train"] if customer else []
-    sent_sets = [*tweet_sets, *customer_sets]
+    sent_sets = [*tweet_sets, *customer_sets, *(["cs_train"] if own else [])]
     loss_weight = {"goemo_train": goemo_sent_weight,
-                   **dict.fromkeys(customer_sets, customer_weight)}
+                   **dict.fromkeys(customer_sets, customer_weight),
+                   "cs_train": customer_set_weight}
     print("train: frozen-embedding LR baseline...", flush=True)
     frozen = frozen_baseline(sets)
     print(f"train: frozen baseline {frozen}", flush=True)
@@ -365,12 +405,17 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
     sent_lab: dict[str, np.ndarray] = {n: np.array(splits[n].labels) for n in sent_sets}
     sent_lab["goemo_train"] = np.array(group_sentiment("goemo_train"))
     emo_t = np.stack([emotion_target(g) for g in splits["goemo_train"].gold_sets or []])
+    #: sets with emotion targets (GoEmotions, and our customer set's one label per row)
+    emo_targets = {"goemo_train": emo_t}
+    if own:
+        emo_targets["cs_train"] = np.stack(
+            [emotion_target(g) for g in splits["cs_train"].gold_sets or []])
     # class weights from the tweets' label mix only: the weakly labelled customer rows
     # (negative/neutral, no positive) would otherwise shift them
     s_counts = sum(np.bincount(sent_lab[n], minlength=3) for n in tweet_sets).astype(float)
     w_s, w_e = class_weights(s_counts), class_weights(emo_t.sum(0))
-    val_names = [n for n in ("tweeteval_val", "goemo_dev", "banking_val", "customer_dev")
-                 if n in sets]
+    val_names = [n for n in ("tweeteval_val", "goemo_dev", "banking_val", "customer_dev",
+                             "cs_dev") if n in sets]
 
     def train_member(seed: int) -> tuple[Top, list[dict], int]:
         """One pair of heads from ``seed``; the epoch with the best validation score."""
@@ -399,8 +444,9 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
             t0 = time.time()
             for name, idx in batches(ep):
                 s_logit, e_logit = top(*sets[name].batch(idx))
+                emo_rows = emo_targets.get(name)
                 loss = task_loss(s_logit, e_logit, sent_lab[name][idx],
-                                 emo_t[idx] if name == "goemo_train" else None,
+                                 emo_rows[idx] if emo_rows is not None else None,
                                  w_s, w_e, loss_weight.get(name, 1.0))
                 opt.zero_grad()
                 loss.backward()
@@ -411,7 +457,8 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
                    "seconds": round(time.time() - t0)}
             history.append(rec)
             print(f"train: {rec}", flush=True)
-            score = rec["tweeteval_val_sentiment_f1"] + rec["goemo_dev_emotion_f1"]
+            score = rec["tweeteval_val_sentiment_f1"] + rec["goemo_dev_emotion_f1"] \
+                + rec.get("cs_dev_sentiment_f1", 0.0) + rec.get("cs_dev_emotion_f1", 0.0)
             if best is None or score > best[0]:
                 best = (score, copy.deepcopy(top.state_dict()), ep + 1)
         assert best is not None
@@ -450,14 +497,16 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
     emo_after = emotion_scores(gold_e, argmax(ed + off_e))["macro_f1"]
     sent_val = sentiment_scores(splits["tweeteval_val"].labels, argmax(sv))["macro_f1"]
 
-    version = time.strftime("heads-%Y%m%d") + f"-s{SEED}" + (f"x{members}" if members > 1 else "")
+    version = (time.strftime("heads-%Y%m%d") + ("-e5" if encoder in E5_IDS else "")
+               + f"-s{SEED}" + (f"x{members}" if members > 1 else ""))
     heads = Heads(
         sentiment=AttnHead.stack([t.sentiment.export(SENTIMENT_LABELS, np.zeros(3, np.float32))
                                   for t in tops], np.zeros(3, np.float32)),
         emotion=AttnHead.stack([t.emotion.export(EMOTION_LABELS, off_e) for t in tops], off_e),
         feature_layer=cut_layer,
-        meta={"version": version, "base_encoder": "sentence-transformers/all-MiniLM-L6-v2",
-              "num_hidden_layers": "6", "seed": str(SEED)},
+        meta={"version": version,
+              "base_encoder": encoder or "sentence-transformers/all-MiniLM-L6-v2",
+              "num_hidden_layers": str(_layers(encoder)), "seed": str(SEED)},
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     heads.save(out_dir / "heads.safetensors")
@@ -468,6 +517,7 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
         "best_epoch": best_epochs if members > 1 else best_epochs[0], "lr": lr,
         "batch_size": bs, "goemo_sentiment_weight": goemo_sent_weight,
         "customer_sentiment_weight": customer_weight,
+        "encoder": encoder or "all-MiniLM-L6-v2", "customer_set_weight": customer_set_weight,
         "train_rows": {n: len(splits[n].texts) for n in (*sent_sets, "goemo_train")},
         "validation_rows": {n: len(splits[n].texts) for n in val_names},
         "sentiment_class_weights": [round(float(x), 3) for x in w_s],
@@ -484,6 +534,14 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
     (out_dir / "training_result.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2), flush=True)
     return result
+
+
+def _layers(encoder: str | None) -> int:
+    """The encoder's layer count, recorded in the heads file (a mismatch is refused)."""
+    from processors.bert_graph import read_config
+    from processors.config import resolve_model_dir
+
+    return int(str(read_config(Path(resolve_model_dir(encoder)))["num_hidden_layers"]))
 
 
 def main() -> None:
@@ -510,15 +568,25 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch threads for training")
     ap.add_argument("--cache-threads", type=int, default=1,
                     help="torch threads per cache process (1: run --only caches in parallel)")
+    ap.add_argument("--encoder", default=None,
+                    help="encoder to train heads for (processors.config.ModelConfig.encoder; "
+                    "default all-MiniLM-L6-v2)")
+    ap.add_argument("--customer-set-weight", type=float, default=0.0,
+                    help="loss weight of training/data/customer train (0: leave it out); its "
+                    "dev part then joins model selection")
     args = ap.parse_args()
+    global CACHE
+    CACHE = cache_dir(args.encoder)
     seed_all()
     if args.stage in ("cache", "all"):
         stage_cache(args.cut_layer, args.max_length, args.batch, args.only, args.full_semeval,
-                    args.customer_weight > 0, args.cache_threads)
+                    args.customer_weight > 0, args.cache_threads, args.encoder,
+                    args.customer_set_weight > 0)
     if args.stage in ("train", "all"):
         stage_train(args.cut_layer, args.epochs, args.lr, args.train_batch, args.pools,
                     args.hidden, args.goemo_sentiment_weight, args.threads, args.full_semeval,
-                    args.customer_weight, args.members, args.out_dir)
+                    args.customer_weight, args.members, args.out_dir, args.encoder,
+                    args.customer_set_weight)
 
 
 if __name__ == "__main__":

@@ -18,10 +18,11 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 
-from processors.config import EnrichConfig
+from processors.config import EnrichConfig, ModelConfig
 from processors.cues import find_cues
-from processors.intensity import FEATURES, MODEL_PATH, IntensityModel, features
+from processors.intensity import FEATURES, IntensityModel, features
 from processors.language import detect_language
+from processors.model_files import intensity_file
 from processors.pipeline import Enricher
 from processors.redact import redact
 from training.customer_set import CustomerRow, TrainingPart, load
@@ -33,17 +34,25 @@ def feature_rows(enricher: Enricher, rows: list[CustomerRow]) -> np.ndarray:
     out = []
     for t, s in zip(texts, sigs, strict=True):
         english = detect_language(t).code == "en"
-        x = features(t, s.sentiment, s.emotion, find_cues(t), english)
+        hits = find_cues(t)
+        if enricher.calibration is not None:  # as the runtime does (processors/pipeline.py)
+            hits += enricher.calibration.meaning_cues(s.embedding, hits)
+        x = features(t, s.sentiment, s.emotion, hits, english)
         out.append([x[f] for f in FEATURES])
     return np.asarray(out, dtype=np.float64)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=MODEL_PATH)
+    ap.add_argument("--encoder", default=None,
+                    help="encoder whose heads feed the model (default all-MiniLM-L6-v2)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default: the encoder's folder (processors/model_files.py)")
     ap.add_argument("--C", type=float, default=1.0)
     args = ap.parse_args()
-    enricher = Enricher(EnrichConfig(), warm_language=False)
+    out_path = args.out or intensity_file(args.encoder)
+    enricher = Enricher(EnrichConfig(model=ModelConfig(encoder=args.encoder)),
+                        warm_language=False)
     data: dict[TrainingPart, tuple[np.ndarray, np.ndarray]] = {}
     for part in ("train", "dev"):
         rows = load(part)
@@ -65,7 +74,8 @@ def main() -> None:
            "intercept": round(model.intercept, 6), "C": args.C,
            "fit": "soft-label logistic regression on training/data/customer train",
            "metrics": report}
-    args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(out, indent=2))
 
 

@@ -27,13 +27,14 @@ def register(cli: click.Group) -> None:
 
         from processors import model_cache
         from processors.config import resolve_model_dir
-        from processors.heads import DEFAULT_HEADS
+        from processors.model_files import heads_file
         from streams.settings import get_settings
 
         cfg = get_settings().enrich.model
         t0 = time.perf_counter()
         cached = model_cache.build(Path(resolve_model_dir(cfg.encoder, cfg.cache_dir)),
-                                   Path(cfg.heads_path) if cfg.heads_path else DEFAULT_HEADS,
+                                   (Path(cfg.heads_path) if cfg.heads_path
+                                    else heads_file(cfg.encoder)),
                                    cfg.cache_dir, force=force)
         click.echo(json.dumps({"path": str(cached.path), "built": cached.built,
                                "bytes": len(cached.graph),
