@@ -42,6 +42,9 @@ from streams.settings import get_settings  # noqa: E402
 from training.customer_set import CUSTOMER_DIR, LANGUAGES, CustomerRow, read_jsonl  # noqa: E402
 
 PARTS = ("dev", "test")
+#: what ``by_language`` keeps for a single language (~17 rows each: headline figures only)
+HEADLINE = ("n", "sentiment_macro_f1", "vader_sentiment_macro_f1", "emotion_macro_f1",
+            "topic_micro", "rant", "intensity_mae", "vulnerability", "harm")
 OUT = ROOT / "bench" / "results" / "customer_set.json"
 _LETTER = re.compile(r"[^\W\d_]")
 
@@ -82,6 +85,18 @@ def micro_f1_sets(gold: Sequence[set[str]], pred: Sequence[set[str]]) -> dict[st
     return _prf(tp, fp, fn)
 
 
+def confusion(gold: Sequence[str], pred: Sequence[str],
+              labels: Sequence[str]) -> dict[str, Any]:
+    """Counts of (gold, predicted) pairs: ``matrix[i][j]`` = rows of gold ``labels[i]``
+    predicted ``labels[j]``; a label outside ``labels`` on either side is not counted."""
+    index = {lab: i for i, lab in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for g, p in zip(gold, pred, strict=True):
+        if g in index and p in index:
+            matrix[index[g]][index[p]] += 1
+    return {"labels": list(labels), "rows": "gold", "columns": "predicted", "matrix": matrix}
+
+
 def binary(gold: Sequence[bool], pred: Sequence[bool]) -> dict[str, float]:
     tp = sum(g and p for g, p in zip(gold, pred, strict=True))
     fp = sum(p and not g for g, p in zip(gold, pred, strict=True))
@@ -90,6 +105,18 @@ def binary(gold: Sequence[bool], pred: Sequence[bool]) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- predictions
+
+#: the prefixes of the urgency reasons that say the pipeline saw a vulnerable customer or a
+#: harm (processors/cues.yaml and the calibration's meaning cues write them)
+VULNERABLE_REASON = "vulnerable:"
+HARM_REASON = "harm:"
+
+
+def flags(reasons: Sequence[str]) -> dict[str, bool]:
+    """Whether the urgency reasons name a vulnerability and a harm."""
+    return {"vulnerable": any(r.startswith(VULNERABLE_REASON) for r in reasons),
+            "harm": any(r.startswith(HARM_REASON) for r in reasons)}
+
 
 
 def enrich(enricher: Enricher, rows: list[CustomerRow], batch: int = 32) -> list[dict[str, Any]]:
@@ -107,7 +134,7 @@ def enrich(enricher: Enricher, rows: list[CustomerRow], batch: int = 32) -> list
                 "sentiment": fb.sentiment.label, "emotion": fb.emotion.label,
                 "topics": {t.name for t in fb.topics}, "rant": res.followup is not None,
                 "language": fb.language, "urgency": fb.urgency.level,
-                "intensity": fb.intensity})
+                "intensity": fb.intensity, **flags(fb.urgency.reasons)})
     return preds
 
 
@@ -127,6 +154,7 @@ def vader_labels(texts: list[str]) -> list[str]:
 
 def scores(rows: list[CustomerRow], preds: list[dict[str, Any]],
            vader: list[str]) -> dict[str, Any]:
+    """Every figure of ``preds`` against the labels of ``rows`` (same order), VADER beside."""
     gs = [r["sentiment"] for r in rows]
     ge = [r["emotion"] for r in rows]
     pe = [p["emotion"] for p in preds]
@@ -142,6 +170,10 @@ def scores(rows: list[CustomerRow], preds: list[dict[str, Any]],
         **({"rant_before_intensity": binary([r["rant"] for r in rows],
                                             [p["rant_before"] for p in preds])}
            if preds and "rant_before" in preds[0] else {}),
+        **({"vulnerability": binary([bool(r["vulnerability"]) for r in rows],
+                                    [p["vulnerable"] for p in preds]),
+            "harm": binary([bool(r["harm"]) for r in rows], [p["harm"] for p in preds])}
+           if preds and "vulnerable" in preds[0] else {}),
         "intensity_mae": round(sum(abs(r["intensity"] - p["intensity"])
                                    for r, p in zip(rows, preds, strict=True)) / len(rows), 3),
         "language_tag_accuracy": round(
@@ -152,7 +184,8 @@ def scores(rows: list[CustomerRow], preds: list[dict[str, Any]],
 
 def by_language(rows: list[CustomerRow], preds: list[dict[str, Any]],
                 vader: list[str]) -> dict[str, Any]:
-    """English, every other language, and all non-English together."""
+    """English, every other language, and all non-English together (a language with no
+    rows, as in a ``--limit`` run, is left out)."""
     groups: dict[str, Callable[[str], bool]] = {"en": lambda lang: lang == "en",
                                                 "non_en": lambda lang: lang != "en"}
     for code in LANGUAGES[1:]:
@@ -160,10 +193,11 @@ def by_language(rows: list[CustomerRow], preds: list[dict[str, Any]],
     out: dict[str, Any] = {}
     for name, keep in groups.items():
         idx = [i for i, r in enumerate(rows) if keep(r["language"])]
+        if not idx:
+            continue
         res = scores([rows[i] for i in idx], [preds[i] for i in idx], [vader[i] for i in idx])
         if name not in ("en", "non_en"):  # ~6 rows a language: keep the headline figures
-            res = {k: res[k] for k in ("n", "sentiment_macro_f1", "vader_sentiment_macro_f1",
-                                       "emotion_macro_f1", "topic_micro", "rant")}
+            res = {k: res[k] for k in HEADLINE if k in res}
         out[name] = res
     return out
 

