@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.candidates import agreement, subsample, targets_met, tradeoff_row
+from bench.candidates import agreement, shipped, subsample, targets_met, tradeoff_row
 from bench.customer_set import by_language, confusion, flags, scores
 from training.customer_set import CustomerRow
 
@@ -117,3 +117,12 @@ def test_subsample_is_seeded_sorted_and_capped() -> None:
 def test_agreement() -> None:
     assert agreement([0, 1, 2, 2], [0, 1, 1, 2]) == 0.75
     assert agreement([], []) == 0.0
+
+
+def test_shipped_candidate_follows_the_default_config() -> None:
+    from processors.config import ModelConfig
+
+    assert shipped(ModelConfig(encoder=None, runtime="int8")) == "minilm-int8"
+    assert shipped(ModelConfig(encoder="all-MiniLM-L6-v2", runtime="torchscript")) == "minilm-fp32"
+    assert shipped(ModelConfig(encoder="multilingual-e5-small-latin")) == "e5-int8"
+    assert shipped(ModelConfig(encoder="multilingual-e5-small", runtime="int8")) is None
