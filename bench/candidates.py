@@ -54,8 +54,8 @@ def headline(group: dict[str, Any] | None) -> dict[str, float | None]:
 
 def tradeoff_row(test_by_language: dict[str, Any], msgs_per_s: float | None,
                  baseline_msgs_per_s: float | None) -> dict[str, Any]:
-    """One candidate's row: test-part figures (en, non-en), speed and its ratio to MiniLM int8's
-    model measured in the same run (None when the baseline did not run)."""
+    """One candidate's row: test-part figures (en, non-en), speed and its ratio to MiniLM
+    int8's measured in the same run (None when that baseline did not run)."""
     ratio = (round(msgs_per_s / baseline_msgs_per_s, 3)
              if msgs_per_s is not None and baseline_msgs_per_s else None)
     non_en = headline(test_by_language.get("non_en"))
