@@ -78,11 +78,16 @@ class Calibration:
 
     heads_version: str
     dim: int
-    emotion_weight: np.ndarray  # (labels, dim + labels)
-    emotion_bias: np.ndarray  # (labels,)
+    #: (labels, dim + labels) and (labels,); None when the layer did not help on dev (heads
+    #: that already learned from the customer set): the heads' emotion is reported as is
+    emotion_weight: np.ndarray | None
+    emotion_bias: np.ndarray | None
     topics: dict[str, TopicHead]
     #: "vulnerability" / "harm" -> head (absent from files fitted before they existed)
     groups: dict[str, GroupHead] = field(default_factory=dict)
+    #: (slope, intercept): this encoder's cosine in the taxonomy YAML's similarity scale
+    #: (all-MiniLM-L6-v2's); None for MiniLM itself (processors/taxonomy.py)
+    similarity_map: tuple[float, float] | None = None
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> Calibration | None:
@@ -91,7 +96,8 @@ class Calibration:
         if not path.is_file():
             return None
         raw = json.loads(path.read_text(encoding="utf-8"))
-        if tuple(raw["emotion"]["labels"]) != EMOTION_LABELS:
+        emo = raw.get("emotion")
+        if emo is not None and tuple(emo["labels"]) != EMOTION_LABELS:
             raise ValueError(f"{path}: emotion labels {raw['emotion']['labels']} "
                              f"!= {EMOTION_LABELS}")
         topics = {name: TopicHead(np.asarray(t["weight"], np.float32), float(t["bias"]),
@@ -101,8 +107,9 @@ class Calibration:
                                   np.asarray(g["bias"], np.float32), float(g["threshold"]))
                   for name, g in raw.get("groups", {}).items()}
         return cls(str(raw["heads_version"]), int(raw["dim"]),
-                   np.asarray(raw["emotion"]["weight"], np.float32),
-                   np.asarray(raw["emotion"]["bias"], np.float32), topics, groups)
+                   np.asarray(emo["weight"], np.float32) if emo else None,
+                   np.asarray(emo["bias"], np.float32) if emo else None, topics, groups,
+                   tuple(raw["similarity_map"]) if raw.get("similarity_map") else None)
 
     def meaning_cues(self, embedding: np.ndarray, hits: list[CueHit]) -> list[CueHit]:
         """Vulnerability and harm read from the meaning, for each group no cue phrase of
@@ -127,6 +134,8 @@ class Calibration:
 
     def emotion(self, probs: dict[str, float], embedding: np.ndarray) -> dict[str, float]:
         """Customer-domain emotion probabilities from the GoEmotions ones and the embedding."""
+        if self.emotion_weight is None or self.emotion_bias is None:
+            return dict(probs)
         logp = np.log(np.array([probs.get(lab, 0.0) for lab in EMOTION_LABELS]) + 1e-9)
         x = np.concatenate([np.asarray(embedding, np.float32).ravel(), logp])
         z = self.emotion_weight @ x + self.emotion_bias

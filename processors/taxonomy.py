@@ -185,11 +185,16 @@ class SubjectMatcher:
     """
 
     def __init__(self, taxonomy: Taxonomy, analyzer: TextAnalyzer | None = None,
-                 heads: Mapping[str, TopicHead] | None = None) -> None:
+                 heads: Mapping[str, TopicHead] | None = None,
+                 similarity_map: tuple[float, float] | None = None) -> None:
         """``heads``: per-subject heads fitted on the customer set (processors/calibration.py);
-        a subject without one is tagged by keywords and example similarity alone."""
+        a subject without one is tagged by keywords and example similarity alone.
+        ``similarity_map`` (slope, intercept) turns this encoder's cosine into the scale the
+        YAML's ``similarity_floor`` / ``similarity_full`` are written in (all-MiniLM-L6-v2's:
+        e5's cosines crowd into 0.7-0.95), fitted with the calibration."""
         self.taxonomy = taxonomy
         self._heads = dict(heads or {})
+        self._similarity_map = similarity_map or (1.0, 0.0)
         self.matching = taxonomy.matching
         names = list(taxonomy.subjects)
         all_examples = [ex for t in taxonomy.subjects.values() for ex in t.examples]
@@ -233,7 +238,8 @@ class SubjectMatcher:
     def names(self) -> list[str]:
         return [t.name for t in self._subjects]
 
-    def _similarity_confidence(self, sim: float) -> float:
+    def _similarity_confidence(self, cosine: float) -> float:
+        sim = self._similarity_map[0] * cosine + self._similarity_map[1]
         lo, hi = self.matching.similarity_floor, self.matching.similarity_full
         if hi <= lo:
             return 1.0 if sim >= hi else 0.0

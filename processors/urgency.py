@@ -199,7 +199,8 @@ def score_urgency(inp: UrgencyInput, cfg: UrgencyConfig) -> Urgency:
         i = inp.intensity
         if i >= cfg.upset_intensity:
             label = "very upset" if i >= cfg.rant_intensity else "upset"
-            s.add(min(0.95, i), f"{label} (intensity {i:.2f})")
+            # scaled so that rant_intensity alone reaches the high level (the rant line)
+            s.add(min(0.95, i * cfg.high / cfg.rant_intensity), f"{label} (intensity {i:.2f})")
             if i >= cfg.rant_intensity:
                 s.floor = max(s.floor, LEVELS.index(cfg.rant_level))
         _vulnerability_and_harm(s, inp.cues, i, cfg)

@@ -34,8 +34,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from processors.config import DEFAULT_ENCODER, MINILM_ID  # noqa: E402
 from processors.e5_files import E5_IDS, E5_PREFIX  # noqa: E402
 from processors.heads import AttnHead, Heads  # noqa: E402
+from processors.model_files import bundle_dir  # noqa: E402
 from processors.redact import redact  # noqa: E402
 from processors.torch_encoder import load_base, mean_pool  # noqa: E402
 from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS  # noqa: E402
@@ -52,7 +54,7 @@ SEED = 13
 
 def cache_dir(encoder: str | None) -> Path:
     """The state cache of one encoder (None = all-MiniLM-L6-v2, the root, as before)."""
-    return CACHE_ROOT if encoder is None else CACHE_ROOT / encoder.replace("/", "_")
+    return CACHE_ROOT if encoder in (None, MINILM_ID) else CACHE_ROOT / encoder.replace("/", "_")
 
 
 def text_prefix(encoder: str | None) -> str:
@@ -382,7 +384,8 @@ def validation_scores(splits: dict[str, data.Split],
 def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden: int,
                 goemo_sent_weight: float, threads: int, full_semeval: bool,
                 customer_weight: float, members: int = 1, out_dir: Path = MODELS,
-                encoder: str | None = None, customer_set_weight: float = 0.0) -> dict:
+                encoder: str | None = None, customer_set_weight: float = 0.0,
+                customer_set_repeat: int = 1) -> dict:
     """Fit ``members`` pairs of heads from seeds SEED, SEED+1, ...; keep each member's best
     epoch on validation; average their logits; fit emotion offsets on the average."""
     torch.set_num_threads(threads)
@@ -429,8 +432,10 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
             out = []
             for name in (*sent_sets, "goemo_train"):
                 ln = sets[name].lengths
-                order = np.argsort(ln + rng.random(len(ln)) * 4)
-                out += [(name, order[a : a + bs].tolist()) for a in range(0, len(order), bs)]
+                for _ in range(customer_set_repeat if name == "cs_train" else 1):
+                    order = np.argsort(ln + rng.random(len(ln)) * 4)
+                    out += [(name, order[a : a + bs].tolist())
+                            for a in range(0, len(order), bs)]
             rng.shuffle(out)  # type: ignore[arg-type]
             return out
 
@@ -505,7 +510,8 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
         emotion=AttnHead.stack([t.emotion.export(EMOTION_LABELS, off_e) for t in tops], off_e),
         feature_layer=cut_layer,
         meta={"version": version,
-              "base_encoder": encoder or "sentence-transformers/all-MiniLM-L6-v2",
+              "base_encoder": encoder if encoder not in (None, MINILM_ID)
+              else "sentence-transformers/all-MiniLM-L6-v2",
               "num_hidden_layers": str(_layers(encoder)), "seed": str(SEED)},
     )
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -517,7 +523,8 @@ def stage_train(cut_layer: int, epochs: int, lr: float, bs: int, k: int, hidden:
         "best_epoch": best_epochs if members > 1 else best_epochs[0], "lr": lr,
         "batch_size": bs, "goemo_sentiment_weight": goemo_sent_weight,
         "customer_sentiment_weight": customer_weight,
-        "encoder": encoder or "all-MiniLM-L6-v2", "customer_set_weight": customer_set_weight,
+        "encoder": encoder or MINILM_ID, "customer_set_weight": customer_set_weight,
+        "customer_set_repeat": customer_set_repeat,
         "train_rows": {n: len(splits[n].texts) for n in (*sent_sets, "goemo_train")},
         "validation_rows": {n: len(splits[n].texts) for n in val_names},
         "sentiment_class_weights": [round(float(x), 3) for x in w_s],
@@ -563,20 +570,25 @@ def main() -> None:
                     help="loss weight of the BANKING77 weak sentiment labels (0: leave them out)")
     ap.add_argument("--members", type=int, default=1,
                     help="heads trained from seeds 13, 14, ... and averaged (an ensemble)")
-    ap.add_argument("--out-dir", type=Path, default=MODELS,
-                    help="where heads.safetensors and training_result.json go")
+    ap.add_argument("--out-dir", type=Path, default=None,
+                    help="where heads.safetensors and training_result.json go (default: the "
+                    "encoder's folder, processors/model_files.py)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads for training")
     ap.add_argument("--cache-threads", type=int, default=1,
                     help="torch threads per cache process (1: run --only caches in parallel)")
-    ap.add_argument("--encoder", default=None,
+    ap.add_argument("--encoder", default=DEFAULT_ENCODER,
                     help="encoder to train heads for (processors.config.ModelConfig.encoder; "
-                    "default all-MiniLM-L6-v2)")
+                    f"default {DEFAULT_ENCODER}; {MINILM_ID} for the English-only one)")
     ap.add_argument("--customer-set-weight", type=float, default=0.0,
                     help="loss weight of training/data/customer train (0: leave it out); its "
                     "dev part then joins model selection")
+    ap.add_argument("--customer-set-repeat", type=int, default=1,
+                    help="passes over the customer set's train part per epoch (it is small)")
     args = ap.parse_args()
     global CACHE
     CACHE = cache_dir(args.encoder)
+    if args.out_dir is None:
+        args.out_dir = bundle_dir(args.encoder)
     seed_all()
     if args.stage in ("cache", "all"):
         stage_cache(args.cut_layer, args.max_length, args.batch, args.only, args.full_semeval,
@@ -586,7 +598,7 @@ def main() -> None:
         stage_train(args.cut_layer, args.epochs, args.lr, args.train_batch, args.pools,
                     args.hidden, args.goemo_sentiment_weight, args.threads, args.full_semeval,
                     args.customer_weight, args.members, args.out_dir, args.encoder,
-                    args.customer_set_weight)
+                    args.customer_set_weight, args.customer_set_repeat)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 
-from processors.config import EnrichConfig, ModelConfig
+from processors.config import DEFAULT_ENCODER, EnrichConfig, ModelConfig
 from processors.cues import find_cues
 from processors.intensity import FEATURES, IntensityModel, features
 from processors.language import detect_language
@@ -44,8 +44,8 @@ def feature_rows(enricher: Enricher, rows: list[CustomerRow]) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--encoder", default=None,
-                    help="encoder whose heads feed the model (default all-MiniLM-L6-v2)")
+    ap.add_argument("--encoder", default=DEFAULT_ENCODER,
+                    help=f"encoder whose heads feed the model (default {DEFAULT_ENCODER})")
     ap.add_argument("--out", type=Path, default=None,
                     help="default: the encoder's folder (processors/model_files.py)")
     ap.add_argument("--C", type=float, default=1.0)

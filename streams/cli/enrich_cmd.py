@@ -104,7 +104,8 @@ def run_enrich(
 def _format(result: EnrichResult) -> str:
     fb = result.feedback
     lines = [f"text:      {fb.text}"]
-    lang = fb.language + ("" if fb.language_supported else "  (models are English-only)")
+    lang = fb.language + ("" if fb.language_supported else "  (not a supported language: "
+                          "the models may be out of their depth)")
     lines.append(f"language:  {lang}")
     if fb.opt_out:
         lines.append("opt-out:   yes (STOP-style keyword; not treated as a complaint)")
@@ -128,6 +129,7 @@ def _format(result: EnrichResult) -> str:
         lines.append(f"follow-up: {fu.priority}, due {fu.due_by.isoformat(timespec='minutes')}")
         lines.append(f"summary:   {fu.summary}")
         lines.append(f"suggested reply: {fu.suggested_reply}")
+    lines.append(f"model:     {fb.model.encoder} (heads {fb.model.version})")
     return "\n".join(lines)
 
 

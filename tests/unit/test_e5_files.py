@@ -141,12 +141,13 @@ def test_latin_vocabulary_gives_the_same_pieces_and_rows(e5_dir: Path) -> None:
     assert unk not in full._fast.encode("Привет").ids
 
 
-def test_opt_in_encoder_resolves_and_refuses_minilm_heads(e5_dir: Path) -> None:
-    """The Settings value selects the converted model; the shipped heads (MiniLM, 6 layers)
-    are refused for it rather than giving nonsense."""
+def test_encoder_resolves_and_refuses_minilm_heads(e5_dir: Path) -> None:
+    """The Settings value selects the converted model with its own heads; MiniLM's heads
+    (6 layers) are refused for it rather than giving nonsense."""
     from processors.config import ModelConfig, resolve_model_dir
     from processors.encoder import EncoderAnalyzer
+    from processors.model_files import heads_file
 
     assert resolve_model_dir(e5_files.E5_ID) == str(e5_dir)
     with pytest.raises(ValueError, match="train heads"):
-        EncoderAnalyzer(ModelConfig(encoder=e5_files.E5_ID))
+        EncoderAnalyzer(ModelConfig(encoder=e5_files.E5_ID, heads_path=heads_file(None)))

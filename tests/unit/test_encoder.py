@@ -1,4 +1,5 @@
-"""The shared encoder + shipped heads: shapes, normalisation, order, sanity sentences."""
+"""The encoder machinery on all-MiniLM-L6-v2 (its torch reference, LoRA adapters): shapes,
+normalisation, order, sanity sentences. The shipped e5 model: tests/unit/test_shipped_model.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModel
 
-from processors.config import ModelConfig
+from processors.config import MINILM_ID, ModelConfig
 from processors.encoder import EncoderAnalyzer, resolve_model_dir
 from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
@@ -23,12 +24,13 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def analyzer() -> EncoderAnalyzer:
-    return EncoderAnalyzer(ModelConfig(sub_batch=2))  # small sub-batches: sorting spans several
+    # small sub-batches: sorting spans several
+    return EncoderAnalyzer(ModelConfig(encoder=MINILM_ID, sub_batch=2))
 
 
 @pytest.fixture(scope="module")
 def fp32() -> EncoderAnalyzer:
-    return EncoderAnalyzer(ModelConfig(runtime="torchscript", sub_batch=2))
+    return EncoderAnalyzer(ModelConfig(encoder=MINILM_ID, runtime="torchscript", sub_batch=2))
 
 
 def test_embeddings_are_unit_length_with_model_dim(analyzer: EncoderAnalyzer) -> None:
@@ -81,7 +83,7 @@ def test_embedding_from_analyze_equals_embed(analyzer: EncoderAnalyzer) -> None:
 
 
 def test_truncation_to_max_length() -> None:
-    short = EncoderAnalyzer(ModelConfig(max_length=16))
+    short = EncoderAnalyzer(ModelConfig(encoder=MINILM_ID, max_length=16))
     long_text = "refund please " * 400
     emb = short.embed([long_text, "refund please"])
     assert emb.shape[0] == 2 and np.all(np.isfinite(emb))
@@ -122,12 +124,12 @@ def test_more_customer_sentences(analyzer: EncoderAnalyzer) -> None:
 
 def test_unsupported_runtime_is_refused() -> None:
     with pytest.raises(ValueError, match="runtime"):
-        EncoderAnalyzer(ModelConfig(runtime="onnx"))  # type: ignore[arg-type]
+        EncoderAnalyzer(ModelConfig(encoder=MINILM_ID, runtime="onnx"))  # type: ignore[arg-type]
 
 
 def test_torchscript_runtime_matches_eager(fp32: EncoderAnalyzer) -> None:
     """The traced encoder gives eager's numbers, at any batch length."""
-    eager = EncoderAnalyzer(ModelConfig(runtime="torch"))
+    eager = EncoderAnalyzer(ModelConfig(encoder=MINILM_ID, runtime="torch"))
     assert fp32.runtime == "torchscript" and eager.runtime == "torch"
     texts = [*TEXTS, "ok", "a much longer message " * 30]
     for got, want in zip(fp32.analyze(texts), eager.analyze(texts), strict=True):
@@ -153,7 +155,7 @@ def test_untraceable_encoder_falls_back_to_eager(analyzer: EncoderAnalyzer) -> N
 
 def test_parallel_sub_batches_give_the_same_results(analyzer: EncoderAnalyzer) -> None:
     """Spreading sub-batches over threads changes the speed, not the answers or their order."""
-    serial = EncoderAnalyzer(ModelConfig(parallel=1, sub_batch=2))
+    serial = EncoderAnalyzer(ModelConfig(encoder=MINILM_ID, parallel=1, sub_batch=2))
     assert analyzer.config.parallel == 2 and serial._pool is None
     texts = TEXTS * 3
     got, want = analyzer.analyze(texts), serial.analyze(texts)
@@ -178,11 +180,12 @@ def test_encoder_adapters_in_the_heads_file_reach_every_runtime(
     heads.lora = {name: (a.astype(np.float32), b.astype(np.float32))}
     path = tmp_path / "adapted.safetensors"
     heads.save(path)
-    eager = EncoderAnalyzer(ModelConfig(runtime="torch", heads_path=path))
-    int8 = EncoderAnalyzer(ModelConfig(heads_path=path, sub_batch=2, cache_dir=tmp_path))
+    eager = EncoderAnalyzer(ModelConfig(encoder=MINILM_ID, runtime="torch", heads_path=path))
+    int8 = EncoderAnalyzer(ModelConfig(encoder=MINILM_ID, heads_path=path, sub_batch=2,
+                                       cache_dir=tmp_path))
     assert int8.runtime == "int8"
-    plain = AutoModel.from_pretrained(resolve_model_dir(None)).get_submodule(name).weight
-    model = AutoModel.from_pretrained(resolve_model_dir(None))
+    plain = AutoModel.from_pretrained(resolve_model_dir(MINILM_ID)).get_submodule(name).weight
+    model = AutoModel.from_pretrained(resolve_model_dir(MINILM_ID))
     Heads.load(path).merge_lora(model)
     merged = model.get_submodule(name).weight
     delta = torch.from_numpy(heads.lora[name][1].astype(np.float16).astype(np.float32)

@@ -12,7 +12,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from processors import int8
-from processors.config import ModelConfig
+from processors.config import MINILM_ID, ModelConfig
 from processors.encoder import EncoderAnalyzer
 from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 
@@ -54,8 +54,8 @@ def test_skipped_nodes_stay_fp32() -> None:
 
 @pytest.fixture(scope="module")
 def analyzers() -> tuple[EncoderAnalyzer, EncoderAnalyzer]:
-    return (EncoderAnalyzer(ModelConfig(runtime="int8")),
-            EncoderAnalyzer(ModelConfig(runtime="torchscript")))
+    return (EncoderAnalyzer(ModelConfig(encoder=MINILM_ID, runtime="int8")),
+            EncoderAnalyzer(ModelConfig(encoder=MINILM_ID, runtime="torchscript")))
 
 
 TEXTS = [
@@ -113,7 +113,7 @@ def test_a_graph_that_cannot_be_built_falls_back_to_torchscript(
     monkeypatch.setattr(bert_graph, "build_int8", unsupported)
     monkeypatch.setattr(torch_encoder, "export_int8", broken)
     with caplog.at_level(logging.WARNING):
-        a = EncoderAnalyzer(ModelConfig(runtime="int8", cache_dir=tmp_path))
+        a = EncoderAnalyzer(ModelConfig(encoder=MINILM_ID, runtime="int8", cache_dir=tmp_path))
     assert a.runtime == "torchscript"
     assert "no torch-free int8 graph" in caplog.text
     assert "cannot run as per-token int8" in caplog.text

@@ -1,4 +1,4 @@
-"""language: short English SMS stay English; other languages are flagged unsupported."""
+"""language: short English SMS stay English; other languages are told apart."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from training import customer_set
                                   "You charged me twice for my order and nobody will help"])
 def test_english(text: str) -> None:
     guess = detect_language(text)
-    assert guess.code == "en" and guess.supported
+    assert guess.code == "en"
 
 
 @pytest.mark.parametrize(
@@ -23,15 +23,15 @@ def test_english(text: str) -> None:
      ("Bonjour, je voudrais annuler mon abonnement internet", "fr"),
      ("رسوم مزدوجة على فاتورتي هذا الشهر", "ar")],
 )
-def test_other_languages_unsupported(text: str, code: str) -> None:
+def test_other_languages_recognised(text: str, code: str) -> None:
     guess = detect_language(text)
-    assert guess.code == code and not guess.supported
+    assert guess.code == code
 
 
 def test_no_words_is_undetermined_but_not_flagged() -> None:
     for text in ("😡😡😡", "12345", "[PHONE]", ""):
         guess = detect_language(text)
-        assert guess.supported
+        assert guess.code == "und"
     assert detect_language("😡😡").code == "und"
 
 
@@ -49,7 +49,7 @@ def test_deterministic() -> None:
 )
 def test_one_and_two_word_replies(text: str, code: str) -> None:
     guess = detect_language(text)
-    assert guess.code == code and not guess.supported
+    assert guess.code == code
 
 
 @pytest.mark.parametrize("text", ["Fine", "n/a", "none", "ok np", "Ok I guess", "cool",
@@ -72,7 +72,7 @@ def test_sentences_without_listed_words(text: str, code: str) -> None:
 @pytest.mark.parametrize("text", ["k", "xx", "gr8 svc m8", "hmm"])
 def test_no_signal_falls_back_to_the_default_language(text: str) -> None:
     guess = detect_language(text)
-    assert guess.code == DEFAULT_LANGUAGE and guess.supported and guess.confidence == 0.5
+    assert guess.code == DEFAULT_LANGUAGE and guess.confidence == 0.5
 
 
 def test_one_list_of_languages() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from processors import bert_graph, int8, model_cache
-from processors.config import EnrichConfig, ModelConfig, resolve_model_dir
+from processors.config import MINILM_ID, EnrichConfig, ModelConfig, resolve_model_dir
 from processors.encoder import EncoderAnalyzer
 from processors.heads import DEFAULT_HEADS, Heads
 from processors.pipeline import Enricher
@@ -22,7 +22,7 @@ TEXTS = ["ok", "You charged me twice and nobody answers, I'm furious",
 
 @pytest.fixture(scope="module")
 def model_dir() -> Path:
-    return Path(resolve_model_dir(None))
+    return Path(resolve_model_dir(MINILM_ID))
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_cached_graph_gives_the_in_memory_graphs_labels_and_scores(
         cache: Path, model_dir: Path) -> None:
     """A message's labels and scores from the cached graph, through the analyzer and the
     whole enrichment, are exactly those of the graph built in memory from the same weights."""
-    analyzer = EncoderAnalyzer(ModelConfig(cache_dir=cache))
+    analyzer = EncoderAnalyzer(ModelConfig(encoder=MINILM_ID, cache_dir=cache))
     assert analyzer.runtime == "int8" and analyzer.cache_path is not None
     assert analyzer.cache_path.parent == cache
     in_memory = int8.OnnxGraph(bert_graph.build_int8(model_dir, Heads.load()), threads=1)
@@ -55,7 +55,8 @@ def test_cached_graph_gives_the_in_memory_graphs_labels_and_scores(
         np.testing.assert_array_equal(got.embedding, emb[0])
         assert list(got.sentiment.values()) == [float(p) for p in sent[0]]
         assert list(got.emotion.values()) == [float(p) for p in emo[0]]
-    enricher = Enricher(EnrichConfig(model=ModelConfig(cache_dir=cache)), warm_language=False)
+    enricher = Enricher(EnrichConfig(model=ModelConfig(encoder=MINILM_ID, cache_dir=cache)),
+                        warm_language=False)
     item = InboundSMS.model_validate({"message_id": "m1", "from": "+447700900000",
                                       "body": TEXTS[1], "received_at": "2026-01-01T00:00:00Z",
                                       "brand": "b"})

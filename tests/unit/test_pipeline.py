@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from processors.config import EnrichConfig
+from processors.config import MINILM_ID, EnrichConfig, ModelConfig
 from processors.pipeline import Enricher, InvalidInput, parse_inbound
 from schemas.records import EnrichedFeedback, InboundSMS, SurveyReply
 from tests.unit.fake_analyzer import FakeAnalyzer
@@ -102,9 +102,16 @@ def test_score_only_survey_uses_the_score(enricher: Enricher) -> None:
     assert promoter.feedback.urgency.level == "low"
 
 
-def test_non_english_is_tagged_and_explained(enricher: Enricher) -> None:
-    (res,) = enricher.enrich_batch(
-        [sms("Ich bin sehr unzufrieden mit dem Kundendienst, das ist eine Frechheit")], now=NOW)
+def test_a_language_outside_the_encoders_is_tagged_and_explained(
+        analyzer: FakeAnalyzer) -> None:
+    """German is one of the shipped multilingual encoder's languages; the English-only
+    all-MiniLM-L6-v2 flags it (processors/model_files.py owns which reads what)."""
+    text = "Ich bin sehr unzufrieden mit dem Kundendienst, das ist eine Frechheit"
+    (res,) = Enricher(EnrichConfig(), analyzer).enrich_batch([sms(text)], now=NOW)
+    assert res.feedback.language == "de" and res.feedback.language_supported
+    assert not any(r.startswith("language") for r in res.feedback.urgency.reasons)
+    english_only = EnrichConfig(model=ModelConfig(encoder=MINILM_ID))
+    (res,) = Enricher(english_only, analyzer).enrich_batch([sms(text)], now=NOW)
     fb = res.feedback
     assert fb.language == "de" and not fb.language_supported
     assert "language de: models out of their depth" in fb.urgency.reasons

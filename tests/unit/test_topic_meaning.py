@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from processors.calibration import DEFAULT_CALIBRATION, Calibration
-from processors.config import EnrichConfig
+from processors.config import DEFAULT_ENCODER, EnrichConfig
+from processors.model_files import calibration_file
 from processors.pipeline import Enricher
 from processors.taxonomy import DEFAULT_TAXONOMY, SubjectMatcher, load_taxonomy
 from schemas.labels import EMOTION_LABELS
@@ -26,8 +27,10 @@ def _topics(e: Enricher, matcher: SubjectMatcher, text: str) -> dict[str, str]:
 
 
 def test_shipped_calibration_applies_to_shipped_heads(enricher: Enricher) -> None:
-    cal = Calibration.load()
-    assert cal is not None and DEFAULT_CALIBRATION.is_file()
+    path = calibration_file(DEFAULT_ENCODER)
+    cal = Calibration.load(path)
+    assert cal is not None and path.is_file() and DEFAULT_CALIBRATION.is_file()
+    assert cal.similarity_map is not None  # e5's cosine, in the YAML's scale
     assert enricher.calibration is not None
     assert cal.heads_version == enricher.analyzer.version
     assert set(cal.topics) <= set(enricher.subjects.names)
@@ -72,7 +75,7 @@ def test_new_topic_from_description_and_five_examples_needs_no_retraining(
     path.write_text(text, encoding="utf-8")
     cal = enricher.calibration
     assert cal is not None and "roaming" not in cal.topics  # nothing fitted for it
-    m = SubjectMatcher(load_taxonomy(path), enricher.analyzer, cal.topics)
+    m = SubjectMatcher(load_taxonomy(path), enricher.analyzer, cal.topics, cal.similarity_map)
     msg = "My mobile data stopped working as soon as I landed in Italy on holiday"
     tags = _topics(enricher, m, msg)
     assert "roaming" in tags and tags["roaming"] in msg

