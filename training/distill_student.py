@@ -32,7 +32,7 @@ from processors.e5_files import E5_PREFIX
 from processors.heads import Heads
 from processors.model_files import heads_file
 from processors.torch_encoder import load_base, mean_pool
-from schemas.labels import EMOTION_LABELS
+from schemas.labels import EMOTION_LABELS, SENTIMENT_LABELS
 from training import data
 from training.customer_set import load
 from training.metrics import argmax, emotion_scores, sentiment_scores
@@ -163,7 +163,7 @@ def main() -> None:
         spent_total += spent
         sp, ep = score(heads, st, emb)
         rec["cs_dev_sentiment_f1"] = sentiment_scores(
-            [("negative", "neutral", "positive").index(r["sentiment"]) for r in cs_dev],
+            [SENTIMENT_LABELS.index(r["sentiment"]) for r in cs_dev],
             argmax(sp))["macro_f1"]
         rec["cs_dev_emotion_f1"] = emotion_scores(
             [(EMOTION_LABELS.index(r["emotion"]),) for r in cs_dev], argmax(ep))["macro_f1"]
