@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.topics import TOPICS, TopicDef
+from schemas.topics import INTERNAL_TOPICS, TOPICS, TopicDef
 from streams.settings import Settings
 
 _DAY_MS = 24 * 3600 * 1000
@@ -140,6 +140,38 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]
                 else:
                     outcome[s.name] = "exists"
         return outcome
+    finally:
+        admin.close()
+
+
+def create_internal_topics(settings: Settings, timeout_s: float = 5.0) -> list[str]:
+    """Create this worker group's internal topics (``schemas.topics.INTERNAL_TOPICS``) if
+    missing, before Faust starts: the names it returns were created.
+
+    Why: Faust creates them itself at start-up, moments before the consumer joins its group.
+    When the consumer's metadata has not caught up, the first assignment skips the new topic
+    ("Ignoring missing topic") and the worker was seen committing nothing at all for
+    minutes, its stall watchdog replaying every partition from the start (the search-down
+    fault test, twice in full-suite runs). Created here, the topic is in the first metadata.
+    Same partition count and replication as Faust would use; a broker that refuses leaves it
+    to Faust, as before."""
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    names = [settings.topic(t.logical) for t in INTERNAL_TOPICS]
+    try:
+        admin = admin_client(settings, timeout_s)
+    except Exception as exc:  # the worker's own start-up check explains an absent broker
+        logging.getLogger(__name__).warning("internal topics not created ahead: %r", exc)
+        return []
+    try:
+        missing = [n for n in names if n not in set(admin.list_topics())]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(
+                    [NewTopic(n, settings.topics.partitions, settings.topics.replication_factor)
+                     for n in missing], timeout_ms=int(timeout_s * 1000))
+        return missing
     finally:
         admin.close()
 

@@ -93,6 +93,9 @@ def run_worker(settings: Settings, enricher: BatchEnricher | None = None) -> Non
     except (OSError, ValueError) as exc:  # model/heads/taxonomy missing or invalid
         raise click.ClickException(f"cannot start the worker: {exc}") from exc
     freeze_startup_objects()
+    from streams.topics import create_internal_topics
+
+    create_internal_topics(settings)  # before the group join: see its docstring
     click.echo(
         f"voc worker: kafka {settings.kafka_bootstrap} ({settings.kafka_security_protocol}), "
         f"search {mask_url(settings.search_url)} "

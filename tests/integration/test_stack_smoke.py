@@ -22,9 +22,16 @@ from typing import Any
 
 import pytest
 
-from schemas.topics import TOPICS
+from schemas.topics import INTERNAL_TOPICS, TOPICS
 from streams.settings import Settings, StackSettings
-from streams.topics import TOPIC_CONFIGS, create_topics, delete_topics, describe_topics
+from streams.topics import (
+    TOPIC_CONFIGS,
+    create_internal_topics,
+    create_topics,
+    delete_internal_topics,
+    delete_topics,
+    describe_topics,
+)
 from tests.support.live import free_port, wait_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -73,6 +80,27 @@ def test_topic_creation_is_explicit_and_idempotent(unique_name: str) -> None:
         assert set(create_topics(grown).values()) == {"partitions 4->6"}
     finally:
         delete_topics(settings)
+
+
+def test_a_worker_groups_internal_topics_are_created_before_faust_starts(
+        unique_name: str) -> None:
+    """``voc worker`` creates its group's internal topics before the group join (so the
+    first assignment includes them); a second worker of the group finds them there."""
+    from kafka import KafkaAdminClient
+
+    settings = Settings(topic_prefix=f"{unique_name}.", consumer_group=unique_name)
+    names = [settings.topic(t.logical) for t in INTERNAL_TOPICS]
+    try:
+        assert create_internal_topics(settings) == names
+        assert create_internal_topics(settings) == []
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        try:
+            described = admin.describe_topics(names)
+        finally:
+            admin.close()
+        assert [len(t["partitions"]) for t in described] == [settings.topics.partitions]
+    finally:
+        delete_internal_topics(settings)
 
 
 def _check_configs_and_large_dead_letter(settings: Settings) -> None:
