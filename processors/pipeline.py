@@ -249,10 +249,10 @@ class Enricher:
             self.taxonomy, self.analyzer,
             self.calibration.topics if self.calibration is not None else None,
             self.calibration.similarity_map if self.calibration is not None else None)
-        intensity_path = intensity_file(config.model.encoder)
-        #: the intensity model fitted on this encoder's heads (MiniLM's when it has none)
         #: the languages this encoder's heads were trained for (language_supported)
         self.languages = model_languages(config.model.encoder)
+        intensity_path = intensity_file(config.model.encoder)
+        #: the intensity model fitted on this encoder's heads (MiniLM's when it has none)
         self.intensity_model = load_intensity_model(intensity_path) \
             if intensity_path.is_file() else default_intensity_model()
         if warm_language:
