@@ -129,7 +129,7 @@ def _format(result: EnrichResult) -> str:
         lines.append(f"follow-up: {fu.priority}, due {fu.due_by.isoformat(timespec='minutes')}")
         lines.append(f"summary:   {fu.summary}")
         lines.append(f"suggested reply: {fu.suggested_reply}")
-    lines.append(f"model:     {fb.model.encoder} (heads {fb.model.version})")
+    lines.append(f"model:     {fb.model.encoder}, {fb.model.version}")
     return "\n".join(lines)
 
 

@@ -99,7 +99,8 @@ def test_classify_readable_and_json() -> None:
     result = CliRunner().invoke(cli, ["classify", text])
     assert result.exit_code == 0, result.output
     for needle in ("sentiment: negative", "topics:", "billing", "urgency:",
-                   "threatens to cancel or leave", "rant:      yes", "suggested reply: I can hear"):
+                   "threatens to cancel or leave", "rant:      yes", "suggested reply: I can hear",
+                   "intensity: ", "\nmodel:     fake-bag-of-words, test"):
         assert needle in result.output
     result = CliRunner().invoke(cli, ["classify", "--json", "ok thanks"])
     doc = json.loads(result.output)
