@@ -57,11 +57,13 @@ def cached(name: str) -> tuple[np.ndarray, np.ndarray]:
     return z["states"], z["lengths"].astype(np.int64)
 
 
-def texts_of(name: str) -> list[str]:
-    """The texts the cache was built from, in its order (scripts/train_heads.py)."""
+def texts_of(names: tuple[str, ...]) -> dict[str, list[str]]:
+    """The texts each cached set was built from, in its order (scripts/train_heads.py);
+    the sets are loaded once for all names."""
     import scripts.train_heads as th
 
-    return th.training_sets(False, False, True)[name].texts
+    sets = th.training_sets(False, False, True)
+    return {name: sets[name].texts for name in names}
 
 
 def states(model: torch.nn.Module, tok, texts: list[str], bs: int = 64
@@ -111,7 +113,8 @@ def main() -> None:
     tok, teacher = load_base(DEFAULT_ENCODER)
     student = student_of(teacher)
     student.train()
-    pools = {n: (texts_of(n), *cached(n)) for n in ("semeval", "goemo_train", "cs_train")}
+    by_set = texts_of(("semeval", "goemo_train", "cs_train"))
+    pools = {n: (t, *cached(n)) for n, t in by_set.items()}
     rows = [(n, i) for n, (texts, _, _) in pools.items() for i in range(len(texts))]
     starts = {n: np.concatenate([[0], np.cumsum(ln)[:-1]]) for n, (_, _, ln) in pools.items()}
     opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.01)

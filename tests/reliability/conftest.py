@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from streams.settings import Settings
-from tests.reliability.harness import Scenario, kafka_up, search_up
+from tests.reliability.harness import Scenario, kafka_up, scenario_lifetime, search_up
 
 #: Upper bound for one fault test (each is designed to finish well inside it).
 TEST_TIMEOUT_S = 420
@@ -39,15 +39,9 @@ def stack() -> Settings:
 @pytest.fixture()
 def scenario(stack: Settings, request: pytest.FixtureRequest, tmp_path: Path
              ) -> Iterator[Scenario]:
-    sc = Scenario(test=request.node.name, workdir=tmp_path, base=stack)
-    sc.create_topics()
-    try:
+    with scenario_lifetime(Scenario(test=request.node.name, workdir=tmp_path, base=stack),
+                           request) as sc:
         yield sc
-    finally:
-        if getattr(request.node, "rep_call_failed", False):
-            for w in sc.workers:
-                print(f"--- {w.name} log tail ---\n{w.log_tail(80)}")
-        sc.teardown()
 
 
 @pytest.hookimpl(hookwrapper=True)

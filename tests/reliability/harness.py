@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -35,6 +35,7 @@ from tests.reliability.messages import Message
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench" / "results" / "reliability.json"
+ScenarioT = TypeVar("ScenarioT", bound="Scenario")
 
 
 def free_port() -> int:
@@ -184,6 +185,25 @@ class WorkerProc:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def scenario_lifetime(sc: ScenarioT, request: Any,
+                      before_teardown: Callable[[], None] | None = None) -> Iterator[ScenarioT]:
+    """What every scenario fixture does around its test: the topics are created first; after
+    the test, each worker's log tail is printed if the test body failed (the
+    ``rep_call_failed`` flag the conftests' report hooks set), ``before_teardown`` runs, and
+    the scenario's topics, group, indices and workers are removed."""
+    sc.create_topics()
+    try:
+        yield sc
+    finally:
+        if getattr(request.node, "rep_call_failed", False):
+            for w in sc.workers:
+                print(f"--- {w.name} log tail ---\n{w.log_tail(80)}")
+        if before_teardown is not None:
+            before_teardown()
+        sc.teardown()
 
 
 def metric_sum(samples: dict[str, float], name: str) -> float:

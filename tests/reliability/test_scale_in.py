@@ -26,6 +26,7 @@ from tests.reliability.harness import (
     check_delivery,
     messages_in,
     record_figures,
+    scenario_lifetime,
     wait_until,
 )
 from tests.reliability.messages import make_messages
@@ -42,16 +43,10 @@ def scenario12(stack: Settings, request: pytest.FixtureRequest, tmp_path: Path
                ) -> Iterator[Scenario]:
     """The ``scenario`` fixture with 12-partition topics (the workers get the same)."""
     topics = stack.topics.model_copy(update={"partitions": PARTITIONS})
-    sc = Scenario(test=request.node.name, workdir=tmp_path,
-                  base=stack.model_copy(update={"topics": topics}))
-    sc.create_topics()
-    try:
+    with scenario_lifetime(Scenario(test=request.node.name, workdir=tmp_path,
+                                    base=stack.model_copy(update={"topics": topics})),
+                           request) as sc:
         yield sc
-    finally:
-        if getattr(request.node, "rep_call_failed", False):
-            for w in sc.workers:
-                print(f"--- {w.name} log tail ---\n{w.log_tail(80)}")
-        sc.teardown()
 
 
 def _start(sc: Scenario, n: int) -> list[WorkerProc]:

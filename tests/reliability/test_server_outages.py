@@ -30,6 +30,7 @@ from tests.reliability.harness import (
     kafka_up,
     metric_sum,
     record_figures,
+    scenario_lifetime,
     search_up,
     wait_until,
 )
@@ -137,15 +138,9 @@ def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateS
 @pytest.fixture()
 def outage_scenario(private_stack: PrivateStack, request: pytest.FixtureRequest,
                     tmp_path: Path) -> Iterator[Scenario]:
-    sc = Scenario(test=request.node.name, workdir=tmp_path, base=private_stack.settings)
-    sc.create_topics()
-    try:
+    with scenario_lifetime(Scenario(test=request.node.name, workdir=tmp_path,
+                                    base=private_stack.settings), request) as sc:
         yield sc
-    finally:
-        if getattr(request.node, "rep_call_failed", False):
-            for w in sc.workers:
-                print(f"--- {w.name} log tail ---\n{w.log_tail(80)}")
-        sc.teardown()
 
 
 def _produce_in_background(sc: Scenario, messages: list, rate: float

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.harness import Scenario, WorkerProc
+from tests.reliability.harness import Scenario, WorkerProc, scenario_lifetime
 from tests.scale.cluster import (
     PARTITIONS,
     REPLICATION,
@@ -73,20 +73,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 @pytest.fixture()
 def scale_scenario(cluster: Cluster, request: pytest.FixtureRequest, tmp_path: Path
                    ) -> Iterator[ClusterScenario]:
-    sc = ClusterScenario(test=request.node.name, workdir=tmp_path, base=cluster.settings)
-    sc.create_topics()
-    try:
-        yield sc
-    finally:
-        if getattr(request.node, "rep_call_failed", False):
-            for w in sc.workers:
-                print(f"--- {w.name} log tail ---\n{w.log_tail(80)}")
+    def restart_killed_nodes() -> None:
         # a test that killed a node restarts it; if it failed half-way, bring it back
         # here, before the scenario's topics and indices are deleted
         for node in cluster.nodes:
             if node.pid() is None:
                 cluster.restart(node)
-        sc.teardown()
+
+    with scenario_lifetime(ClusterScenario(test=request.node.name, workdir=tmp_path,
+                                           base=cluster.settings),
+                           request, restart_killed_nodes) as sc:
+        yield sc
 
 
 @pytest.hookimpl(hookwrapper=True)
